@@ -1,0 +1,49 @@
+// The protocol core's knobs. Field names and meanings follow memberlist's Config;
+// durations carry their unit in the name. Documentation of each knob (sentence,
+// formula, trade-off), the LAN / WAN / local presets and validation live in
+// presets.ts and validate.ts beside this file.
+
+export interface SwimConfig {
+  // --- failure detection ---
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  indirectChecks: number;
+  disableTcpPings: boolean;
+  awarenessMaxMultiplier: number;
+  suspicionMult: number;
+  suspicionMaxTimeoutMult: number;
+  // --- dissemination ---
+  retransmitMult: number;
+  gossipIntervalMs: number;
+  gossipNodes: number;
+  gossipToTheDeadTimeMs: number;
+  pushPullIntervalMs: number;
+  /** Serf-style periodic reconnect to dead members and seeds (memberlist alone lacks it). */
+  reconnectIntervalMs: number;
+  /** How long a dead member is kept (as a tombstone for reconnect) before it is reaped. */
+  reconnectTimeoutMs: number;
+  tcpTimeoutMs: number;
+  // --- limits (every network-fed structure is bounded) ---
+  udpBufferSize: number;
+  maxBroadcasts: number;
+  maxMembers: number;
+  maxPushPullNodes: number;
+  maxConcurrentPushPulls: number;
+  handoffQueueDepth: number;
+  maxAckHandlers: number;
+  // --- identity / protocol versions ---
+  protocolVersion: number;
+  delegateProtocolMin: number;
+  delegateProtocolMax: number;
+  delegateProtocolVersion: number;
+  // --- security ---
+  label: string;
+  /** AES keys (16, 24 or 32 bytes). The first encrypts; every key is tried to decrypt. */
+  keys: Uint8Array[];
+  gossipVerifyIncoming: boolean;
+  gossipVerifyOutgoing: boolean;
+  /** Compress outgoing messages with LZW when the result is smaller. */
+  enableCompression: boolean;
+  /** Time allowed for a graceful leave broadcast before shutdown. */
+  leavePropagateDelayMs: number;
+}
