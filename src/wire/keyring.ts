@@ -1,0 +1,57 @@
+// The AES-GCM keyring: the first (primary) key encrypts, every key is tried to
+// decrypt, so a cluster can rotate keys by install → use → remove.
+
+export class KeyringError extends Error {
+  readonly code: 'KEY_INVALID_LENGTH' | 'KEY_NOT_INSTALLED' | 'KEY_IS_PRIMARY' | 'KEYRING_EMPTY';
+  constructor(code: KeyringError['code'], message: string) {
+    super(message);
+    this.name = 'KeyringError';
+    this.code = code;
+  }
+}
+
+function checkKey(key: Uint8Array): void {
+  if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
+    throw new KeyringError('KEY_INVALID_LENGTH', `key must be 16, 24 or 32 bytes (AES-128/192/256), got ${key.length}`);
+  }
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export class Keyring {
+  private list: Uint8Array[] = [];
+
+  constructor(keys: Uint8Array[]) {
+    if (keys.length === 0) throw new KeyringError('KEYRING_EMPTY', 'a keyring needs at least one key');
+    for (const k of keys) this.install(k);
+  }
+
+  primaryKey(): Uint8Array | null {
+    return this.list[0] ?? null;
+  }
+
+  keys(): Uint8Array[] {
+    return this.list.slice();
+  }
+
+  install(key: Uint8Array): void {
+    checkKey(key);
+    if (!this.list.some((k) => same(k, key))) this.list.push(Uint8Array.from(key));
+  }
+
+  use(key: Uint8Array): void {
+    const i = this.list.findIndex((k) => same(k, key));
+    if (i < 0) throw new KeyringError('KEY_NOT_INSTALLED', 'key is not installed');
+    const [k] = this.list.splice(i, 1);
+    this.list.unshift(k!);
+  }
+
+  remove(key: Uint8Array): void {
+    const i = this.list.findIndex((k) => same(k, key));
+    if (i < 0) throw new KeyringError('KEY_NOT_INSTALLED', 'key is not installed');
+    if (i === 0) throw new KeyringError('KEY_IS_PRIMARY', 'the primary key cannot be removed; use another key first');
+    this.list.splice(i, 1);
+  }
+}
