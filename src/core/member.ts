@@ -1,0 +1,47 @@
+// One member's record inside the core (mutable, private to the core) and its
+// immutable snapshot for everyone else.
+import type { MemberSnapshot, MemberState } from './member-types.js';
+
+export interface MemberRecord {
+  name: string;
+  host: string;
+  port: number;
+  addr: Uint8Array;
+  meta: Uint8Array;
+  incarnation: number;
+  state: MemberState;
+  stateChangedAtMs: number;
+  vsn: number[];
+  /** Bumped on every state change, so a suspicion timer can tell it is still current. */
+  changeSeq: number;
+  /** Cached snapshot, rebuilt only when the record changes. */
+  snapshot: MemberSnapshot | null;
+}
+
+export function snapshotOf(m: MemberRecord): MemberSnapshot {
+  if (m.snapshot === null) {
+    m.snapshot = Object.freeze({
+      name: m.name,
+      host: m.host,
+      port: m.port,
+      state: m.state,
+      incarnation: m.incarnation,
+      meta: m.meta,
+      stateChangedAtMs: m.stateChangedAtMs,
+      vsn: Object.freeze([...m.vsn]),
+    });
+  }
+  return m.snapshot;
+}
+
+export function sameBytes(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+  const x = a ?? new Uint8Array(0);
+  const y = b ?? new Uint8Array(0);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+export function isDeadOrLeft(m: MemberRecord): boolean {
+  return m.state === 'dead' || m.state === 'left';
+}

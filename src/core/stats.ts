@@ -1,0 +1,52 @@
+/** Plain counters the core keeps; the daemon exports them as metrics. */
+export interface CoreStats {
+  probes: number;
+  acks: number;
+  nacks: number;
+  indirectProbes: number;
+  tcpFallbackProbes: number;
+  suspicions: number;
+  refutes: number;
+  deaths: number;
+  leaves: number;
+  joins: number;
+  pushPulls: number;
+  pushPullFailures: number;
+  reconnects: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Dropped input by reason: wire reasons (truncated, decrypt-failed, …) and core ones (queue-full, wrong-node, …). */
+  drops: Record<string, number>;
+  /** Protocol periods run (probe rounds started). */
+  probePeriods: number;
+}
+
+export function newStats(): CoreStats {
+  return {
+    probes: 0,
+    acks: 0,
+    nacks: 0,
+    indirectProbes: 0,
+    tcpFallbackProbes: 0,
+    suspicions: 0,
+    refutes: 0,
+    deaths: 0,
+    leaves: 0,
+    joins: 0,
+    pushPulls: 0,
+    pushPullFailures: 0,
+    reconnects: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    drops: {},
+    probePeriods: 0,
+  };
+}
+
+export function countDrop(stats: CoreStats, reason: string, n = 1): void {
+  stats.drops[reason] = (stats.drops[reason] ?? 0) + n;
+}
