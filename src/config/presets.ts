@@ -19,7 +19,7 @@ export function lanConfig(): SwimConfig {
     gossipNodes: 3,
     gossipToTheDeadTimeMs: 30_000,
     pushPullIntervalMs: 30_000,
-    reconnectIntervalMs: 10_000,
+    reconnectIntervalMs: 3_000,
     reconnectTimeoutMs: 3_600_000,
     tcpTimeoutMs: 10_000,
     udpBufferSize: 1400,
@@ -52,7 +52,7 @@ export function wanConfig(): SwimConfig {
     gossipNodes: 4,
     gossipToTheDeadTimeMs: 60_000,
     pushPullIntervalMs: 60_000,
-    reconnectIntervalMs: 30_000,
+    reconnectIntervalMs: 10_000,
     tcpTimeoutMs: 30_000,
   };
 }
@@ -68,7 +68,7 @@ export function localConfig(): SwimConfig {
     gossipIntervalMs: 100,
     gossipToTheDeadTimeMs: 15_000,
     pushPullIntervalMs: 15_000,
-    reconnectIntervalMs: 5_000,
+    reconnectIntervalMs: 2_000,
     tcpTimeoutMs: 1000,
   };
 }

@@ -20,7 +20,7 @@ export function ipToBytes(host: string): Uint8Array {
 }
 
 export function bytesToIp(b: Uint8Array): string | null {
-  if (b.length === 4) return Array.from(b).join('.');
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length === 16) {
     const groups: string[] = [];
     for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));

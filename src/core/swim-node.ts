@@ -71,7 +71,11 @@ interface AckHandler {
   timer: TimerHandle;
 }
 
-/** Compress only payloads big enough for LZW to win; peers accept both forms. */
+/**
+ * Compress only stream messages big enough for LZW to win (push/pull state).
+ * Datagrams stay uncompressed: they are at most one UDP buffer, LZW rarely
+ * shrinks them and it costs CPU on every packet; peers accept both forms.
+ */
 const COMPRESS_MIN_BYTES = 256;
 
 const WIRE_STATE: Record<MemberState, WireState> = { alive: WireState.Alive, suspect: WireState.Suspect, dead: WireState.Dead, left: WireState.Left };
@@ -285,7 +289,7 @@ export class SwimNode {
     const crc = peer !== undefined && (peer.vsn[1] ?? 0) >= 5;
     const data = sealPacket(payload, {
       crc,
-      compress: this.cfg.enableCompression && payload.length >= COMPRESS_MIN_BYTES,
+      compress: false,
       security: this.security,
       random: this.env.random,
     });
@@ -634,7 +638,7 @@ export class SwimNode {
     const oldState: MemberState = isNew ? 'dead' : m.state;
     const oldMeta = m.meta;
     if (!bootstrap && isLocal) {
-      if (a.incarnation === m.incarnation && sameBytes(a.meta, m.meta) && sameBytes(a.vsn, Uint8Array.from(m.vsn))) return;
+      if (a.incarnation === m.incarnation && sameBytes(a.meta, m.meta) && a.vsn.length === m.vsn.length && a.vsn.every((v, i) => v === m.vsn[i])) return;
       this.refute(a.incarnation);
       return;
     }

@@ -53,7 +53,8 @@ export class SimCluster {
     this.random = new SeededRandom(opts.seed);
     this.network = new SimNetwork(this.clock, this.random.fork());
     for (let i = 0; i < opts.size; i++) {
-      const address = { host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) + 1}`, port: 7946 };
+      const j = i + 1;
+      const address = { host: `10.${(j >> 16) & 255}.${(j >> 8) & 255}.${j & 255}`, port: 7946 };
       const m = this.createMember(`m${i}`, i, address);
       this.members.push(m);
       this.byName.set(m.name, m);
@@ -141,10 +142,15 @@ export class SimCluster {
     m.node.join(seeds);
   }
 
-  pause(name: string, ms: number): void {
+  /** Stalls a member (like a long GC or SIGSTOP); it resumes after `ms`, or at resume(). */
+  pause(name: string, ms?: number): void {
     const m = this.member(name);
     m.scheduler.pause();
-    this.clock.setTimer(ms, () => this.network.resume(m.address));
+    if (ms !== undefined) this.clock.setTimer(ms, () => this.network.resume(m.address));
+  }
+
+  resume(name: string): void {
+    this.network.resume(this.member(name).address);
   }
 
   leave(name: string, done?: () => void): void {

@@ -95,7 +95,7 @@ export class GoMsgpackWriter {
   }
 
   str(s: string): this {
-    return this.raw(textEncoder.encode(s));
+    return this.raw(encodeCached(s));
   }
 
   /** A []byte field: nil stays nil. */
@@ -110,6 +110,35 @@ export class GoMsgpackWriter {
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
+
+// Field names and member names repeat in every message; caching their bytes
+// takes text encoding off the hot path. Bounded: cleared when it grows large.
+const ENCODE_CACHE_MAX = 8192;
+const encodeCache = new Map<string, Uint8Array>();
+function encodeCached(s: string): Uint8Array {
+  if (s.length > 64) return textEncoder.encode(s);
+  let b = encodeCache.get(s);
+  if (b === undefined) {
+    if (encodeCache.size >= ENCODE_CACHE_MAX) encodeCache.clear();
+    b = textEncoder.encode(s);
+    encodeCache.set(s, b);
+  }
+  return b;
+}
+
+/** Short ASCII (map keys, most names) decodes faster by hand than through TextDecoder. */
+function decodeText(b: Uint8Array): string {
+  if (b.length <= 64) {
+    let s = '';
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return textDecoder.decode(b);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return textDecoder.decode(b);
+}
 
 export type MsgValue = number | boolean | null | Uint8Array | MsgValue[] | MsgMap;
 export interface MsgMap {
@@ -255,7 +284,7 @@ export class GoMsgpackReader {
     for (let i = 0; i < n; i++) {
       const k = this.value(depth + 1);
       const v = this.value(depth + 1);
-      if (k instanceof Uint8Array) out[textDecoder.decode(k)] = v;
+      if (k instanceof Uint8Array) out[decodeText(k)] = v;
       else if (typeof k === 'number') out[String(k)] = v;
       else throw new WireError('malformed', 'map key is not a string');
     }
@@ -313,13 +342,13 @@ export function fieldBytes(m: MsgMap, key: string, maxLen: number): Uint8Array |
 
 export function fieldString(m: MsgMap, key: string, maxLen = 65_535): string {
   const b = fieldBytes(m, key, maxLen);
-  return b === null ? '' : textDecoder.decode(b);
+  return b === null ? '' : decodeText(b);
 }
 
 export function utf8(s: string): Uint8Array {
-  return textEncoder.encode(s);
+  return encodeCached(s);
 }
 
 export function fromUtf8(b: Uint8Array): string {
-  return textDecoder.decode(b);
+  return decodeText(b);
 }
