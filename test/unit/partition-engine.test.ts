@@ -1,0 +1,180 @@
+// Properties of partition leadership and fencing tokens over random views and event sequences.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { MemberEvent, MemberSnapshot, MemberState } from '../../src/core/member-types.js';
+import { createPartitionEngine, type PartitionEngine, type PartitionOptions, type PartitionSnapshot } from '../../src/partition/engine.js';
+import { decodeTags, encodeTags } from '../../src/wire/serf-tags.js';
+
+const RUNS = Number(process.env.SWIMD_PROP_RUNS ?? 60);
+
+function snap(name: string, state: MemberState, incarnation: number, tags: Record<string, string> = {}): MemberSnapshot {
+  return { name, host: '10.0.0.1', port: 7946, state, incarnation, meta: Object.keys(tags).length ? encodeTags(tags) : new Uint8Array(0), stateChangedAtMs: 0, vsn: [1, 5, 2, 2, 5, 4] };
+}
+
+const base: PartitionOptions = { partitions: 64, replicas: 3, strategy: 'rendezvous', quorum: 0 };
+const engine = (o: Partial<PartitionOptions> = {}): Promise<PartitionEngine> => createPartitionEngine({ ...base, ...o });
+
+const table = (s: PartitionSnapshot): string[] => s.partitions.map((p) => `${p.primary}|${p.replicas.join(',')}`);
+
+const memberArb = fc.record({
+  zone: fc.constantFrom('a', 'b', 'c', ''),
+  weight: fc.constantFrom('1', '1', '2'),
+  drain: fc.constantFrom('false', 'false', 'false', 'true'),
+});
+const viewArb = fc.array(memberArb, { minLength: 1, maxLength: 12 }).map((ms) => ms.map((t, i) => snap(`n${i}`, 'alive', 1, t)));
+
+test('agreement: any order of the same member list gives the same table and tokens', async () => {
+  await fc.assert(
+    fc.asyncProperty(viewArb, fc.integer(), async (view, salt) => {
+      const shuffled = [...view].sort((a, b) => ((a.name.length * 31 + salt) ^ b.name.charCodeAt(1)) - salt);
+      const e1 = await engine();
+      const e2 = await engine();
+      e1.applyMembers(view);
+      e2.applyMembers(shuffled.reverse());
+      assert.deepEqual(table(e1.snapshot()), table(e2.snapshot()));
+      assert.equal(e1.snapshot().token, e2.snapshot().token);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('minimal movement: a death moves exactly the dead member’s partitions, each to the oracle’s choice', async () => {
+  await fc.assert(
+    fc.asyncProperty(viewArb, fc.nat(), async (view, pick) => {
+      const e = await engine();
+      e.applyMembers(view);
+      const before = e.snapshot();
+      const victim = view[pick % view.length]!;
+      const diff = e.applyEvent({ kind: 'dead', member: snap(victim.name, 'dead', 1), from: 'x' });
+      for (const c of diff.changed) {
+        const old = before.partitions[c.id]!;
+        assert.ok(old.primary === victim.name || old.replicas.includes(victim.name), `partition ${c.id} moved without involving the dead member`);
+      }
+      for (const p of before.partitions) if (p.primary === victim.name) assert.ok(diff.changed.some((c) => c.id === p.id), `partition ${p.id} kept a dead primary`);
+      const oracle = await engine();
+      oracle.applyMembers(view.map((m) => (m.name === victim.name ? snap(m.name, 'dead', 1) : m)));
+      assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()));
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('minimal movement: a join moves only partitions the newcomer now holds', async () => {
+  await fc.assert(
+    fc.asyncProperty(viewArb, memberArb, async (view, t) => {
+      const e = await engine();
+      e.applyMembers(view);
+      const newcomer = snap('newcomer', 'alive', 1, t);
+      const diff = e.applyEvent({ kind: 'join', member: newcomer });
+      for (const c of diff.changed) assert.ok(c.newPrimary === 'newcomer' || c.replicas.includes('newcomer'), `partition ${c.id} moved without the newcomer`);
+      const oracle = await engine();
+      oracle.applyMembers([...view, newcomer]);
+      assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()));
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('zone spread and drain: replicas cover distinct zones when enough exist; a drained member is never primary', async () => {
+  await fc.assert(
+    fc.asyncProperty(viewArb, async (view) => {
+      const e = await engine();
+      e.applyMembers(view);
+      const zones = new Map<string, string>();
+      const drained = new Set<string>();
+      for (const m of view) {
+        const t = m.meta.length ? decodeTags(m.meta)! : {};
+        zones.set(m.name, t.zone ?? '');
+        if (t.drain === 'true') drained.add(m.name);
+      }
+      const distinctZones = new Set(zones.values()).size;
+      for (const p of e.snapshot().partitions) {
+        if (p.primary) assert.ok(!drained.has(p.primary), 'drained member is primary');
+        const holders = [p.primary, ...p.replicas].filter((x): x is string => x !== null);
+        const hz = new Set(holders.map((h) => zones.get(h)));
+        assert.equal(hz.size, Math.min(holders.length, distinctZones), `partition ${p.id} zones ${[...hz]}`);
+        if (drained.size < view.length) assert.notEqual(p.primary, null);
+      }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('bounded load: no member is primary of more than ceil((1 + ε)·P / N) partitions', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 2, max: 20 }), fc.constantFrom(0.1, 0.25, 0.5), async (n, eps) => {
+      const e = await engine({ partitions: 256, boundedLoadEpsilon: eps });
+      e.applyMembers(Array.from({ length: n }, (_, i) => snap(`m${i}`, 'alive', 1)));
+      const cap = Math.ceil(((1 + eps) * 256) / n);
+      const counts = new Map<string, number>();
+      for (const p of e.snapshot().partitions) counts.set(p.primary!, (counts.get(p.primary!) ?? 0) + 1);
+      for (const [m, c] of counts) assert.ok(c <= cap, `${m} is primary of ${c} > ${cap}`);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+// Random histories: each step advances one member's (incarnation, state) the way the core can.
+const stepArb = fc.record({ who: fc.nat({ max: 7 }), what: fc.constantFrom('suspect', 'dead', 'left', 'alive', 'bump') });
+
+function advance(cur: MemberSnapshot | undefined, name: string, what: string): MemberEvent {
+  if (!cur) return { kind: 'join', member: snap(name, 'alive', 1) };
+  switch (what) {
+    case 'suspect':
+      return cur.state === 'alive' ? { kind: 'suspect', member: snap(name, 'suspect', cur.incarnation), from: 'x' } : { kind: 'alive-again', member: snap(name, 'alive', cur.incarnation + 1) };
+    case 'dead':
+      return cur.state === 'alive' || cur.state === 'suspect' ? { kind: 'dead', member: snap(name, 'dead', cur.incarnation), from: 'x' } : { kind: 'alive-again', member: snap(name, 'alive', cur.incarnation + 1) };
+    case 'left':
+      return cur.state === 'alive' || cur.state === 'suspect' ? { kind: 'left', member: snap(name, 'left', cur.incarnation) } : { kind: 'join', member: snap(name, 'alive', cur.incarnation + 1) };
+    default:
+      return { kind: cur.state === 'alive' ? 'update' : 'alive-again', member: snap(name, 'alive', cur.incarnation + 1) };
+  }
+}
+
+test('tokens: never decrease, rise when a primary changes, agree for equal views, and dominate for dominating views; incremental equals full', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), fc.nat({ max: 40 }), fc.constantFrom(0, 3), async (steps, cut, quorum) => {
+      const e = await engine({ quorum });
+      const view = new Map<string, MemberSnapshot>();
+      const history: PartitionSnapshot[] = [];
+      const dominated = await engine({ quorum });
+      for (const [i, s] of steps.entries()) {
+        const name = `n${s.who}`;
+        const ev = advance(view.get(name), name, s.what);
+        view.set(name, ev.member);
+        const prev = e.snapshot();
+        e.applyEvent(ev);
+        if (i < cut) dominated.applyEvent(ev);
+        const next = e.snapshot();
+        assert.ok(next.token >= prev.token, '(2) token never decreases');
+        for (const p of next.partitions) {
+          if (p.primary !== prev.partitions[p.id]!.primary) assert.ok(next.token > prev.token, '(3) primary changed without a higher token');
+        }
+        const oracle = await engine({ quorum });
+        oracle.applyMembers([...view.values()]);
+        assert.deepEqual(table(next), table(oracle.snapshot()), 'incremental equals full recompute');
+        assert.equal(next.token, oracle.snapshot().token, '(1) same view, same token whatever the history');
+        if (quorum > 0 && next.liveMembers < quorum) {
+          assert.equal(next.quorum, 'no-quorum');
+          assert.ok(next.partitions.every((p) => p.primary === null), 'no primaries without quorum');
+        }
+        history.push(next);
+      }
+      const x = dominated.snapshot();
+      const y = e.snapshot();
+      assert.ok(y.token >= x.token, '(4) dominating view has a token at least as high');
+      if (table(x).some((row, i) => row.split('|')[0] !== table(y)[i]!.split('|')[0])) assert.ok(y.token > x.token, '(4) strictly higher when primaries differ');
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('modulo strategy assigns every partition to a live member, sorted by name', async () => {
+  const e = await engine({ strategy: 'modulo' });
+  e.applyMembers(['c', 'a', 'b'].map((n) => snap(n, 'alive', 1)));
+  for (const p of e.snapshot().partitions) {
+    assert.ok(['a', 'b', 'c'].includes(p.primary!));
+    assert.equal(p.replicas.length, 2);
+  }
+});
