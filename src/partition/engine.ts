@@ -89,6 +89,11 @@ export class PartitionEngine {
   private readonly holdings = new Map<string, Set<number>>();
   private snap: PartitionSnapshot;
   private readonly listeners = new Set<(snap: PartitionSnapshot, diff: PartitionDiff) => void>();
+  private keyScratch = new Float64Array(0);
+  /** Members alive or suspect, kept as events arrive (the quorum guard reads it on every event). */
+  private live = 0;
+  /** How many known members are in each zone. */
+  private readonly zoneCounts = new Map<string, number>();
 
   constructor(
     readonly opts: PartitionOptions,
@@ -126,7 +131,12 @@ export class PartitionEngine {
   applyMembers(list: readonly (MemberSnapshot | PartitionMember)[]): PartitionDiff {
     for (const x of list) this.record('zone' in x ? x : partitionMemberOf(x));
     const names = new Set(list.map((x) => x.name));
-    for (const name of [...this.members.keys()]) if (!names.has(name)) this.members.delete(name);
+    for (const [name, e] of [...this.members]) {
+      if (names.has(name)) continue;
+      if (e.m.state === 'alive' || e.m.state === 'suspect') this.live--;
+      this.dropZone(e.m.zone);
+      this.members.delete(name);
+    }
     return this.publish(this.computeAll());
   }
 
@@ -160,7 +170,19 @@ export class PartitionEngine {
   private record(m: PartitionMember): void {
     this.view.observe(m.name, m.incarnation, m.state);
     const prev = this.members.get(m.name);
+    const isLive = (x: PartitionMember | undefined): boolean => x !== undefined && (x.state === 'alive' || x.state === 'suspect');
+    this.live += (isLive(m) ? 1 : 0) - (isLive(prev?.m) ? 1 : 0);
+    if (prev?.m.zone !== m.zone) {
+      if (prev) this.dropZone(prev.m.zone);
+      this.zoneCounts.set(m.zone, (this.zoneCounts.get(m.zone) ?? 0) + 1);
+    }
     this.members.set(m.name, { m, hash: prev?.hash ?? this.hash(m.name) });
+  }
+
+  private dropZone(zone: string): void {
+    const c = (this.zoneCounts.get(zone) ?? 1) - 1;
+    if (c <= 0) this.zoneCounts.delete(zone);
+    else this.zoneCounts.set(zone, c);
   }
 
   private eligible(m: PartitionMember): boolean {
@@ -168,9 +190,7 @@ export class PartitionEngine {
   }
 
   private liveCount(): number {
-    let n = 0;
-    for (const e of this.members.values()) if (e.m.state === 'alive' || e.m.state === 'suspect') n++;
-    return n;
+    return this.live;
   }
 
   private quorumOk(): boolean {
@@ -232,33 +252,50 @@ export class PartitionEngine {
   private computeOne(p: number, list: MemberEntry[], loads: Map<string, number> | null): PartitionAssignment {
     let cap = Infinity;
     if (loads) {
-      const primaries = list.filter((e) => !e.m.drain).length;
+      let primaries = 0;
+      for (const e of list) if (!e.m.drain) primaries++;
       cap = primaries > 0 ? Math.ceil(((1 + this.opts.boundedLoadEpsilon!) * this.opts.partitions) / primaries) : 0;
     }
-    let primary: MemberEntry | null = null;
-    for (const e of list) {
-      if (e.m.drain) continue;
-      if (loads && (loads.get(e.m.name) ?? 0) >= cap) continue;
-      if (primary === null || this.better(p, e, primary)) primary = e;
-    }
-    if (primary && loads) loads.set(primary.m.name, (loads.get(primary.m.name) ?? 0) + 1);
-    const chosen: MemberEntry[] = primary ? [primary] : [];
-    const zones = new Set(primary ? [primary.m.zone] : []);
-    while (chosen.length < this.opts.replicas) {
-      let best: MemberEntry | null = null;
-      let bestUnseen: MemberEntry | null = null;
-      for (const e of list) {
-        if (chosen.includes(e)) continue;
-        if (best === null || this.better(p, e, best)) best = e;
-        if (!zones.has(e.m.zone) && (bestUnseen === null || this.better(p, e, bestUnseen))) bestUnseen = e;
+    // One pass: each member's key once, the best primary candidate, the best
+    // member of every zone, and the overall top R; the greedy replica picks
+    // below need nothing else.
+    const n = list.length;
+    const keys = this.keyScratch.length >= n ? this.keyScratch : (this.keyScratch = new Float64Array(n * 2));
+    const beats = (i: number, j: number): boolean => keys[i]! > keys[j]! || (keys[i] === keys[j] && list[i]!.m.name < list[j]!.m.name);
+    const R = this.opts.replicas;
+    let primary = -1;
+    const top: number[] = [];
+    const zoneBest = new Map<string, number>();
+    // With a single zone the zone preference cannot change any pick.
+    const multiZone = this.zoneCounts.size > 1;
+    for (let i = 0; i < n; i++) {
+      const e = list[i]!;
+      keys[i] = this.key(p, e);
+      if (!e.m.drain && !(loads && (loads.get(e.m.name) ?? 0) >= cap) && (primary < 0 || beats(i, primary))) primary = i;
+      if (multiZone) {
+        const zb = zoneBest.get(e.m.zone);
+        if (zb === undefined || beats(i, zb)) zoneBest.set(e.m.zone, i);
       }
-      const pick = bestUnseen ?? best;
-      if (!pick) break;
-      chosen.push(pick);
-      zones.add(pick.m.zone);
+      if (top.length <= R || beats(i, top[top.length - 1]!)) {
+        let at = top.length;
+        while (at > 0 && beats(i, top[at - 1]!)) at--;
+        top.splice(at, 0, i);
+        if (top.length > R + 1) top.pop();
+      }
     }
-    const replicas = chosen.filter((e) => e !== primary).map((e) => e.m.name);
-    return Object.freeze({ id: p, primary: primary?.m.name ?? null, replicas: Object.freeze(replicas) });
+    if (primary >= 0 && loads) loads.set(list[primary]!.m.name, (loads.get(list[primary]!.m.name) ?? 0) + 1);
+    const chosen: number[] = primary >= 0 ? [primary] : [];
+    const zones = new Set(primary >= 0 ? [list[primary]!.m.zone] : []);
+    while (chosen.length < R) {
+      let pick = -1;
+      for (const [zone, i] of zoneBest) if (!zones.has(zone) && !chosen.includes(i) && (pick < 0 || beats(i, pick))) pick = i;
+      if (pick < 0) for (const i of top) if (!chosen.includes(i)) { pick = i; break; }
+      if (pick < 0) break;
+      chosen.push(pick);
+      zones.add(list[pick]!.m.zone);
+    }
+    const replicas = chosen.filter((i) => i !== primary).map((i) => list[i]!.m.name);
+    return Object.freeze({ id: p, primary: primary >= 0 ? list[primary]!.m.name : null, replicas: Object.freeze(replicas) });
   }
 
   private computeModulo(list: MemberEntry[]): Map<number, PartitionAssignment> {
@@ -317,7 +354,9 @@ export class PartitionEngine {
       token: v,
       quorum: this.quorumOk() ? 'ok' : 'no-quorum',
       liveMembers: this.liveCount(),
-      partitions: Object.freeze(this.assignment),
+      // Copy-on-write: publish() replaces the array, never mutates a published one. Each
+      // entry is frozen; the array is not, as freezing P entries would cost O(P) per event.
+      partitions: this.assignment,
     });
   }
 }
