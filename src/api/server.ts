@@ -1,0 +1,138 @@
+// The local API: HTTP/1.1 + JSON on a Unix socket. Bad requests get a 4xx with
+// { error, code } and the daemon keeps serving.
+import { existsSync, chmodSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { WatchHub } from './watch.js';
+import type { MemberView, PartitionsView, PartitionView } from './views.js';
+
+export interface ApiDeps {
+  self(): object;
+  members(): MemberView[];
+  partitions(): PartitionsView;
+  owned(): object;
+  health(): { status: 'ok' | 'degraded' } & Record<string, unknown>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  leave(): void;
+  watch: WatchHub;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class SocketInUseError extends Error {
+  readonly code = 'SOCKET_IN_USE';
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void | Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://swimd');
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  const method = req.method ?? 'GET';
+  const only = (m: string): void => {
+    if (method !== m) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use ${m}`);
+  };
+  if (path === '/v1/self') return only('GET'), send(res, 200, deps.self());
+  if (path === '/v1/members') return only('GET'), send(res, 200, { members: deps.members() });
+  if (path === '/v1/partitions') return only('GET'), send(res, 200, deps.partitions());
+  if (path.startsWith('/v1/partitions/')) {
+    only('GET');
+    const idText = path.slice('/v1/partitions/'.length);
+    const all = deps.partitions();
+    if (!/^\d+$/.test(idText) || Number(idText) >= all.partitions.length) {
+      throw new ApiError(404, 'PARTITION_NOT_FOUND', `partition "${idText}" does not exist; ids are 0..${all.partitions.length - 1}`);
+    }
+    const p: PartitionView = all.partitions[Number(idText)]!;
+    return send(res, 200, { ...p, viewVersion: all.viewVersion, quorum: all.quorum });
+  }
+  if (path === '/v1/owned') return only('GET'), send(res, 200, deps.owned());
+  if (path === '/v1/health') {
+    only('GET');
+    const h = deps.health();
+    return send(res, h.status === 'ok' ? 200 : 503, h);
+  }
+  if (path === '/v1/leave') {
+    only('POST');
+    send(res, 202, { leaving: true });
+    deps.leave();
+    return;
+  }
+  if (path === '/v1/watch') {
+    only('GET');
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    deps.watch.add(res);
+    return;
+  }
+  if (path === '/metrics') {
+    only('GET');
+    return deps.metrics().then(({ contentType, body }) => {
+      res.writeHead(200, { 'content-type': contentType });
+      res.end(body);
+    });
+  }
+  throw new ApiError(404, 'NOT_FOUND', `no route ${method} ${path}`);
+}
+
+/** Is a live server answering on this socket path? */
+function socketIsLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function startApiServer(socketPath: string, mode: number, maxConnections: number, deps: ApiDeps): Promise<Server> {
+  if (existsSync(socketPath)) {
+    if (await socketIsLive(socketPath)) throw new SocketInUseError(`another daemon is serving on ${socketPath}`);
+    unlinkSync(socketPath); // stale file from a daemon that died
+  }
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10_000 }, (req, res) => {
+    try {
+      const r = route(req, res, deps);
+      if (r instanceof Promise) r.catch((err) => fail(res, err));
+    } catch (err) {
+      fail(res, err);
+    }
+  });
+  server.maxConnections = maxConnections;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({ error: `malformed HTTP request: ${err.code ?? err.message}`, code: 'BAD_REQUEST' });
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(socketPath, mode);
+  return server;
+}
+
+function fail(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (err instanceof ApiError) return send(res, err.status, { error: err.message, code: err.code });
+  send(res, 500, { error: err instanceof Error ? err.message : String(err), code: 'INTERNAL' });
+}

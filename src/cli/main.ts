@@ -1,0 +1,132 @@
+// The swimd command line.
+import { randomBytes } from 'node:crypto';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { applyOverrides, loadDaemonConfigFile } from '../config/daemon-config.js';
+import { ConfigError } from '../config/errors.js';
+import { SwimdClient, ClientError } from '../client/client.js';
+import { Daemon } from '../daemon/daemon.js';
+import { runDemo } from './demo.js';
+import { table } from './table.js';
+
+const DEFAULT_SOCKET = process.env.SWIMD_SOCKET ?? './swimd.sock';
+
+function withClientOpts<T>(y: Argv<T>) {
+  return y
+    .option('socket', { type: 'string', default: DEFAULT_SOCKET, describe: 'API socket of the local daemon (env SWIMD_SOCKET)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' });
+}
+
+function out(json: boolean, data: unknown, human: () => string): void {
+  process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human() + '\n');
+}
+
+async function runAgent(args: { config: string; name?: string; bind?: string; advertise?: string; join?: string[]; socket?: string }): Promise<void> {
+  let cfg;
+  try {
+    cfg = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(2);
+    }
+    throw err;
+  }
+  const daemon = await Daemon.start(cfg, (code) => process.exit(code));
+  const stop = (signal: string): void => {
+    void daemon.stop(signal).then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => {
+    try {
+      const next = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket });
+      daemon.reload(next);
+    } catch (err) {
+      daemon.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload failed; keeping the running configuration');
+    }
+  });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('swimd')
+    .command(
+      'agent',
+      'run the daemon',
+      (y) =>
+        y
+          .option('config', { type: 'string', demandOption: true, describe: 'YAML config file' })
+          .option('name', { type: 'string', describe: 'member name (overrides node.name)' })
+          .option('bind', { type: 'string', describe: 'bind address host:port (overrides node.bind)' })
+          .option('advertise', { type: 'string', describe: 'advertised address (overrides node.advertise)' })
+          .option('join', { type: 'string', array: true, describe: 'address to join; repeatable (overrides join)' })
+          .option('socket', { type: 'string', describe: 'API socket path (overrides api.socket)' }),
+      (a) => runAgent(a as Parameters<typeof runAgent>[0]),
+    )
+    .command('members', 'list members', withClientOpts, async (a) => {
+      const ms = await new SwimdClient(a.socket).members();
+      out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
+    })
+    .command('partitions', 'show the partition table', withClientOpts, async (a) => {
+      const p = await new SwimdClient(a.socket).partitions();
+      out(a.json, p, () => `view ${p.viewVersion}, quorum ${p.quorum}, ${p.liveMembers} live\n` + table(['ID', 'PRIMARY', 'REPLICAS', 'TOKEN'], p.partitions.map((x) => [String(x.id), x.primary ?? '-', x.replicas.join(','), String(x.token)])));
+    })
+    .command(
+      'owner <partition>',
+      'show who owns one partition',
+      (y) => withClientOpts(y).positional('partition', { type: 'number', demandOption: true }),
+      async (a) => {
+        const p = await new SwimdClient(a.socket).partition(a.partition as number);
+        out(a.json, p, () => `partition ${p.id}: primary ${p.primary ?? '-'} (token ${p.token}), replicas ${p.replicas.join(', ') || '-'}, quorum ${p.quorum}`);
+      },
+    )
+    .command('watch', 'stream membership and partition changes', withClientOpts, async (a) => {
+      for await (const line of new SwimdClient(a.socket).watch()) {
+        if (a.json) process.stdout.write(JSON.stringify(line) + '\n');
+        else if (line.type === 'snapshot') process.stdout.write(`snapshot: ${line.members.length} members, view ${line.partitions.viewVersion}, quorum ${line.partitions.quorum}\n`);
+        else if (line.type === 'member') process.stdout.write(`member ${line.event}: ${line.member.name} (${line.member.state}, inc ${line.member.incarnation})\n`);
+        else if (line.type === 'partitions') for (const c of line.changed) process.stdout.write(`partition ${c.id}: ${c.oldPrimary ?? '-'} -> ${c.newPrimary ?? '-'} token ${c.token}\n`);
+        else process.stdout.write(`resync: ${line.reason}\n`);
+      }
+    })
+    .command('leave', 'make the local daemon leave the cluster and stop', withClientOpts, async (a) => {
+      const r = await new SwimdClient(a.socket).leave();
+      out(a.json, r, () => 'leaving');
+    })
+    .command('status', 'show this member and its health', withClientOpts, async (a) => {
+      const c = new SwimdClient(a.socket);
+      const [self, health, owned] = await Promise.all([c.self(), c.health(), c.owned()]);
+      out(a.json, { self, health, owned }, () =>
+        [
+          `name      ${self.name} (${self.address}:${self.port}) ${self.state} inc ${self.incarnation}`,
+          `health    ${health.status}, score ${health.healthScore}, ${health.aliveMembers} alive, quorum ${health.quorum}`,
+          `owned     primary of ${owned.primary.length}, replica of ${owned.replica.length}, token ${owned.token}`,
+        ].join('\n'),
+      );
+    })
+    .command('keygen', 'print a new base64 AES-256 key for security.keys', (y) => y, () => {
+      process.stdout.write(randomBytes(32).toString('base64') + '\n');
+    })
+    .command(
+      'demo',
+      'run a local cluster of real agents and show it live (Ctrl-C stops it)',
+      (y) => y.option('members', { type: 'number', default: 3 }).option('base-port', { type: 'number', default: 7946 }),
+      (a) => runDemo(a.members, a['base-port']),
+    )
+    .demandCommand(1, 'name a command; see --help')
+    .strict()
+    .fail((msg, err) => {
+      if (err instanceof ClientError) {
+        process.stderr.write(`swimd: ${err.message} (${err.code})\n`);
+        process.exit(1);
+      }
+      if (err) throw err;
+      process.stderr.write(`swimd: ${msg} (see swimd --help)\n`);
+      process.exit(2);
+    })
+    .help()
+    .parseAsync();
+}
+
+await main(hideBin(process.argv));

@@ -1,0 +1,92 @@
+// Typed client for the local API (used by the CLI and by applications).
+import { request } from 'node:http';
+import type { MemberView, PartitionsView, PartitionView, WatchLine } from '../api/views.js';
+
+export class ClientError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'ClientError';
+  }
+}
+
+export class SwimdClient {
+  constructor(readonly socketPath: string) {}
+
+  private call<T>(method: string, path: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, path, method, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          let parsed: unknown;
+          try {
+            parsed = body ? JSON.parse(body) : null;
+          } catch {
+            return reject(new ClientError(`bad JSON from the daemon: ${body.slice(0, 200)}`, 'BAD_RESPONSE', res.statusCode));
+          }
+          if ((res.statusCode ?? 500) >= 400 && !(path === '/v1/health')) {
+            const e = parsed as { error?: string; code?: string } | null;
+            return reject(new ClientError(e?.error ?? `HTTP ${res.statusCode}`, e?.code ?? 'HTTP_ERROR', res.statusCode));
+          }
+          resolve(parsed as T);
+        });
+      });
+      req.on('timeout', () => req.destroy(new ClientError('request timed out', 'TIMEOUT')));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(err instanceof ClientError ? err : new ClientError(`cannot reach swimd at ${this.socketPath}: ${err.code ?? err.message}`, 'UNREACHABLE')),
+      );
+      req.end();
+    });
+  }
+
+  self(): Promise<Record<string, unknown>> {
+    return this.call('GET', '/v1/self');
+  }
+  async members(): Promise<MemberView[]> {
+    return (await this.call<{ members: MemberView[] }>('GET', '/v1/members')).members;
+  }
+  partitions(): Promise<PartitionsView> {
+    return this.call('GET', '/v1/partitions');
+  }
+  partition(id: number): Promise<PartitionView & { viewVersion: number; quorum: string }> {
+    return this.call('GET', `/v1/partitions/${id}`);
+  }
+  owned(): Promise<{ name: string; token: number; quorum: string; primary: number[]; replica: number[] }> {
+    return this.call('GET', '/v1/owned');
+  }
+  health(): Promise<Record<string, unknown>> {
+    return this.call('GET', '/v1/health');
+  }
+  leave(): Promise<{ leaving: boolean }> {
+    return this.call('POST', '/v1/leave');
+  }
+
+  /** The watch stream: first a snapshot, then one line per change, until `signal` aborts or the daemon closes it. */
+  async *watch(signal?: AbortSignal): AsyncGenerator<WatchLine> {
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, path: '/v1/watch', method: 'GET', ...(signal ? { signal } : {}) }, resolve);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(new ClientError(`cannot reach swimd at ${this.socketPath}: ${err.code ?? err.message}`, 'UNREACHABLE')));
+      req.end();
+    });
+    let buf = '';
+    try {
+      for await (const chunk of res) {
+        buf += chunk.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.trim()) yield JSON.parse(line) as WatchLine;
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
+    }
+  }
+}

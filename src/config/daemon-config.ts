@@ -1,0 +1,314 @@
+// The daemon's YAML file: parsed, defaulted from the chosen profile, and
+// validated with one error per bad field (all of them at once).
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { Address } from '../core/env.js';
+import { parseHostPort } from '../net/host-port.js';
+import { parseDurationMs } from './duration.js';
+import { ConfigError, type ConfigFieldError } from './errors.js';
+import { presetConfig, type ProfileName } from './presets.js';
+import type { SwimConfig } from './swim-config.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface DaemonConfig {
+  node: { name: string; bind: Address; advertise: Address | null; meta: Record<string, string> };
+  join: Address[];
+  profile: ProfileName;
+  swim: SwimConfig;
+  partitions: { count: number; replicas: number; strategy: 'rendezvous' | 'modulo'; quorum: number; boundedLoadEpsilon: number | null; failoverOnSuspect: boolean };
+  api: { socket: string; mode: number; watchQueueDepth: number; maxConnections: number };
+  log: { level: LogLevel };
+  /** Where the file came from ('' for text parsed directly). */
+  source: string;
+}
+
+/** swim.* keys in the file (durations without the Ms suffix) → SwimConfig fields. */
+const SWIM_DURATIONS: Record<string, keyof SwimConfig> = {
+  probeInterval: 'probeIntervalMs',
+  probeTimeout: 'probeTimeoutMs',
+  gossipInterval: 'gossipIntervalMs',
+  pushPullInterval: 'pushPullIntervalMs',
+  gossipToTheDeadTime: 'gossipToTheDeadTimeMs',
+  tcpTimeout: 'tcpTimeoutMs',
+  reconnectInterval: 'reconnectIntervalMs',
+  reconnectTimeout: 'reconnectTimeoutMs',
+  leavePropagateDelay: 'leavePropagateDelayMs',
+};
+const SWIM_INTS: Record<string, [keyof SwimConfig, number]> = {
+  indirectChecks: ['indirectChecks', 0],
+  suspicionMult: ['suspicionMult', 1],
+  suspicionMaxTimeoutMult: ['suspicionMaxTimeoutMult', 1],
+  retransmitMult: ['retransmitMult', 1],
+  gossipNodes: ['gossipNodes', 1],
+  awarenessMaxMultiplier: ['awarenessMaxMultiplier', 1],
+  udpBufferSize: ['udpBufferSize', 512],
+};
+const SWIM_BOOLS: Record<string, keyof SwimConfig> = { disableTcpPings: 'disableTcpPings', enableCompression: 'enableCompression' };
+const LIMITS: Record<string, keyof SwimConfig> = {
+  maxBroadcasts: 'maxBroadcasts',
+  maxMembers: 'maxMembers',
+  maxPushPullNodes: 'maxPushPullNodes',
+  maxConcurrentPushPulls: 'maxConcurrentPushPulls',
+  handoffQueueDepth: 'handoffQueueDepth',
+  maxAckHandlers: 'maxAckHandlers',
+};
+const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Timing knobs a running daemon applies on SIGHUP; every other change needs a restart. */
+export const LIVE_SWIM_KEYS = [
+  'probeIntervalMs',
+  'probeTimeoutMs',
+  'gossipIntervalMs',
+  'pushPullIntervalMs',
+  'suspicionMult',
+  'suspicionMaxTimeoutMult',
+  'retransmitMult',
+  'gossipNodes',
+  'indirectChecks',
+  'awarenessMaxMultiplier',
+  'gossipToTheDeadTimeMs',
+] as const;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+class Checker {
+  readonly errors: ConfigFieldError[] = [];
+  bad(field: string, rule: string, got: unknown): void {
+    this.errors.push({ field, rule, got });
+  }
+  section(root: Obj, key: string, allowed: string[]): Obj {
+    const v = root[key];
+    if (v === undefined || v === null) return {};
+    if (!isObj(v)) {
+      this.bad(key, 'expected a mapping', v);
+      return {};
+    }
+    for (const k of Object.keys(v)) if (!allowed.includes(k)) this.bad(`${key}.${k}`, `unknown key (known: ${allowed.join(', ')})`, v[k]);
+    return v;
+  }
+  duration(obj: Obj, key: string, field: string, min: number): number | undefined {
+    if (obj[key] === undefined) return undefined;
+    const ms = parseDurationMs(obj[key]);
+    if (ms === null) {
+      this.bad(field, 'expected a duration such as "200ms"', obj[key]);
+      return undefined;
+    }
+    if (ms < min) {
+      this.bad(field, `expected at least ${min}ms`, obj[key]);
+      return undefined;
+    }
+    return ms;
+  }
+  int(obj: Obj, key: string, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.bad(field, `expected an integer from ${min} to ${max}`, v);
+      return undefined;
+    }
+    return v;
+  }
+  bool(obj: Obj, key: string, field: string): boolean | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') {
+      this.bad(field, 'expected true or false', v);
+      return undefined;
+    }
+    return v;
+  }
+  address(v: unknown, field: string): Address | undefined {
+    if (typeof v !== 'string') {
+      this.bad(field, 'expected an address such as "127.0.0.1:7946" or "[::1]:7946"', v);
+      return undefined;
+    }
+    try {
+      return parseHostPort(v);
+    } catch (err) {
+      this.bad(field, (err as Error).message.replace(/, got .*$/, ''), v);
+      return undefined;
+    }
+  }
+}
+
+/** Parses and validates a config file's text; throws ConfigError listing every problem. */
+export function parseDaemonConfig(text: string, source: string): DaemonConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => ({ field: `(yaml line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'})`, rule: e.message.split('\n')[0]!, got: text.split('\n')[(e.linePos?.[0]?.line ?? 1) - 1] ?? '' })),
+    );
+  }
+  const raw = doc.toJS() as unknown;
+  const c = new Checker();
+  const root: Obj = raw === null || raw === undefined ? {} : isObj(raw) ? raw : (c.bad('(root)', 'expected a mapping', raw), {});
+  const known = ['node', 'join', 'profile', 'swim', 'limits', 'partitions', 'api', 'security', 'log'];
+  for (const k of Object.keys(root)) if (!known.includes(k)) c.bad(k, `unknown key (known: ${known.join(', ')})`, root[k]);
+
+  const profileRaw = root.profile ?? 'lan';
+  let profile: ProfileName = 'lan';
+  if (profileRaw === 'lan' || profileRaw === 'wan' || profileRaw === 'local') profile = profileRaw;
+  else c.bad('profile', 'expected one of lan, wan, local', profileRaw);
+  const swim = presetConfig(profile);
+
+  const node = c.section(root, 'node', ['name', 'bind', 'advertise', 'meta']);
+  const name = node.name;
+  if (typeof name !== 'string' || name.trim() === '' || Buffer.byteLength(name) > 128) c.bad('node.name', 'expected a non-empty name of at most 128 bytes', name);
+  const bind = c.address(node.bind ?? '127.0.0.1:7946', 'node.bind') ?? { host: '127.0.0.1', port: 7946 };
+  const advertise = node.advertise === undefined || node.advertise === null ? null : (c.address(node.advertise, 'node.advertise') ?? null);
+  const meta: Record<string, string> = {};
+  if (node.meta !== undefined && node.meta !== null) {
+    if (!isObj(node.meta)) c.bad('node.meta', 'expected a mapping of tag names to values', node.meta);
+    else for (const [k, v] of Object.entries(node.meta)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') meta[k] = String(v);
+      else c.bad(`node.meta.${k}`, 'expected a string, number or boolean', v);
+    }
+  }
+
+  const join: Address[] = [];
+  if (root.join !== undefined && root.join !== null) {
+    if (!Array.isArray(root.join)) c.bad('join', 'expected a list of addresses', root.join);
+    else root.join.forEach((j, i) => {
+      const a = c.address(j, `join[${i}]`);
+      if (a) join.push(a);
+    });
+  }
+
+  const s = c.section(root, 'swim', [...Object.keys(SWIM_DURATIONS), ...Object.keys(SWIM_INTS), ...Object.keys(SWIM_BOOLS)]);
+  for (const [key, field] of Object.entries(SWIM_DURATIONS)) {
+    const min = key === 'pushPullInterval' || key === 'reconnectInterval' || key === 'leavePropagateDelay' ? 0 : 1;
+    const v = c.duration(s, key, `swim.${key}`, min);
+    if (v !== undefined) (swim[field] as number) = v;
+  }
+  for (const [key, [field, min]] of Object.entries(SWIM_INTS)) {
+    const v = c.int(s, key, `swim.${key}`, min, key === 'udpBufferSize' ? 65_000 : 1000);
+    if (v !== undefined) (swim[field] as number) = v;
+  }
+  for (const [key, field] of Object.entries(SWIM_BOOLS)) {
+    const v = c.bool(s, key, `swim.${key}`);
+    if (v !== undefined) (swim[field] as boolean) = v;
+  }
+  if (swim.probeTimeoutMs >= swim.probeIntervalMs) c.bad('swim.probeTimeout', `expected less than swim.probeInterval (${swim.probeIntervalMs}ms)`, s.probeTimeout ?? `${swim.probeTimeoutMs}ms`);
+
+  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections']);
+  for (const [key, field] of Object.entries(LIMITS)) {
+    const v = c.int(limits, key, `limits.${key}`, 1, 10_000_000);
+    if (v !== undefined) (swim[field] as number) = v;
+  }
+  const watchQueueDepth = c.int(limits, 'watchQueueDepth', 'limits.watchQueueDepth', 1, 1_000_000) ?? 1024;
+  const maxApiConnections = c.int(limits, 'maxApiConnections', 'limits.maxApiConnections', 1, 100_000) ?? 256;
+
+  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect']);
+  const strategy = p.strategy ?? 'rendezvous';
+  if (strategy !== 'rendezvous' && strategy !== 'modulo') c.bad('partitions.strategy', 'expected rendezvous or modulo', strategy);
+  let eps: number | null = null;
+  if (p.boundedLoadEpsilon !== undefined && p.boundedLoadEpsilon !== null) {
+    if (typeof p.boundedLoadEpsilon !== 'number' || !(p.boundedLoadEpsilon > 0) || p.boundedLoadEpsilon > 10) c.bad('partitions.boundedLoadEpsilon', 'expected a number above 0 and at most 10, or null', p.boundedLoadEpsilon);
+    else eps = p.boundedLoadEpsilon;
+  }
+  const partitions = {
+    count: c.int(p, 'count', 'partitions.count', 1, 1 << 20) ?? 256,
+    replicas: c.int(p, 'replicas', 'partitions.replicas', 1, 16) ?? 3,
+    strategy: (strategy === 'modulo' ? 'modulo' : 'rendezvous') as 'rendezvous' | 'modulo',
+    quorum: c.int(p, 'quorum', 'partitions.quorum', 0, 100_000) ?? 0,
+    boundedLoadEpsilon: eps,
+    failoverOnSuspect: c.bool(p, 'failoverOnSuspect', 'partitions.failoverOnSuspect') ?? false,
+  };
+
+  const api = c.section(root, 'api', ['socket', 'mode']);
+  let socket = './swimd.sock';
+  if (api.socket !== undefined) {
+    if (typeof api.socket !== 'string' || api.socket === '') c.bad('api.socket', 'expected a file path', api.socket);
+    else socket = api.socket;
+  }
+  if (!isAbsolute(socket)) socket = resolve(source && source !== '<text>' ? dirname(source) : process.cwd(), socket);
+  if (Buffer.byteLength(socket) > 100) c.bad('api.socket', 'expected a path of at most 100 bytes (Unix socket limit)', socket);
+  let mode = 0o600;
+  if (api.mode !== undefined) {
+    if (typeof api.mode !== 'string' || !/^0?[0-7]{3}$/.test(api.mode)) c.bad('api.mode', 'expected an octal file mode in quotes such as "0600"', api.mode);
+    else mode = parseInt(api.mode, 8);
+  }
+
+  const sec = c.section(root, 'security', ['keys', 'label', 'verifyIncoming', 'verifyOutgoing']);
+  if (sec.keys !== undefined && sec.keys !== null) {
+    if (!Array.isArray(sec.keys)) c.bad('security.keys', 'expected a list of base64 keys', sec.keys);
+    else swim.keys = sec.keys.flatMap((k, i) => {
+      const b = typeof k === 'string' ? Buffer.from(k, 'base64') : null;
+      if (!b || ![16, 24, 32].includes(b.length) || b.toString('base64') !== k) {
+        c.bad(`security.keys[${i}]`, 'expected a base64 key of 16, 24 or 32 bytes (swimd keygen makes one)', k);
+        return [];
+      }
+      return [new Uint8Array(b)];
+    });
+  }
+  if (sec.label !== undefined) {
+    if (typeof sec.label !== 'string' || Buffer.byteLength(sec.label) > 255) c.bad('security.label', 'expected a string of at most 255 bytes', sec.label);
+    else swim.label = sec.label;
+  }
+  swim.gossipVerifyIncoming = c.bool(sec, 'verifyIncoming', 'security.verifyIncoming') ?? swim.gossipVerifyIncoming;
+  swim.gossipVerifyOutgoing = c.bool(sec, 'verifyOutgoing', 'security.verifyOutgoing') ?? swim.gossipVerifyOutgoing;
+
+  const log = c.section(root, 'log', ['level']);
+  const level = (log.level ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(level)) c.bad('log.level', `expected one of ${LOG_LEVELS.join(', ')}`, log.level);
+
+  if (c.errors.length > 0) throw new ConfigError(source, c.errors);
+  return {
+    node: { name: String(name), bind, advertise, meta },
+    join,
+    profile,
+    swim,
+    partitions,
+    api: { socket, mode, watchQueueDepth, maxConnections: maxApiConnections },
+    log: { level },
+    source,
+  };
+}
+
+export function loadDaemonConfigFile(path: string): DaemonConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ field: '(file)', rule: `cannot read the file: ${(err as Error).message}`, got: path }]);
+  }
+  return parseDaemonConfig(text, resolve(path));
+}
+
+export interface ConfigOverrides {
+  name?: string | undefined;
+  bind?: string | undefined;
+  advertise?: string | undefined;
+  join?: string[] | undefined;
+  socket?: string | undefined;
+}
+
+/** Command-line flags win over the file. */
+export function applyOverrides(cfg: DaemonConfig, o: ConfigOverrides): DaemonConfig {
+  const c = new Checker();
+  const out: DaemonConfig = { ...cfg, node: { ...cfg.node }, api: { ...cfg.api } };
+  if (o.name !== undefined) out.node.name = o.name;
+  if (o.bind !== undefined) out.node.bind = c.address(o.bind, '--bind') ?? out.node.bind;
+  if (o.advertise !== undefined) out.node.advertise = c.address(o.advertise, '--advertise') ?? out.node.advertise;
+  if (o.join !== undefined && o.join.length > 0) out.join = o.join.map((j, i) => c.address(j, `--join[${i}]`)).filter((a): a is Address => a !== undefined);
+  if (o.socket !== undefined) out.api.socket = resolve(o.socket);
+  if (c.errors.length > 0) throw new ConfigError('command line', c.errors);
+  return out;
+}
+
+/** Sorts what changed between two configs into what applies live and what needs a restart. */
+export function diffReloadable(a: DaemonConfig, b: DaemonConfig): { live: string[]; needRestart: string[] } {
+  const live: string[] = [];
+  const needRestart: string[] = [];
+  const liveKeys = new Set<string>(LIVE_SWIM_KEYS);
+  for (const k of Object.keys(a.swim) as (keyof SwimConfig)[]) {
+    if (JSON.stringify(a.swim[k]) !== JSON.stringify(b.swim[k])) (liveKeys.has(k) ? live : needRestart).push(`swim.${k}`);
+  }
+  if (a.log.level !== b.log.level) live.push('log.level');
+  for (const k of ['node', 'join', 'partitions', 'api'] as const) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) needRestart.push(k);
+  return { live, needRestart };
+}

@@ -1,0 +1,55 @@
+// Prometheus metrics (prom-client), read from the core's counters at scrape time
+// so the hot path only bumps plain numbers.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SwimNode } from '../core/swim-node.js';
+import type { PartitionEngine } from '../partition/engine.js';
+
+export interface DaemonMetrics {
+  registry: Registry;
+  failoverCompute: Histogram<string>;
+  partitionChanges: Counter<string>;
+}
+
+export function createMetrics(node: SwimNode, engine: PartitionEngine, transportStats: () => Record<string, number>): DaemonMetrics {
+  const registry = new Registry();
+  const counterFrom = (name: string, help: string, read: () => number): void => {
+    // A gauge mirroring a monotonic counter: prom-client counters cannot be set.
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+  };
+  const s = node.stats;
+  counterFrom('swimd_probes_total', 'Direct probes sent.', () => s.probes);
+  counterFrom('swimd_acks_total', 'Acks received for our probes.', () => s.acks);
+  counterFrom('swimd_nacks_total', 'Nacks received from indirect probers.', () => s.nacks);
+  counterFrom('swimd_indirect_probes_total', 'Indirect probe requests sent.', () => s.indirectProbes);
+  counterFrom('swimd_suspicions_total', 'Members this node started suspecting.', () => s.suspicions);
+  counterFrom('swimd_refutes_total', 'Suspicions of this node it refuted.', () => s.refutes);
+  counterFrom('swimd_deaths_total', 'Members this node recorded dead.', () => s.deaths);
+  counterFrom('swimd_packets_in_total', 'Datagrams received.', () => s.packetsIn);
+  counterFrom('swimd_packets_out_total', 'Datagrams sent.', () => s.packetsOut);
+  counterFrom('swimd_bytes_in_total', 'Datagram bytes received.', () => s.bytesIn);
+  counterFrom('swimd_bytes_out_total', 'Datagram bytes sent.', () => s.bytesOut);
+  counterFrom('swimd_push_pulls_total', 'Completed push/pull exchanges.', () => s.pushPulls);
+  new Gauge({
+    name: 'swimd_drops_total',
+    help: 'Input dropped, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      for (const [reason, n] of Object.entries(s.drops)) this.set({ reason }, n);
+    },
+  });
+  new Gauge({ name: 'swimd_health_score', help: 'Lifeguard local health score (0 is healthy).', registers: [registry], collect() { this.set(node.healthScore()); } });
+  new Gauge({ name: 'swimd_broadcast_queue_depth', help: 'Updates waiting to be gossiped.', registers: [registry], collect() { this.set(node.broadcastQueueDepth()); } });
+  new Gauge({ name: 'swimd_members', help: 'Known members by state.', labelNames: ['state'], registers: [registry], collect() {
+    const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of node.members()) counts[m.state] = (counts[m.state] ?? 0) + 1;
+    for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+  } });
+  new Gauge({ name: 'swimd_view_version', help: 'Partition view version (the current fencing token).', registers: [registry], collect() { this.set(engine.snapshot().viewVersion); } });
+  new Gauge({ name: 'swimd_transport', help: 'Transport counters.', labelNames: ['counter'], registers: [registry], collect() {
+    for (const [counter, n] of Object.entries(transportStats())) this.set({ counter }, n);
+  } });
+  const failoverCompute = new Histogram({ name: 'swimd_failover_compute_seconds', help: 'Time from a member event to the new partition snapshot.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: [registry] });
+  const partitionChanges = new Counter({ name: 'swimd_partition_changes_total', help: 'Partitions whose primary or replicas changed.', registers: [registry] });
+  return { registry, failoverCompute, partitionChanges };
+}
