@@ -32,7 +32,13 @@ async function runAgent(args: { config: string; name?: string; bind?: string; ad
     }
     throw err;
   }
-  const daemon = await Daemon.start(cfg, (code) => process.exit(code));
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(cfg, (code) => process.exit(code));
+  } catch (err) {
+    process.stderr.write(`swimd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
   const stop = (signal: string): void => {
     void daemon.stop(signal).then(() => process.exit(0));
   };

@@ -90,6 +90,10 @@ export class Daemon {
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       leave: () => void daemon?.stop('api').then(() => onExit(0)),
       watch,
+    }).catch(async (err: unknown) => {
+      // No API, no daemon: leave no half-started member behind.
+      await agent.shutdown();
+      throw err;
     });
     daemon = new Daemon(cfg, agent, engine, api, watch, log, metrics);
     log.info({ bind: `${agent.address.host}:${agent.address.port}`, socket: cfg.api.socket, join: cfg.join.length }, 'swimd started');

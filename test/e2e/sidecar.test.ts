@@ -1,0 +1,185 @@
+// The daemon as users meet it: real processes started through the CLI, queried
+// over the Unix socket with raw HTTP and with the CLI.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SwimdClient } from '../../src/client/client.js';
+import type { WatchLine } from '../../src/api/views.js';
+import { killAll, sleep, tmp, track, waitFor } from '../support/procs.js';
+
+after(killAll);
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = join(here, '..', '..', '..', 'bin', 'swimd');
+const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
+const PORTS = [26001, 26002, 26003];
+const NAMES = ['e2e-a', 'e2e-b', 'e2e-c'];
+const sock = (i: number): string => join(tmp, `${NAMES[i]}.sock`);
+const cfgFile = (i: number): string => join(tmp, `${NAMES[i]}.yaml`);
+
+function writeConfig(i: number, probeInterval = '200ms'): void {
+  writeFileSync(
+    cfgFile(i),
+    [
+      `node: { name: ${NAMES[i]}, bind: 127.0.0.1:${PORTS[i]}, meta: { zone: z${i} } }`,
+      `join: [${PORTS.map((p) => `127.0.0.1:${p}`).join(', ')}]`,
+      'profile: local',
+      `swim: { probeInterval: ${probeInterval}, probeTimeout: 100ms, gossipInterval: 50ms }`,
+      'partitions: { count: 32, replicas: 2 }',
+      `api: { socket: ${sock(i)} }`,
+      'log: { level: warn }',
+    ].join('\n'),
+  );
+}
+
+function startAgent(i: number) {
+  return track(spawn(process.execPath, [CLI, 'agent', '--config', cfgFile(i)], { stdio: ['ignore', 'ignore', 'pipe'] }));
+}
+
+function rawHttp(i: number, method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: sock(i), method, path }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function rawBytes(i: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(sock(i));
+    let got = '';
+    s.on('data', (d) => (got += d.toString()));
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+    s.write(bytes);
+    setTimeout(() => s.destroy(), 2000).unref();
+  });
+}
+
+function cliJson(i: number, args: string[]): unknown {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--socket', sock(i), '--json'], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** Collects a watch stream's lines in the background. */
+function watchLines(i: number): { lines: WatchLine[]; stop: () => void } {
+  const ac = new AbortController();
+  const lines: WatchLine[] = [];
+  void (async () => {
+    try {
+      for await (const l of new SwimdClient(sock(i)).watch(ac.signal)) lines.push(l);
+    } catch {
+      // stream ended
+    }
+  })();
+  return { lines, stop: () => ac.abort() };
+}
+
+test('three agents through the CLI: API, CLI, failover on the watch stream, leave, reload, bad input', async (t) => {
+  PORTS.forEach((_, i) => writeConfig(i));
+  const procs = PORTS.map((_, i) => startAgent(i));
+  const client = (i: number): SwimdClient => new SwimdClient(sock(i));
+  await waitFor(async () => (await client(0).members()).filter((m) => m.state === 'alive').length === 3 && (await client(2).members()).filter((m) => m.state === 'alive').length === 3, 20_000, 'three members alive');
+
+  await t.test('raw HTTP and the CLI agree on members and partitions', async () => {
+    const raw = await rawHttp(1, 'GET', '/v1/members');
+    assert.equal(raw.status, 200);
+    const members = JSON.parse(raw.body).members as { name: string; meta: Record<string, string> }[];
+    assert.deepEqual(members.map((m) => m.name).sort(), [...NAMES].sort());
+    assert.deepEqual(members.find((m) => m.name === 'e2e-c')!.meta, { zone: 'z2' });
+    const viaCli = cliJson(1, ['partitions']) as { partitions: { primary: string; token: number }[] };
+    assert.equal(viaCli.partitions.length, 32);
+    assert.ok(viaCli.partitions.every((p) => NAMES.includes(p.primary)));
+    const one = cliJson(0, ['owner', '5']) as { id: number; primary: string };
+    assert.equal(one.id, 5);
+    const health = await rawHttp(0, 'GET', '/v1/health');
+    assert.equal(health.status, 200);
+    const metrics = await rawHttp(0, 'GET', '/metrics');
+    assert.match(metrics.body, /swimd_probes_total \d+/);
+  });
+
+  await t.test('kill -9 of one: the others’ watch streams report its partitions moving with larger tokens', async () => {
+    const before = await client(1).partitions();
+    const owned = before.partitions.filter((p) => p.primary === 'e2e-a').map((p) => p.id);
+    assert.ok(owned.length > 0);
+    const wb = watchLines(1);
+    const wc = watchLines(2);
+    await waitFor(() => wb.lines.length > 0 && wc.lines.length > 0, 5_000, 'watch snapshots');
+    assert.equal(wb.lines[0]!.type, 'snapshot');
+    procs[0]!.kill('SIGKILL');
+    for (const w of [wb, wc]) {
+      await waitFor(() => {
+        const moved = new Set(w.lines.flatMap((l) => (l.type === 'partitions' ? l.changed.filter((c) => c.oldPrimary === 'e2e-a').map((c) => c.id) : [])));
+        return owned.every((id) => moved.has(id));
+      }, 20_000, 'failover on the watch stream');
+      const changes = w.lines.flatMap((l) => (l.type === 'partitions' ? l.changed : []));
+      assert.ok(changes.every((c) => c.token > before.viewVersion), 'new tokens are larger');
+      assert.ok(w.lines.some((l) => l.type === 'member' && l.event === 'dead' && l.member.name === 'e2e-a'));
+      w.stop();
+    }
+  });
+
+  await t.test('SIGHUP with a new probe interval takes effect', async () => {
+    writeConfig(1, '300ms');
+    procs[1]!.kill('SIGHUP');
+    await waitFor(async () => ((await client(1).self()).config as Record<string, number>).probeIntervalMs === 300, 5_000, 'new probe interval');
+  });
+
+  await t.test('garbage and malformed HTTP get 4xx and the daemon keeps serving', async () => {
+    assert.match(await rawBytes(1, 'GARBAGE\r\n\r\n'), /^HTTP\/1\.1 400/);
+    assert.match(await rawBytes(1, 'GET /v1/members HTTP/1.1\r\nHost: x\r\nX: ' + 'a'.repeat(20_000) + '\r\n\r\n'), /^HTTP\/1\.1 431/);
+    assert.match(await rawBytes(1, '\x00\x01\x02\xff\xfe'), /^HTTP\/1\.1 400/);
+    const notFound = await rawHttp(1, 'GET', '/v2/nothing');
+    assert.equal(notFound.status, 404);
+    assert.equal(JSON.parse(notFound.body).code, 'NOT_FOUND');
+    const badId = await rawHttp(1, 'GET', '/v1/partitions/abc');
+    assert.equal(badId.status, 404);
+    assert.equal(JSON.parse(badId.body).code, 'PARTITION_NOT_FOUND');
+    const wrongMethod = await rawHttp(1, 'DELETE', '/v1/members');
+    assert.equal(wrongMethod.status, 405);
+    assert.equal((await rawHttp(1, 'GET', '/v1/self')).status, 200, 'still serving');
+  });
+
+  await t.test('SIGTERM of one: the others record it as left within one second', async () => {
+    const t0 = Date.now();
+    procs[2]!.kill('SIGTERM');
+    await waitFor(async () => (await client(1).members()).find((m) => m.name === 'e2e-c')?.state === 'left', 1_000, 'left within 1 s', 25);
+    console.log(`# left recorded after ${Date.now() - t0} ms`);
+    const exit = await new Promise<number | null>((r) => (procs[2]!.exitCode !== null ? r(procs[2]!.exitCode) : procs[2]!.once('exit', (c) => r(c))));
+    assert.equal(exit, 0);
+  });
+});
+
+test('an invalid config exits 2 and names each bad field', () => {
+  const file = join(tmp, 'bad.yaml');
+  writeFileSync(file, 'node: { name: x }\nswim: { probeInterval: banana }\npartitions: { strategy: random }\n');
+  const r = spawnSync(process.execPath, [BIN, 'agent', '--config', file], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /swim\.probeInterval: expected a duration such as "200ms", got "banana"/);
+  assert.match(r.stderr, /partitions\.strategy: expected rendezvous or modulo, got "random"/);
+});
+
+test('a second daemon on a live socket refuses to start; a stale socket file is replaced', async () => {
+  writeConfig(1);
+  const first = startAgent(1);
+  await waitFor(async () => (await rawHttp(1, 'GET', '/v1/health')).status === 200, 10_000, 'first daemon up');
+  const file = join(tmp, 'second.yaml');
+  writeFileSync(file, `node: { name: second, bind: 127.0.0.1:26010 }\napi: { socket: ${sock(1)} }\nlog: { level: error }\n`);
+  const second = spawnSync(process.execPath, [BIN, 'agent', '--config', file], { encoding: 'utf8', timeout: 10_000 });
+  assert.notEqual(second.status, 0);
+  assert.match(second.stderr, /another daemon is serving/);
+  first.kill('SIGKILL');
+  await sleep(200);
+  const third = startAgent(1); // the socket file is stale now
+  await waitFor(async () => (await rawHttp(1, 'GET', '/v1/health')).status === 200, 10_000, 'daemon on a stale socket');
+  third.kill('SIGKILL');
+});

@@ -1,0 +1,49 @@
+// Watch back-pressure: a reader that stops reading never makes the daemon buffer without bound.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { WatchHub } from '../../src/api/watch.js';
+
+class FakeResponse extends EventEmitter {
+  written: string[] = [];
+  accepting = true;
+  write(text: string): boolean {
+    this.written.push(text);
+    return this.accepting;
+  }
+  end(): void {}
+}
+
+test('a slow reader gets a resync and a fresh snapshot instead of an unbounded queue', () => {
+  let snapshots = 0;
+  const hub = new WatchHub(5, () => ({ type: 'resync', reason: `snapshot ${++snapshots}` }));
+  const res = new FakeResponse();
+  hub.add(res as unknown as ServerResponse);
+  assert.equal(res.written.length, 1, 'snapshot first');
+  res.accepting = false;
+  hub.publish({ type: 'resync', reason: 'event 1' }); // written, then the socket is full
+  for (let i = 0; i < 100; i++) hub.publish({ type: 'resync', reason: `queued ${i}` });
+  assert.equal(res.written.length, 2, 'nothing more is written while the reader is stalled');
+  assert.equal(hub.resyncs, 1);
+  res.accepting = true;
+  res.emit('drain');
+  const after = res.written.slice(2).map((l) => JSON.parse(l));
+  assert.equal(after[0].type, 'resync');
+  assert.equal(after[1].reason, 'snapshot 2');
+  assert.equal(after.length, 2, 'the dropped queue is not replayed');
+});
+
+test('a reader that keeps up gets every line in order', () => {
+  const hub = new WatchHub(5, () => ({ type: 'resync', reason: 'snap' }));
+  const res = new FakeResponse();
+  hub.add(res as unknown as ServerResponse);
+  res.accepting = false;
+  hub.publish({ type: 'resync', reason: 'a' });
+  hub.publish({ type: 'resync', reason: 'b' });
+  hub.publish({ type: 'resync', reason: 'c' });
+  res.accepting = true;
+  res.emit('drain');
+  assert.deepEqual(res.written.map((l) => JSON.parse(l).reason), ['snap', 'a', 'b', 'c']);
+  assert.equal(hub.resyncs, 0);
+});

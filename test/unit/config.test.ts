@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
+import { applyOverrides, diffReloadable, loadDaemonConfigFile, parseDaemonConfig } from '../../src/config/daemon-config.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { lanConfig, localConfig, wanConfig } from '../../src/config/presets.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CONFIG_DIR = join(here, '..', '..', '..', 'config');
+
+function errorsOf(text: string): string[] {
+  try {
+    parseDaemonConfig(text, 'test.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.errors.map((e) => `${e.field}: ${e.rule}`);
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('durations: units required, compound forms, bad input is null', () => {
+  const good: [string, number][] = [['200ms', 200], ['1s', 1000], ['1.5s', 1500], ['2m', 120_000], ['1h', 3_600_000], ['1m30s', 90_000], ['0s', 0]];
+  for (const [t, ms] of good) assert.equal(parseDurationMs(t), ms, t);
+  for (const bad of ['banana', '', '10', '5 s', 's', '1x', '-1s']) assert.equal(parseDurationMs(bad), null, bad);
+  assert.equal(parseDurationMs(1000), null, 'numbers are refused');
+  assert.equal(formatDurationMs(90_000), '90s');
+  assert.equal(formatDurationMs(200), '200ms');
+});
+
+test('presets carry memberlist’s LAN, WAN and local timings', () => {
+  const lan = lanConfig();
+  assert.deepEqual([lan.probeIntervalMs, lan.probeTimeoutMs, lan.indirectChecks, lan.suspicionMult, lan.retransmitMult, lan.gossipIntervalMs, lan.pushPullIntervalMs], [1000, 500, 3, 4, 4, 200, 30_000]);
+  const wan = wanConfig();
+  assert.deepEqual([wan.probeIntervalMs, wan.probeTimeoutMs, wan.suspicionMult, wan.gossipIntervalMs, wan.gossipNodes, wan.pushPullIntervalMs], [5000, 3000, 6, 500, 4, 60_000]);
+  const local = localConfig();
+  assert.deepEqual([local.probeIntervalMs, local.probeTimeoutMs, local.indirectChecks, local.suspicionMult, local.retransmitMult, local.gossipIntervalMs, local.pushPullIntervalMs], [1000, 200, 1, 3, 2, 100, 15_000]);
+});
+
+test('validation names the field and the rule, and reports every bad field at once', () => {
+  assert.deepEqual(errorsOf('node: { name: a }\nswim: { probeInterval: banana }\n'), ['swim.probeInterval: expected a duration such as "200ms"']);
+  const many = errorsOf('node: { name: "" }\nprofile: moon\nswim: { gossipNodes: 0, probeTimeout: 2s }\npartitions: { count: 0 }\nsecurity: { keys: [short] }\nwhat: 1\n');
+  for (const f of ['node.name', 'profile', 'swim.gossipNodes', 'swim.probeTimeout', 'partitions.count', 'security.keys[0]', 'what']) {
+    assert.ok(many.some((e) => e.startsWith(`${f}:`)), `missing ${f} in ${many.join(' | ')}`);
+  }
+  const yaml = errorsOf('node: { name: a\nswim: [');
+  assert.match(yaml[0]!, /^\(yaml line \d+, column \d+\)/);
+  const msg = (() => {
+    try {
+      parseDaemonConfig('node: { name: a }\nswim: { probeInterval: banana }\n', 'f.yaml');
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return '';
+  })();
+  assert.match(msg, /swim\.probeInterval: expected a duration such as "200ms", got "banana"/);
+});
+
+test('the profile fills what the file leaves out; the file overrides it; flags override the file', () => {
+  const cfg = parseDaemonConfig('node: { name: a }\nprofile: local\nswim: { probeInterval: 2s }\n', '/etc/swimd/x.yaml');
+  assert.equal(cfg.swim.probeIntervalMs, 2000);
+  assert.equal(cfg.swim.probeTimeoutMs, 200);
+  assert.equal(cfg.api.socket, '/etc/swimd/swimd.sock', 'relative socket paths are relative to the file');
+  const o = applyOverrides(cfg, { name: 'b', bind: '[::1]:9000', join: ['127.0.0.1:1'] });
+  assert.equal(o.node.name, 'b');
+  assert.deepEqual(o.node.bind, { host: '::1', port: 9000 });
+  assert.deepEqual(o.join, [{ host: '127.0.0.1', port: 1 }]);
+  assert.throws(() => applyOverrides(cfg, { bind: 'nowhere' }), ConfigError);
+});
+
+test('SIGHUP classification: timing and log level live, the rest needs a restart', () => {
+  const a = parseDaemonConfig('node: { name: a }\n', 'x.yaml');
+  const b = parseDaemonConfig('node: { name: a, bind: 127.0.0.1:9 }\nswim: { probeInterval: 2s, udpBufferSize: 1200 }\nlog: { level: debug }\n', 'x.yaml');
+  const d = diffReloadable(a, b);
+  assert.deepEqual(d.live.sort(), ['log.level', 'swim.probeIntervalMs']);
+  assert.deepEqual(d.needRestart.sort(), ['node', 'swim.udpBufferSize']);
+});
+
+test('every shipped config file parses and validates', () => {
+  const files = [join(CONFIG_DIR, 'swimd.yaml'), ...readdirSync(join(CONFIG_DIR, 'examples')).map((f) => join(CONFIG_DIR, 'examples', f))];
+  assert.ok(files.length >= 5);
+  for (const f of files) assert.doesNotThrow(() => loadDaemonConfigFile(f), f);
+});
