@@ -114,6 +114,9 @@ export class SwimNode {
   private drainScheduled = false;
   private seeds: Address[] = [];
   private pushPullsInFlight = 0;
+  private refuteGossipPending = false;
+  /** Next delay while ramping up push/pull after a start or join; null once at the full interval. */
+  private pushPullRampMs: number | null = null;
   private running = false;
   private stopped = false;
   private leaving = false;
@@ -154,7 +157,8 @@ export class SwimNode {
     // Stagger the first round so members started together do not probe in lockstep.
     this.periodic.push(this.env.scheduler.setTimer(this.env.random.int(this.cfg.probeIntervalMs), () => this.probeTick()));
     this.periodic.push(this.env.scheduler.setTimer(this.env.random.int(this.cfg.gossipIntervalMs), () => this.gossipTick()));
-    this.schedulePushPull(true);
+    this.pushPullRampMs = this.cfg.probeIntervalMs;
+    this.schedulePushPull();
     this.scheduleReconnect();
   }
 
@@ -164,6 +168,9 @@ export class SwimNode {
       done?.(null, 0);
       return;
     }
+    // A joining member ramps its push/pull up again (see schedulePushPull).
+    this.pushPullRampMs = this.cfg.probeIntervalMs;
+    if (this.running) this.schedulePushPull();
     let pending = targets.length;
     let contacted = 0;
     let lastErr: Error | null = null;
@@ -283,10 +290,15 @@ export class SwimNode {
     return retransmitLimit(this.cfg.retransmitMult, this.estimatedMembers);
   }
 
-  /** Seals and sends one payload; CRC framing for peers that speak protocol ≥ 5. */
-  private sendRaw(to: Address, payload: Uint8Array, peer?: MemberRecord): void {
+  /**
+   * Seals and sends one payload. CRC framing goes only on gossip and buddy
+   * packets to peers that speak protocol ≥ 5: that is what memberlist does in
+   * practice (its pings, acks and nacks are sent without a known peer and so
+   * without CRC), and it keeps those small, frequent packets 5 bytes shorter.
+   */
+  private sendRaw(to: Address, payload: Uint8Array, crcPeer?: MemberRecord): void {
     if (this.stopped) return;
-    const crc = peer !== undefined && (peer.vsn[1] ?? 0) >= 5;
+    const crc = crcPeer !== undefined && (crcPeer.vsn[1] ?? 0) >= 5;
     const data = sealPacket(payload, {
       crc,
       compress: false,
@@ -299,10 +311,10 @@ export class SwimNode {
   }
 
   /** Sends a message with as many queued broadcasts piggybacked as fit the packet budget. */
-  private sendWithPiggyback(to: Address, msg: Uint8Array, peer?: MemberRecord): void {
+  private sendWithPiggyback(to: Address, msg: Uint8Array): void {
     const budget = this.cfg.udpBufferSize - msg.length - COMPOUND_HEADER_BYTES - packetOverheadBytes(this.security);
     const extra = budget > 0 ? this.broadcasts.take(COMPOUND_PART_OVERHEAD, budget, this.retransmitLimit()) : [];
-    this.sendRaw(to, extra.length === 0 ? msg : makeCompound([msg, ...extra.slice(0, 254)]), peer);
+    this.sendRaw(to, extra.length === 0 ? msg : makeCompound([msg, ...extra.slice(0, 254)]));
   }
 
   private queueBroadcast(node: string, msg: Message, onDone?: () => void): void {
@@ -414,32 +426,31 @@ export class SwimNode {
     if (p.node !== '' && p.node !== this.name) return countDrop(this.stats, 'wrong-node');
     const ack = encodeMessage({ type: MessageType.AckResp, body: { seqNo: p.seqNo, payload: null } });
     const to = this.replyAddress(from, p.sourceAddr, p.sourcePort);
-    this.sendWithPiggyback(to, ack, p.sourceNode ? this.byName.get(p.sourceNode) : undefined);
+    this.sendWithPiggyback(to, ack);
   }
 
   private handleIndirectPing(ind: IndirectPingMsg, from: Address): void {
     const targetHost = bytesToIp(ind.target);
     if (targetHost === null) return countDrop(this.stats, 'bad-address');
     const requester = this.replyAddress(from, ind.sourceAddr, ind.sourcePort);
-    const requesterRec = ind.sourceNode ? this.byName.get(ind.sourceNode) : undefined;
     const localSeq = this.nextSeq();
     let answered = false;
     const registered = this.setAckHandler(
       localSeq,
       () => {
         answered = true;
-        this.sendWithPiggyback(requester, encodeMessage({ type: MessageType.AckResp, body: { seqNo: ind.seqNo, payload: null } }), requesterRec);
+        this.sendWithPiggyback(requester, encodeMessage({ type: MessageType.AckResp, body: { seqNo: ind.seqNo, payload: null } }));
       },
       () => {},
       this.cfg.probeTimeoutMs,
     );
     if (!registered) return;
     const ping: PingMsg = { seqNo: localSeq, node: ind.node, sourceAddr: this.advertiseAddr, sourcePort: this.advertise.port, sourceNode: this.name };
-    this.sendWithPiggyback({ host: targetHost, port: ind.port }, encodeMessage({ type: MessageType.Ping, body: ping }), this.byName.get(ind.node));
+    this.sendWithPiggyback({ host: targetHost, port: ind.port }, encodeMessage({ type: MessageType.Ping, body: ping }));
     if (ind.nack) {
       this.env.scheduler.setTimer(this.cfg.probeTimeoutMs, () => {
         if (answered || this.stopped) return;
-        this.sendWithPiggyback(requester, encodeMessage({ type: MessageType.NackResp, body: { seqNo: ind.seqNo } }), requesterRec);
+        this.sendWithPiggyback(requester, encodeMessage({ type: MessageType.NackResp, body: { seqNo: ind.seqNo } }));
       });
     }
   }
@@ -672,6 +683,15 @@ export class SwimNode {
       type: MessageType.Alive,
       body: { incarnation: inc, node: this.name, addr: this.advertiseAddr, port: this.advertise.port, meta: this.self.meta, vsn: this.vsnBytes() },
     });
+    // A refutation races suspicion timers all over the cluster: send it now
+    // rather than at the next gossip tick.
+    if (this.running && !this.refuteGossipPending) {
+      this.refuteGossipPending = true;
+      this.env.scheduler.setTimer(0, () => {
+        this.refuteGossipPending = false;
+        this.gossipTick(false);
+      });
+    }
   }
 
   private suspectNode(s: SuspectMsg): void {
@@ -819,7 +839,7 @@ export class SwimNode {
     if (!registered) return;
     const ping: PingMsg = { seqNo: seq, node: target.name, sourceAddr: this.advertiseAddr, sourcePort: this.advertise.port, sourceNode: this.name };
     const pingBytes = encodeMessage({ type: MessageType.Ping, body: ping });
-    if (target.state === 'alive') this.sendWithPiggyback(this.addressOf(target), pingBytes, target);
+    if (target.state === 'alive') this.sendWithPiggyback(this.addressOf(target), pingBytes);
     else {
       // Buddy system: tell a suspect member it is suspected, so it can refute at once.
       const suspect = encodeMessage({ type: MessageType.Suspect, body: { incarnation: target.incarnation, node: target.name, from: this.name } });
@@ -833,7 +853,7 @@ export class SwimNode {
         if (nack) expectedNacks++;
         const ind: IndirectPingMsg = { seqNo: seq, target: target.addr, port: target.port, node: target.name, nack, sourceAddr: this.advertiseAddr, sourcePort: this.advertise.port, sourceNode: this.name };
         this.stats.indirectProbes++;
-        this.sendWithPiggyback(this.addressOf(peer), encodeMessage({ type: MessageType.IndirectPing, body: ind }), peer);
+        this.sendWithPiggyback(this.addressOf(peer), encodeMessage({ type: MessageType.IndirectPing, body: ind }));
       }
       if (!this.cfg.disableTcpPings && (target.vsn[1] ?? 0) >= 3) {
         const remaining = Math.max(1, startMs + periodMs - sched.nowMs());
@@ -887,10 +907,21 @@ export class SwimNode {
     }
   }
 
-  private schedulePushPull(first = false): void {
+  /**
+   * Push/pull runs every pushPullScaledIntervalMs, but a member that has just
+   * started or joined ramps up to that from one probe interval, doubling each
+   * time: a few early full-state exchanges with random members merge every
+   * view within seconds instead of waiting a whole interval for gossip misses.
+   */
+  private schedulePushPull(): void {
     if (this.stopped || this.cfg.pushPullIntervalMs <= 0) return;
     const interval = pushPullScaledIntervalMs(this.cfg.pushPullIntervalMs, this.estimatedMembers);
-    const delay = first ? this.env.random.int(interval) + 1 : interval;
+    let delay = interval;
+    if (this.pushPullRampMs !== null && this.pushPullRampMs < interval) {
+      delay = this.pushPullRampMs + this.env.random.int(Math.max(1, Math.floor(this.pushPullRampMs / 2)));
+      this.pushPullRampMs *= 2;
+    } else this.pushPullRampMs = null;
+    this.periodic[2]?.cancel();
     this.periodic[2] = this.env.scheduler.setTimer(delay, () => {
       if (this.stopped) return;
       const [peer] = this.randomMembers(1, (m) => m !== this.self && m.state === 'alive');
