@@ -648,6 +648,7 @@ export class SwimNode {
     this.suspicions.delete(a.node);
     const oldState: MemberState = isNew ? 'dead' : m.state;
     const oldMeta = m.meta;
+    const oldIncarnation = m.incarnation;
     if (!bootstrap && isLocal) {
       if (a.incarnation === m.incarnation && sameBytes(a.meta, m.meta) && a.vsn.length === m.vsn.length && a.vsn.every((v, i) => v === m.vsn[i])) return;
       this.refute(a.incarnation);
@@ -667,7 +668,9 @@ export class SwimNode {
       this.emit({ kind: 'join', member: snap });
     } else if (oldState !== 'alive') {
       this.emit({ kind: 'alive-again', member: snap });
-    } else if (!sameBytes(oldMeta, m.meta) || updatesAddress) {
+    } else if (!sameBytes(oldMeta, m.meta) || updatesAddress || m.incarnation > oldIncarnation) {
+      // Incarnation bumps are updates too: observers that derive values from the
+      // whole view (the partition view version) must see every change.
       this.emit({ kind: 'update', member: snap });
     }
   }
@@ -678,6 +681,7 @@ export class SwimNode {
     this.self.incarnation = inc;
     this.touch(this.self);
     this.stats.refutes++;
+    this.emit({ kind: 'update', member: snapshotOf(this.self) });
     this.awareness.applyDelta(1);
     this.queueBroadcast(this.name, {
       type: MessageType.Alive,

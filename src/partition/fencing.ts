@@ -33,6 +33,13 @@
 // restart no longer count, so its V can be lower than before: storage must keep
 // its own high-water mark (below).
 //
+// A narrower limit: a member's own incarnation runs ahead of what others know
+// until its refutation spreads. A primary that refuted and died before anyone
+// heard it holds a token up to 2 above what the survivors compute; their writes
+// for its partitions are then refused until the next membership change raises
+// the view version again. That delays the new primary; it never lets the old
+// one write.
+//
 // How a storage layer uses it. Every write carries (partition, token). Storage
 // keeps the highest token it has accepted per partition and rejects any write
 // with a lower one; equal tokens are accepted so a primary can keep writing.
