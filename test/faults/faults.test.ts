@@ -37,6 +37,26 @@ class ToyStorage {
   }
 }
 
+/**
+ * Each candidate's application writes to the partition only while its own daemon
+ * names it primary (with quorum); resolves once one such write is accepted.
+ */
+async function untilNewPrimaryWrites(storage: ToyStorage, partition: number, candidates: HostDaemon[], oldToken: number, what: string): Promise<void> {
+  let wrote = false;
+  let seen = '';
+  await waitFor(async () => {
+    seen = '';
+    for (const d of candidates) {
+      const p = await d.client.partition(partition);
+      seen += ` ${d.name}:${p.primary}/${p.token}/${p.quorum}`;
+      if (p.primary === d.name && p.quorum === 'ok') wrote = storage.write(p.id, d.name, p.token) || wrote;
+    }
+    return wrote;
+  }, 40_000, what, 250).catch((err: Error) => {
+    throw new Error(`${err.message}; old primary's token ${oldToken}; last seen:${seen}`);
+  });
+}
+
 test('a 16-host cluster forms across namespaces', async () => {
   cluster.startAll();
   await waitFor(() => cluster.agree(cluster.daemons, cluster.names()), 60_000, 'all 16 hosts agree', 500);
@@ -119,20 +139,7 @@ test('kill -9 of a primary: survivors move its partitions with larger tokens; st
   assert.ok(storage.write(partition.id, victim.name, staleToken), 'the primary writes before it dies');
   const killedAt = Date.now();
   victim.child.kill('SIGKILL');
-  // Each survivor's application writes only when its own daemon names it primary.
-  let newPrimaryWrote = false;
-  let seen = '';
-  await waitFor(async () => {
-    seen = '';
-    for (const d of survivors) {
-      const p = await d.client.partition(partition.id);
-      seen += ` ${d.name}:${p.primary}/${p.token}/${p.quorum}`;
-      if (p.primary === d.name && p.quorum === 'ok') newPrimaryWrote = storage.write(p.id, d.name, p.token) || newPrimaryWrote;
-    }
-    return newPrimaryWrote;
-  }, 40_000, 'a new primary writes', 250).catch((err: Error) => {
-    throw new Error(`${err.message}; stale token ${staleToken}; last seen:${seen}`);
-  });
+  await untilNewPrimaryWrites(storage, partition.id, survivors, staleToken, 'a new primary writes');
   // The dead primary's application (it does not know it was replaced) retries with its token.
   assert.equal(storage.write(partition.id, victim.name, staleToken), false, 'the ex-primary is fenced off');
   const moved = cluster.events.filter((e) => e.atMs >= killedAt && e.line.type === 'partitions' && e.line.changed.some((c) => c.id === partition.id && c.oldPrimary === victim.name));
@@ -155,21 +162,11 @@ test('a paused primary that resumes believing it is still primary is fenced off'
   const token = (await victim.client.partition(partition.id)).token;
   assert.ok(storage.write(partition.id, victim.name, token));
   victim.child.kill('SIGSTOP');
-  let replaced = false;
-  let seen = '';
-  await waitFor(async () => {
-    seen = '';
-    for (const d of others) {
-      const p = await d.client.partition(partition.id);
-      seen += ` ${d.name}:${p.primary}/${p.token}/${p.quorum}`;
-      if (p.primary === d.name && p.quorum === 'ok') replaced = storage.write(p.id, d.name, p.token) || replaced;
-    }
-    return replaced;
-  }, 40_000, 'a new primary writes while the old one is paused', 250).catch((err: Error) => {
+  try {
+    await untilNewPrimaryWrites(storage, partition.id, others, token, 'a new primary writes while the old one is paused');
+  } finally {
     victim.child.kill('SIGCONT');
-    throw new Error(`${err.message}; paused primary's token ${token}; last seen:${seen}`);
-  });
-  victim.child.kill('SIGCONT');
+  }
   assert.equal(storage.write(partition.id, victim.name, token), false, 'the resumed ex-primary is fenced off');
   await waitFor(() => cluster.agree(alive, alive.map((d) => d.name)), 30_000, 'the paused member refutes and is alive again', 500);
 });
