@@ -1,0 +1,153 @@
+// Small deterministic clusters (3 nodes) over an in-test lossless network shim in
+// virtual time: join, probe/ack, crash → suspect → dead, leave → left.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SwimNode } from '../../src/core/swim-node.js';
+import { SeededRandom } from '../../src/core/prng.js';
+import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
+import { lanConfig } from '../../src/config/presets.js';
+import type { Address, CoreEnv } from '../../src/core/env.js';
+import type { MemberEvent } from '../../src/core/member-types.js';
+
+const LINK_DELAY_MS = 1;
+
+interface Endpoint {
+  packet?: (from: Address, data: Uint8Array, at: number) => void;
+  stream?: (from: Address, req: Uint8Array, reply: (d: Uint8Array | null) => void) => void;
+  down: boolean;
+}
+
+function makeCluster(count: number, seed: number) {
+  const scheduler = new VirtualScheduler();
+  const root = new SeededRandom(seed);
+  const endpoints = new Map<string, Endpoint>();
+  const key = (a: Address) => `${a.host}:${a.port}`;
+  const nodes: SwimNode[] = [];
+  const events = new Map<string, MemberEvent[]>();
+  for (let i = 0; i < count; i++) {
+    const self: Address = { host: `127.0.0.${i + 1}`, port: 7946 };
+    const ep: Endpoint = { down: false };
+    endpoints.set(key(self), ep);
+    const env: CoreEnv = {
+      scheduler,
+      random: root.fork(),
+      packets: {
+        sendPacket(to, data) {
+          if (ep.down) return;
+          const copy = data.slice();
+          scheduler.setTimer(LINK_DELAY_MS, () => {
+            const dst = endpoints.get(key(to));
+            if (dst && !dst.down && dst.packet) dst.packet(self, copy, scheduler.nowMs());
+          });
+        },
+        onPacket(h) { ep.packet = h; },
+      },
+      streams: {
+        request(to, req, expectReply, timeoutMs, done) {
+          const copy = req.slice();
+          let finished = false;
+          const finish = (err: Error | null, reply: Uint8Array | null) => {
+            if (finished) return;
+            finished = true;
+            done(err, reply);
+          };
+          const timer = scheduler.setTimer(timeoutMs, () => finish(new Error('timeout'), null));
+          scheduler.setTimer(LINK_DELAY_MS, () => {
+            const dst = endpoints.get(key(to));
+            if (ep.down || !dst || dst.down || !dst.stream) return; // looks like a timeout
+            dst.stream(self, copy, (reply) => {
+              scheduler.setTimer(LINK_DELAY_MS, () => {
+                timer.cancel();
+                if (expectReply && reply === null) finish(new Error('closed'), null);
+                else finish(null, reply ?? new Uint8Array(0));
+              });
+            });
+          });
+        },
+        onRequest(h) { ep.stream = h; },
+      },
+    };
+    const node = new SwimNode({ name: `n${i}`, advertise: self, config: lanConfig(), env });
+    const log: MemberEvent[] = [];
+    events.set(node.name, log);
+    node.on((ev) => log.push(ev));
+    nodes.push(node);
+  }
+  const crash = (i: number) => {
+    endpoints.get(key({ host: `127.0.0.${i + 1}`, port: 7946 }))!.down = true;
+    nodes[i]!.shutdown();
+  };
+  return { scheduler, nodes, events, crash, seedAddress: { host: '127.0.0.1', port: 7946 } as Address };
+}
+
+function joinAll(c: ReturnType<typeof makeCluster>): void {
+  for (const n of c.nodes) n.start();
+  let answered = 0;
+  for (const n of c.nodes.slice(1)) {
+    n.join([c.seedAddress], (err, contacted) => {
+      assert.equal(err, null);
+      assert.equal(contacted, 1);
+      answered++;
+    });
+  }
+  c.scheduler.advance(5_000);
+  assert.equal(answered, c.nodes.length - 1);
+}
+
+test('three nodes join through one seed and all see each other alive', () => {
+  const c = makeCluster(3, 11);
+  joinAll(c);
+  for (const n of c.nodes) {
+    assert.equal(n.aliveCount(), 3, `${n.name} sees ${n.aliveCount()} alive`);
+    const names = c.events.get(n.name)!.filter((e) => e.kind === 'join').map((e) => e.member.name).sort();
+    assert.ok(names.length >= 2, `${n.name} emitted join events for its peers`);
+  }
+});
+
+test('probes are acknowledged in a healthy cluster and nobody is suspected', () => {
+  const c = makeCluster(3, 12);
+  joinAll(c);
+  c.scheduler.advance(20_000);
+  for (const n of c.nodes) {
+    assert.ok(n.stats.probes >= 15, `${n.name} probed ${n.stats.probes} times in ~25 s`);
+    assert.ok(n.stats.acks >= n.stats.probes - 1, `${n.name}: ${n.stats.acks} acks for ${n.stats.probes} probes`);
+    assert.equal(n.stats.suspicions, 0);
+    assert.equal(n.healthScore(), 0);
+    assert.equal(c.events.get(n.name)!.filter((e) => e.kind === 'suspect').length, 0);
+  }
+});
+
+test('a crashed node is suspected, then declared dead by the survivors', () => {
+  const c = makeCluster(3, 13);
+  joinAll(c);
+  c.crash(2);
+  // n=3 with LAN: k = suspicionMult − 2 = 2 but n − 2 = 1 < k, so k = 0 and the
+  // timeout is the minimum: 4 × max(1, log10(3)) × 1 s = 4 s; plus probe round time.
+  c.scheduler.advance(30_000);
+  for (const n of c.nodes.slice(0, 2)) {
+    assert.equal(n.member('n2')?.state, 'dead', `${n.name} sees n2 as ${n.member('n2')?.state}`);
+    const kinds = c.events.get(n.name)!.filter((e) => e.member.name === 'n2').map((e) => e.kind);
+    assert.ok(kinds.includes('dead'), `${n.name} events about n2: ${kinds.join(',')}`);
+    // Either this node suspected n2 itself first, or it learnt the death from the other survivor.
+    const suspectAt = kinds.indexOf('suspect');
+    assert.ok(suspectAt === -1 || suspectAt < kinds.indexOf('dead'), kinds.join(','));
+    assert.equal(n.aliveCount(), 2);
+  }
+  assert.ok(c.nodes[0]!.stats.suspicions + c.nodes[1]!.stats.suspicions >= 1, 'someone suspected n2 first');
+});
+
+test('a graceful leave is seen as left, not dead, and done runs after the propagate delay', () => {
+  const c = makeCluster(3, 14);
+  joinAll(c);
+  const startMs = c.scheduler.nowMs();
+  let doneAtMs = -1;
+  c.nodes[1]!.leave(() => { doneAtMs = c.scheduler.nowMs(); });
+  c.scheduler.advance(3_000);
+  assert.ok(doneAtMs - startMs >= lanConfig().leavePropagateDelayMs, `leave done after ${doneAtMs - startMs} ms`);
+  for (const i of [0, 2]) {
+    const n = c.nodes[i]!;
+    assert.equal(n.member('n1')?.state, 'left', `${n.name} sees n1 as ${n.member('n1')?.state}`);
+    const kinds = c.events.get(n.name)!.filter((e) => e.member.name === 'n1').map((e) => e.kind);
+    assert.ok(kinds.includes('left') && !kinds.includes('dead'), kinds.join(','));
+  }
+});
