@@ -6,8 +6,9 @@ import { fuzzWire } from '../../bench/fuzz-wire-lib.js';
 
 test('10^4 random and mutated packets never throw and every drop has a reason', () => {
   const seed = Number(process.env.SWIMD_FUZZ_SEED ?? 0x5eed);
+  // Printed every run so any failure can be replayed with SWIMD_FUZZ_SEED.
+  console.log(`wire fuzz seed: ${seed} (replay: SWIMD_FUZZ_SEED=${seed} node --test <outDir>/test/unit/wire-fuzz.test.js)`);
   const report = fuzzWire(seed, 10_000);
-  if (report.thrown.length > 0) console.log(`replay: SWIMD_FUZZ_SEED=${seed} node --test dist/test/unit/wire-fuzz.test.js`);
   assert.deepEqual(report.thrown, []);
   assert.equal(report.cases, 10_000);
   assert.equal(report.accepted + Object.values(report.drops).reduce((a, b) => a + b, 0), report.decodeCalls);
