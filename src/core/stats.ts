@@ -7,6 +7,8 @@ export interface CoreStats {
   tcpFallbackProbes: number;
   suspicions: number;
   refutes: number;
+  /** Accusations of this node older than its incarnation, answered by re-announcing the current alive. */
+  staleAccusations: number;
   deaths: number;
   leaves: number;
   joins: number;
@@ -32,6 +34,7 @@ export function newStats(): CoreStats {
     tcpFallbackProbes: 0,
     suspicions: 0,
     refutes: 0,
+    staleAccusations: 0,
     deaths: 0,
     leaves: 0,
     joins: 0,

@@ -115,6 +115,8 @@ export class SwimNode {
   private seeds: Address[] = [];
   private pushPullsInFlight = 0;
   private refuteGossipPending = false;
+  private lastReassertAtMs = -Infinity;
+  private readonly corrected = new Map<string, number>();
   /** Next delay while ramping up push/pull after a start or join; null once at the full interval. */
   private pushPullRampMs: number | null = null;
   private running = false;
@@ -698,8 +700,46 @@ export class SwimNode {
     }
   }
 
+  /**
+   * A suspect or dead message older than what this node knows about an alive
+   * member: the accuser missed a refutation (easy among the many broadcasts a
+   * healed partition produces) and would keep its suspicion until it times
+   * out, then declare a death nobody else believes. Send the accuser the alive
+   * this node holds; if the member is this node, also re-announce it through
+   * gossip (no new incarnation). memberlist ignores such messages; this only
+   * repeats a fact, so it cannot move any view backwards. Bounded: one reply
+   * per (accuser, member) and one re-announcement per probe interval,
+   * remembered for at most 256 pairs.
+   */
+  private correctStaleAccusation(m: MemberRecord, accuser: string): void {
+    if (m.state !== 'alive') return;
+    const isSelf = m === this.self;
+    if (isSelf) this.stats.staleAccusations++;
+    const now = this.env.scheduler.nowMs();
+    const alive: Message = {
+      type: MessageType.Alive,
+      body: { incarnation: m.incarnation, node: m.name, addr: m.addr, port: m.port, meta: m.meta, vsn: Uint8Array.from(m.vsn) },
+    };
+    const peer = this.byName.get(accuser);
+    const key = `${accuser}\u0000${m.name}`;
+    const last = this.corrected.get(key) ?? -Infinity;
+    if (peer && peer !== this.self && !isDeadOrLeft(peer) && now - last >= this.cfg.probeIntervalMs) {
+      if (this.corrected.size >= 256) this.corrected.clear();
+      this.corrected.set(key, now);
+      this.sendRaw(this.addressOf(peer), encodeMessage(alive), peer);
+    }
+    if (isSelf && now - this.lastReassertAtMs >= this.cfg.probeIntervalMs) {
+      this.lastReassertAtMs = now;
+      this.queueBroadcast(this.name, alive);
+    }
+  }
+
   private suspectNode(s: SuspectMsg): void {
     const m = this.byName.get(s.node);
+    if (m && s.incarnation < m.incarnation && !this.leaving) {
+      this.correctStaleAccusation(m, s.from);
+      return;
+    }
     if (!m || s.incarnation < m.incarnation) return;
     const existing = this.suspicions.get(s.node);
     if (existing) {
@@ -733,6 +773,10 @@ export class SwimNode {
 
   private deadNode(d: DeadMsg): void {
     const m = this.byName.get(d.node);
+    if (m && d.incarnation < m.incarnation && d.node !== d.from && !this.leaving) {
+      this.correctStaleAccusation(m, d.from);
+      return;
+    }
     if (!m || d.incarnation < m.incarnation) return;
     this.suspicions.get(d.node)?.cancel();
     this.suspicions.delete(d.node);

@@ -23,6 +23,7 @@ export function createMetrics(node: SwimNode, engine: PartitionEngine, transport
   counterFrom('swimd_indirect_probes_total', 'Indirect probe requests sent.', () => s.indirectProbes);
   counterFrom('swimd_suspicions_total', 'Members this node started suspecting.', () => s.suspicions);
   counterFrom('swimd_refutes_total', 'Suspicions of this node it refuted.', () => s.refutes);
+  counterFrom('swimd_stale_accusations_total', 'Suspect or dead messages about this node older than its incarnation; each re-announces the current alive.', () => s.staleAccusations);
   counterFrom('swimd_deaths_total', 'Members this node recorded dead.', () => s.deaths);
   counterFrom('swimd_packets_in_total', 'Datagrams received.', () => s.packetsIn);
   counterFrom('swimd_packets_out_total', 'Datagrams sent.', () => s.packetsOut);

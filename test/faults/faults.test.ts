@@ -142,8 +142,14 @@ test('kill -9 of a primary: survivors move its partitions with larger tokens; st
   await untilNewPrimaryWrites(storage, partition.id, survivors, staleToken, 'a new primary writes');
   // The dead primary's application (it does not know it was replaced) retries with its token.
   assert.equal(storage.write(partition.id, victim.name, staleToken), false, 'the ex-primary is fenced off');
-  const moved = cluster.events.filter((e) => e.atMs >= killedAt && e.line.type === 'partitions' && e.line.changed.some((c) => c.id === partition.id && c.oldPrimary === victim.name));
-  assert.ok(new Set(moved.map((e) => e.observer)).size >= survivors.length - 1, 'survivors’ watch streams show the move');
+  const movedLines = () => cluster.events.filter((e) => e.atMs >= killedAt && e.line.type === 'partitions' && e.line.changed.some((c) => c.id === partition.id && c.oldPrimary === victim.name));
+  // The first survivor to declare the death may write before the news has
+  // reached every other survivor: wait for the dissemination, bounded.
+  await waitFor(() => new Set(movedLines().map((e) => e.observer)).size === survivors.length, 15_000, 'every survivor’s watch stream shows the move', 250).catch((err: Error) => {
+    const seen = new Set(movedLines().map((e) => e.observer));
+    throw new Error(`${err.message}; missing: ${survivors.filter((d) => !seen.has(d.name)).map((d) => d.name).join(', ')}`);
+  });
+  const moved = movedLines();
   for (const e of moved) {
     if (e.line.type !== 'partitions') continue;
     for (const c of e.line.changed) if (c.id === partition.id) assert.ok(c.token > staleToken, 'new tokens are larger');

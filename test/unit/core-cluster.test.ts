@@ -8,6 +8,9 @@ import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
 import { lanConfig } from '../../src/config/presets.js';
 import type { Address, CoreEnv } from '../../src/core/env.js';
 import type { MemberEvent } from '../../src/core/member-types.js';
+import { PLAINTEXT, openPacket, sealPacket } from '../../src/wire/packet.js';
+import { encodeMessage } from '../../src/wire/codec.js';
+import { MessageType, type Message } from '../../src/wire/messages.js';
 
 const LINK_DELAY_MS = 1;
 
@@ -24,6 +27,8 @@ function makeCluster(count: number, seed: number) {
   const key = (a: Address) => `${a.host}:${a.port}`;
   const nodes: SwimNode[] = [];
   const events = new Map<string, MemberEvent[]>();
+  /** Every datagram sent, for tests that check what went where. */
+  const sent: { from: Address; to: Address; data: Uint8Array }[] = [];
   for (let i = 0; i < count; i++) {
     const self: Address = { host: `127.0.0.${i + 1}`, port: 7946 };
     const ep: Endpoint = { down: false };
@@ -35,6 +40,7 @@ function makeCluster(count: number, seed: number) {
         sendPacket(to, data) {
           if (ep.down) return;
           const copy = data.slice();
+          sent.push({ from: self, to, data: copy });
           scheduler.setTimer(LINK_DELAY_MS, () => {
             const dst = endpoints.get(key(to));
             if (dst && !dst.down && dst.packet) dst.packet(self, copy, scheduler.nowMs());
@@ -77,7 +83,19 @@ function makeCluster(count: number, seed: number) {
     endpoints.get(key({ host: `127.0.0.${i + 1}`, port: 7946 }))!.down = true;
     nodes[i]!.shutdown();
   };
-  return { scheduler, nodes, events, crash, seedAddress: { host: '127.0.0.1', port: 7946 } as Address };
+  const addressOf = (i: number): Address => ({ host: `127.0.0.${i + 1}`, port: 7946 });
+  /** Delivers one message to node `to` as if node `from` had sent it. */
+  const inject = (to: number, from: number, msg: Message) => {
+    const data = sealPacket(encodeMessage(msg), { crc: false, compress: false, security: PLAINTEXT, random: root.fork() });
+    endpoints.get(key(addressOf(to)))!.packet!(addressOf(from), data, scheduler.nowMs());
+  };
+  /** Messages in the datagrams node `from` sent node `to` since `sinceIndex` in `sent`. */
+  const messagesSent = (from: number, to: number, sinceIndex: number): Message[] =>
+    sent.slice(sinceIndex).filter((p) => key(p.from) === key(addressOf(from)) && key(p.to) === key(addressOf(to))).flatMap((p) => {
+      const opened = openPacket(p.data, PLAINTEXT);
+      return opened.ok ? opened.value.messages : [];
+    });
+  return { scheduler, nodes, events, crash, sent, inject, messagesSent, seedAddress: { host: '127.0.0.1', port: 7946 } as Address };
 }
 
 function joinAll(c: ReturnType<typeof makeCluster>): void {
@@ -150,4 +168,34 @@ test('a graceful leave is seen as left, not dead, and done runs after the propag
     const kinds = c.events.get(n.name)!.filter((e) => e.member.name === 'n1').map((e) => e.kind);
     assert.ok(kinds.includes('left') && !kinds.includes('dead'), kinds.join(','));
   }
+});
+
+test('a stale accusation is answered: the accuser is sent the alive the receiver holds, and the accused re-announces itself', () => {
+  const c = makeCluster(3, 15);
+  joinAll(c);
+  c.nodes[2]!.setMeta(new Uint8Array([1]));
+  c.scheduler.advance(5_000);
+  for (const n of c.nodes) assert.equal(n.member('n2')?.incarnation, 2, `${n.name} holds n2's new incarnation`);
+  const aliveAboutN2 = (msgs: Message[]) => msgs.filter((m) => m.type === MessageType.Alive && m.body.node === 'n2' && m.body.incarnation === 2);
+
+  // n1 missed the update and still suspects n2 at incarnation 1; a bystander corrects it.
+  let mark = c.sent.length;
+  c.inject(0, 1, { type: MessageType.Suspect, body: { incarnation: 1, node: 'n2', from: 'n1' } });
+  c.scheduler.advance(5);
+  assert.equal(c.nodes[0]!.member('n2')?.state, 'alive', 'the stale suspicion changes nothing');
+  assert.equal(c.nodes[0]!.stats.suspicions, 0);
+  assert.equal(aliveAboutN2(c.messagesSent(0, 1, mark)).length, 1, 'n0 sends n1 the alive it holds about n2');
+
+  // The accused itself: no new incarnation, a direct answer and one re-announcement.
+  mark = c.sent.length;
+  c.inject(2, 1, { type: MessageType.Dead, body: { incarnation: 1, node: 'n2', from: 'n1' } });
+  c.inject(2, 1, { type: MessageType.Dead, body: { incarnation: 1, node: 'n2', from: 'n1' } });
+  c.scheduler.advance(5);
+  assert.equal(c.nodes[2]!.member('n2')?.incarnation, 2, 'no refutation is needed');
+  assert.equal(c.nodes[2]!.stats.refutes, 0);
+  assert.equal(c.nodes[2]!.stats.staleAccusations, 2);
+  assert.equal(aliveAboutN2(c.messagesSent(2, 1, mark)).length, 1, 'one direct answer per accuser and probe interval');
+  c.scheduler.advance(1_000);
+  const gossiped = [0, 1].flatMap((to) => aliveAboutN2(c.messagesSent(2, to, mark)));
+  assert.ok(gossiped.length >= 2, `the re-announcement is gossiped too (${gossiped.length} copies)`);
 });
