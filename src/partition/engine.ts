@@ -94,6 +94,13 @@ export class PartitionEngine {
   private live = 0;
   /** How many known members are in each zone. */
   private readonly zoneCounts = new Map<string, number>();
+  /**
+   * Known members whose weight is not 1. While there are none, keys are the raw
+   * 32-bit scores (cheap); once any weight differs, every key, weight 1 included,
+   * is −w / ln(u) so that weights compare on one scale. The two forms order
+   * weight-1 members the same way (−1 / ln(u) rises with u).
+   */
+  private weightedCount = 0;
 
   constructor(
     readonly opts: PartitionOptions,
@@ -134,6 +141,7 @@ export class PartitionEngine {
     for (const [name, e] of [...this.members]) {
       if (names.has(name)) continue;
       if (e.m.state === 'alive' || e.m.state === 'suspect') this.live--;
+      if (e.m.weight !== 1) this.weightedCount--;
       this.dropZone(e.m.zone);
       this.members.delete(name);
     }
@@ -145,8 +153,9 @@ export class PartitionEngine {
     const next = partitionMemberOf(ev.member);
     const before = this.members.get(next.name)?.m;
     const quorumBefore = this.quorumOk();
+    const weightedBefore = this.weightedCount > 0;
     this.record(next);
-    if (this.quorumOk() !== quorumBefore || this.opts.strategy === 'modulo' || this.opts.boundedLoadEpsilon !== undefined) {
+    if (this.quorumOk() !== quorumBefore || weightedBefore !== this.weightedCount > 0 || this.opts.strategy === 'modulo' || this.opts.boundedLoadEpsilon !== undefined) {
       return this.publish(this.computeAll());
     }
     if (!this.quorumOk()) return this.publish(new Map());
@@ -172,6 +181,7 @@ export class PartitionEngine {
     const prev = this.members.get(m.name);
     const isLive = (x: PartitionMember | undefined): boolean => x !== undefined && (x.state === 'alive' || x.state === 'suspect');
     this.live += (isLive(m) ? 1 : 0) - (isLive(prev?.m) ? 1 : 0);
+    this.weightedCount += (m.weight !== 1 ? 1 : 0) - (prev !== undefined && prev.m.weight !== 1 ? 1 : 0);
     if (prev?.m.zone !== m.zone) {
       if (prev) this.dropZone(prev.m.zone);
       this.zoneCounts.set(m.zone, (this.zoneCounts.get(m.zone) ?? 0) + 1);
@@ -206,7 +216,7 @@ export class PartitionEngine {
   /** Rendezvous key of a member for a partition: higher wins. Weighted as −w / ln(u). */
   private key(p: number, e: MemberEntry): number {
     const score = fmix32((e.hash ^ this.salts[p]!) >>> 0);
-    if (e.m.weight === 1) return score;
+    if (this.weightedCount === 0) return score;
     const u = (score + 1) / 4294967297;
     return (-e.m.weight / Math.log(u)) * 1e9;
   }

@@ -178,3 +178,31 @@ test('modulo strategy assigns every partition to a live member, sorted by name',
     assert.equal(p.replicas.length, 2);
   }
 });
+
+test('weights: a member of weight w wins about w / Σw of the primaries, in a mixed cluster too', async () => {
+  const share = async (weights: number[]): Promise<number[]> => {
+    const e = await engine({ partitions: 8192, replicas: 1 });
+    e.applyMembers(weights.map((w, i) => snap(`w${i}`, 'alive', 1, w === 1 ? {} : { weight: String(w) })));
+    const counts = weights.map(() => 0);
+    for (const p of e.snapshot().partitions) counts[Number(p.primary!.slice(1))]!++;
+    return counts.map((c) => c / 8192);
+  };
+  const [heavy, light] = await share([3, 1]);
+  assert.ok(Math.abs(heavy! - 0.75) < 0.03, `weight 3 against 1 wins ${heavy}, expected about 0.75 (light ${light})`);
+  const four = await share([1, 1, 1, 2]);
+  assert.ok(Math.abs(four[3]! - 0.4) < 0.03, `weight 2 among three of weight 1 wins ${four[3]}, expected about 0.4`);
+  for (const s of four.slice(0, 3)) assert.ok(Math.abs(s - 0.2) < 0.03, `a weight-1 member wins ${s}, expected about 0.2`);
+});
+
+test('weights: a weighted member joining switches every key to one scale, and the result equals the full recompute', async () => {
+  const view = ['a', 'b', 'c', 'd'].map((n) => snap(n, 'alive', 1));
+  const e = await engine({ partitions: 1024, replicas: 2 });
+  e.applyMembers(view);
+  const heavy = snap('h', 'alive', 1, { weight: '4' });
+  e.applyEvent({ kind: 'join', member: heavy });
+  const oracle = await engine({ partitions: 1024, replicas: 2 });
+  oracle.applyMembers([...view, heavy]);
+  assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()));
+  const won = e.snapshot().partitions.filter((p) => p.primary === 'h').length / 1024;
+  assert.ok(Math.abs(won - 0.5) < 0.05, `weight 4 among four of weight 1 wins ${won}, expected about 0.5`);
+});
