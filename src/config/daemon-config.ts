@@ -25,7 +25,7 @@ export interface DaemonConfig {
 }
 
 /** swim.* keys in the file (durations without the Ms suffix) → SwimConfig fields. */
-const SWIM_DURATIONS: Record<string, keyof SwimConfig> = {
+export const SWIM_DURATIONS: Record<string, keyof SwimConfig> = {
   probeInterval: 'probeIntervalMs',
   probeTimeout: 'probeTimeoutMs',
   gossipInterval: 'gossipIntervalMs',
@@ -36,7 +36,7 @@ const SWIM_DURATIONS: Record<string, keyof SwimConfig> = {
   reconnectTimeout: 'reconnectTimeoutMs',
   leavePropagateDelay: 'leavePropagateDelayMs',
 };
-const SWIM_INTS: Record<string, [keyof SwimConfig, number]> = {
+export const SWIM_INTS: Record<string, [keyof SwimConfig, number]> = {
   indirectChecks: ['indirectChecks', 0],
   suspicionMult: ['suspicionMult', 1],
   suspicionMaxTimeoutMult: ['suspicionMaxTimeoutMult', 1],
@@ -45,8 +45,8 @@ const SWIM_INTS: Record<string, [keyof SwimConfig, number]> = {
   awarenessMaxMultiplier: ['awarenessMaxMultiplier', 1],
   udpBufferSize: ['udpBufferSize', 512],
 };
-const SWIM_BOOLS: Record<string, keyof SwimConfig> = { disableTcpPings: 'disableTcpPings', enableCompression: 'enableCompression' };
-const LIMITS: Record<string, keyof SwimConfig> = {
+export const SWIM_BOOLS: Record<string, keyof SwimConfig> = { disableTcpPings: 'disableTcpPings', enableCompression: 'enableCompression' };
+export const LIMITS: Record<string, keyof SwimConfig> = {
   maxBroadcasts: 'maxBroadcasts',
   maxMembers: 'maxMembers',
   maxPushPullNodes: 'maxPushPullNodes',

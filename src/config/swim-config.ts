@@ -1,7 +1,8 @@
 // The protocol core's knobs. Field names and meanings follow memberlist's Config;
 // durations carry their unit in the name. Documentation of each knob (sentence,
-// formula, trade-off), the LAN / WAN / local presets and validation live in
-// presets.ts and validate.ts beside this file.
+// formula, trade-off) is in knobs.ts, the LAN / WAN / local presets in
+// presets.ts, and validation of the YAML file (errors naming the field) in
+// daemon-config.ts beside this file.
 
 export interface SwimConfig {
   // --- failure detection ---

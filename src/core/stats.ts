@@ -5,6 +5,8 @@ export interface CoreStats {
   nacks: number;
   indirectProbes: number;
   tcpFallbackProbes: number;
+  /** Probes that got no ack by any route (direct, indirect, TCP): each starts or confirms a suspicion. */
+  failedProbes: number;
   suspicions: number;
   refutes: number;
   /** Accusations of this node older than its incarnation, answered by re-announcing the current alive. */
@@ -23,6 +25,10 @@ export interface CoreStats {
   drops: Record<string, number>;
   /** Protocol periods run (probe rounds started). */
   probePeriods: number;
+  /** Protocol periods that started a whole period or more late (an event-loop stall skipped one). */
+  missedProbePeriods: number;
+  /** Largest delay seen between when a protocol period was due and when it ran. */
+  maxProbeLatenessMs: number;
 }
 
 export function newStats(): CoreStats {
@@ -32,6 +38,7 @@ export function newStats(): CoreStats {
     nacks: 0,
     indirectProbes: 0,
     tcpFallbackProbes: 0,
+    failedProbes: 0,
     suspicions: 0,
     refutes: 0,
     staleAccusations: 0,
@@ -47,6 +54,8 @@ export function newStats(): CoreStats {
     bytesOut: 0,
     drops: {},
     probePeriods: 0,
+    missedProbePeriods: 0,
+    maxProbeLatenessMs: 0,
   };
 }
 

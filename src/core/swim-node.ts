@@ -108,6 +108,10 @@ export class SwimNode {
   private readonly ackHandlers = new Map<number, AckHandler>();
   private seqNo = 0;
   private readonly listeners = new Set<(ev: MemberEvent) => void>();
+  private readonly probeLatenessListeners = new Set<(latenessMs: number, periodMs: number) => void>();
+  /** When the next protocol period is due, to measure how late it runs. */
+  private probeDueAtMs = 0;
+  private lastPeriodMs = 1;
   private readonly periodic: TimerHandle[] = [];
   private highPriority: Message[] = [];
   private lowPriority: Message[] = [];
@@ -119,6 +123,8 @@ export class SwimNode {
   private readonly corrected = new Map<string, number>();
   /** Next delay while ramping up push/pull after a start or join; null once at the full interval. */
   private pushPullRampMs: number | null = null;
+  /** Counts every change to the member table, to tell whether a push/pull taught us anything. */
+  private viewChanges = 0;
   private running = false;
   private stopped = false;
   private leaving = false;
@@ -157,8 +163,11 @@ export class SwimNode {
       true,
     );
     // Stagger the first round so members started together do not probe in lockstep.
-    this.periodic.push(this.env.scheduler.setTimer(this.env.random.int(this.cfg.probeIntervalMs), () => this.probeTick()));
+    const firstProbeMs = this.env.random.int(this.cfg.probeIntervalMs);
+    this.probeDueAtMs = this.env.scheduler.nowMs() + firstProbeMs;
+    this.periodic.push(this.env.scheduler.setTimer(firstProbeMs, () => this.probeTick()));
     this.periodic.push(this.env.scheduler.setTimer(this.env.random.int(this.cfg.gossipIntervalMs), () => this.gossipTick()));
+    this.lastPeriodMs = this.cfg.probeIntervalMs;
     this.pushPullRampMs = this.cfg.probeIntervalMs;
     this.schedulePushPull();
     this.scheduleReconnect();
@@ -250,6 +259,15 @@ export class SwimNode {
   on(listener: (ev: MemberEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Called at the start of every protocol period with how late it started
+   * (a busy event loop delays the probe timer) and the period it was due after.
+   */
+  onProbePeriod(listener: (latenessMs: number, periodMs: number) => void): () => void {
+    this.probeLatenessListeners.add(listener);
+    return () => this.probeLatenessListeners.delete(listener);
   }
 
   healthScore(): number {
@@ -616,6 +634,7 @@ export class SwimNode {
       m.changeSeq++;
     }
     m.snapshot = null;
+    this.viewChanges++;
   }
 
   private aliveNode(a: AliveMsg, bootstrap: boolean): void {
@@ -802,9 +821,16 @@ export class SwimNode {
 
   private probeTick(): void {
     if (this.stopped) return;
+    const now = this.env.scheduler.nowMs();
+    const latenessMs = Math.max(0, now - this.probeDueAtMs);
     const periodMs = this.awareness.scaleTimeoutMs(this.cfg.probeIntervalMs);
     this.periodic[0] = this.env.scheduler.setTimer(periodMs, () => this.probeTick());
     this.stats.probePeriods++;
+    if (latenessMs > this.stats.maxProbeLatenessMs) this.stats.maxProbeLatenessMs = latenessMs;
+    if (latenessMs >= this.lastPeriodMs) this.stats.missedProbePeriods += Math.floor(latenessMs / this.lastPeriodMs);
+    for (const l of this.probeLatenessListeners) l(latenessMs, this.lastPeriodMs);
+    this.probeDueAtMs = now + periodMs;
+    this.lastPeriodMs = periodMs;
     const target = this.nextProbeTarget();
     if (target) this.probeNode(target, periodMs);
   }
@@ -865,6 +891,7 @@ export class SwimNode {
         return;
       }
       this.awareness.applyDelta(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
+      this.stats.failedProbes++;
       const cur = this.byName.get(target.name);
       if (cur) this.suspectNode({ incarnation: cur.incarnation, node: cur.name, from: this.name });
     };
@@ -960,6 +987,7 @@ export class SwimNode {
    * started or joined ramps up to that from one probe interval, doubling each
    * time: a few early full-state exchanges with random members merge every
    * view within seconds instead of waiting a whole interval for gossip misses.
+   * The ramp ends early at the first exchange that teaches nothing new.
    */
   private schedulePushPull(): void {
     if (this.stopped || this.cfg.pushPullIntervalMs <= 0) return;
@@ -973,7 +1001,17 @@ export class SwimNode {
     this.periodic[2] = this.env.scheduler.setTimer(delay, () => {
       if (this.stopped) return;
       const [peer] = this.randomMembers(1, (m) => m !== this.self && m.state === 'alive');
-      if (peer) this.pushPullWith(this.addressOf(peer), false);
+      if (peer) {
+        const before = this.viewChanges;
+        this.pushPullWith(this.addressOf(peer), false, (err) => {
+          // The ramp exists to converge quickly after start and join; once an
+          // exchange brings nothing new, this member has caught up: go back to
+          // the normal interval rather than keep exchanging full state.
+          if (err || this.viewChanges !== before || this.pushPullRampMs === null) return;
+          this.pushPullRampMs = null;
+          this.schedulePushPull();
+        });
+      }
       this.schedulePushPull();
     });
   }

@@ -85,7 +85,7 @@ export class Daemon {
       health: () => {
         const snap = engine.snapshot();
         const ok = snap.quorum === 'ok';
-        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count() };
+        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs) };
       },
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       leave: () => void daemon?.stop('api').then(() => onExit(0)),

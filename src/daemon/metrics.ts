@@ -21,6 +21,7 @@ export function createMetrics(node: SwimNode, engine: PartitionEngine, transport
   counterFrom('swimd_acks_total', 'Acks received for our probes.', () => s.acks);
   counterFrom('swimd_nacks_total', 'Nacks received from indirect probers.', () => s.nacks);
   counterFrom('swimd_indirect_probes_total', 'Indirect probe requests sent.', () => s.indirectProbes);
+  counterFrom('swimd_failed_probes_total', 'Probes that got no ack by any route; each starts or confirms a suspicion.', () => s.failedProbes);
   counterFrom('swimd_suspicions_total', 'Members this node started suspecting.', () => s.suspicions);
   counterFrom('swimd_refutes_total', 'Suspicions of this node it refuted.', () => s.refutes);
   counterFrom('swimd_stale_accusations_total', 'Suspect or dead messages about this node older than its incarnation; each re-announces the current alive.', () => s.staleAccusations);
@@ -52,5 +53,13 @@ export function createMetrics(node: SwimNode, engine: PartitionEngine, transport
   } });
   const failoverCompute = new Histogram({ name: 'swimd_failover_compute_seconds', help: 'Time from a member event to the new partition snapshot.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: [registry] });
   const partitionChanges = new Counter({ name: 'swimd_partition_changes_total', help: 'Partitions whose primary or replicas changed.', registers: [registry] });
+  counterFrom('swimd_missed_probe_periods_total', 'Protocol periods that started a whole period or more late (an event-loop stall).', () => s.missedProbePeriods);
+  const probeLateness = new Histogram({
+    name: 'swimd_probe_period_lateness_seconds',
+    help: 'How late each protocol period started after it was due; a busy event loop shows here first.',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  node.onProbePeriod((latenessMs) => probeLateness.observe(latenessMs / 1000));
   return { registry, failoverCompute, partitionChanges };
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
 import type { WatchLine } from '../../src/api/views.js';
 import { killAll, sleep, tmp, track, waitFor } from '../support/procs.js';
+import { SeededRandom } from '../../src/core/prng.js';
 
 after(killAll);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -147,6 +148,44 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
     const wrongMethod = await rawHttp(1, 'DELETE', '/v1/members');
     assert.equal(wrongMethod.status, 405);
     assert.equal((await rawHttp(1, 'GET', '/v1/self')).status, 200, 'still serving');
+  });
+
+  await t.test('300 random and mutated requests (seeded): never a 5xx, never a crash, and the daemon keeps serving', async () => {
+    const seed = Number(process.env.SWIMD_API_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`# API fuzz seed ${seed} (replay with SWIMD_API_FUZZ_SEED=${seed})`);
+    const rnd = new SeededRandom(seed);
+    const pick = <T,>(xs: readonly T[]): T => xs[rnd.int(xs.length)]!;
+    const junk = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(rnd.int(256))).join('');
+    const paths = ['/v1/self', '/v1/members', '/v1/partitions', '/v1/partitions/3', '/v1/partitions/-1', '/v1/partitions/99999999999999999999', '/v1/owned', '/v1/health', '/metrics', '/v1/%ff%00', '/v1/members?x=' + 'y'.repeat(300), '/../../etc/passwd', '*'];
+    const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'G\x00T', 'BREW'];
+    const bodies = ['', '{', '{"a":', '[1,2', 'null', '{"leave":true}', junk(64)];
+    const make = (): string => {
+      const kind = rnd.int(3);
+      if (kind === 0) return junk(1 + rnd.int(200)) + '\r\n\r\n';
+      const body = pick(bodies);
+      const length = rnd.int(4) === 0 ? String(body.length + 1 + rnd.int(50)) : String(body.length);
+      const chunked = rnd.int(6) === 0;
+      const valid = `${pick(methods)} ${pick(paths)} HTTP/1.1\r\nHost: swimd\r\nConnection: close\r\n${chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${length}\r\n`}\r\n${chunked ? `zz\r\n${body}\r\n` : body}`;
+      if (kind === 1) return valid;
+      const bytes = valid.split('');
+      for (let k = 1 + rnd.int(5); k > 0; k--) bytes[rnd.int(bytes.length)] = String.fromCharCode(rnd.int(256));
+      return bytes.join('');
+    };
+    const requests = Array.from({ length: 300 }, make).filter((r) => !/leave/i.test(r));
+    const statuses = new Map<string, number>();
+    for (let i = 0; i < requests.length; i += 25) {
+      const replies = await Promise.all(requests.slice(i, i + 25).map((r) => rawBytes(1, r)));
+      for (const [j, reply] of replies.entries()) {
+        const status = /^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1] ?? (reply === '' ? 'no reply' : 'not HTTP');
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        assert.ok(status === 'no reply' || /^[234]\d\d$/.test(status), `request ${JSON.stringify(requests[i + j]!.slice(0, 80))} got ${JSON.stringify(reply.slice(0, 120))}`);
+      }
+    }
+    console.log(`# API fuzz: ${[...statuses].map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+    assert.ok([...statuses.keys()].some((k) => k.startsWith('4')), 'some requests were rejected with a 4xx');
+    assert.equal(procs[1]!.exitCode, null, 'the daemon is still running');
+    assert.equal((await rawHttp(1, 'GET', '/v1/health')).status, 200, 'still serving');
+    assert.equal((await client(1).members()).length, 3);
   });
 
   await t.test('SIGTERM of one: the others record it as left within one second', async () => {

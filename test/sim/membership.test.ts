@@ -128,3 +128,22 @@ test('one seed reproduces a run exactly; another seed gives another run', () => 
   assert.deepEqual(runOnce(42), a);
   assert.notDeepEqual(runOnce(43), a);
 });
+
+test('a stalled member counts the protocol periods it missed; members that ran on time count none', () => {
+  const seed = 5;
+  withReplay(FILE, seed, () => {
+    const cfg = lanConfig();
+    const c = new SimCluster({ seed, size: 8, config: cfg });
+    converge(c);
+    const before = c.member('m3').node.stats.missedProbePeriods;
+    c.pause('m3', 3_500);
+    c.run(10_000);
+    const m3 = c.member('m3').node.stats;
+    assert.ok(m3.missedProbePeriods - before >= 2, `m3 missed ${m3.missedProbePeriods - before} periods in a 3.5 s stall of 1 s periods`);
+    assert.ok(m3.maxProbeLatenessMs >= 1_500, `m3's worst lateness ${m3.maxProbeLatenessMs} ms`);
+    for (const m of c.members.filter((x) => x.name !== 'm3')) {
+      assert.equal(m.node.stats.missedProbePeriods, 0, `${m.name} missed none`);
+      assert.equal(m.node.stats.maxProbeLatenessMs, 0, `${m.name} ran every period on time in virtual time`);
+    }
+  });
+});

@@ -83,3 +83,29 @@ test('every shipped config file parses and validates', () => {
   assert.ok(files.length >= 5);
   for (const f of files) assert.doesNotThrow(() => loadDaemonConfigFile(f), f);
 });
+
+test('every swim.* and limits.* key of the file is documented in knobs.ts with the field it sets, and nothing else is', async () => {
+  const { KNOB_DOCS } = await import('../../src/config/knobs.js');
+  const { SWIM_DURATIONS, SWIM_INTS, SWIM_BOOLS, LIMITS } = await import('../../src/config/daemon-config.js');
+  const fileKeys = new Map<string, string>([
+    ...Object.entries(SWIM_DURATIONS).map(([k, f]) => [`swim.${k}`, f] as [string, string]),
+    ...Object.entries(SWIM_INTS).map(([k, [f]]) => [`swim.${k}`, f] as [string, string]),
+    ...Object.entries(SWIM_BOOLS).map(([k, f]) => [`swim.${k}`, f] as [string, string]),
+    ...Object.entries(LIMITS).map(([k, f]) => [`limits.${k}`, f] as [string, string]),
+  ]);
+  const documented = new Map(KNOB_DOCS.map((d) => [d.key, d.field as string]));
+  assert.deepEqual([...documented.keys()].sort(), [...fileKeys.keys()].sort());
+  for (const [key, field] of fileKeys) assert.equal(documented.get(key), field, key);
+  for (const d of KNOB_DOCS) {
+    for (const part of [d.sentence, d.formula, d.tradeOff]) assert.ok(part.length > 10, `${d.key} has a sentence, a formula and a trade-off`);
+  }
+});
+
+test('the README knob table is the one rendered from knobs.ts and the presets', async () => {
+  const { renderKnobTable } = await import('../../src/config/knobs.js');
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(join(here, '..', '..', '..', 'README.md'), 'utf8');
+  const block = /<!-- knobs:begin -->\n([\s\S]*?)\n<!-- knobs:end -->/.exec(readme)?.[1];
+  assert.ok(block, 'README has the knobs block');
+  assert.equal(block, renderKnobTable(), 'README knob table is stale: regenerate it from renderKnobTable()');
+});

@@ -1,0 +1,231 @@
+// What every protocol knob in the YAML file does: one sentence, its formula and
+// its trade-off. The README's knob table is rendered from this list (a unit test
+// keeps the two equal), and the defaults column is read from the presets, so
+// documentation and behaviour cannot drift apart.
+import { formatDurationMs } from './duration.js';
+import { lanConfig, localConfig, wanConfig } from './presets.js';
+import type { SwimConfig } from './swim-config.js';
+
+export interface KnobDoc {
+  /** Key in the YAML file. */
+  readonly key: string;
+  /** The SwimConfig field it sets. */
+  readonly field: keyof SwimConfig;
+  readonly kind: 'duration' | 'int' | 'bool';
+  readonly sentence: string;
+  readonly formula: string;
+  readonly tradeOff: string;
+}
+
+export const KNOB_DOCS: readonly KnobDoc[] = [
+  {
+    key: 'swim.probeInterval',
+    field: 'probeIntervalMs',
+    kind: 'duration',
+    sentence: 'Each member probes one other member, round-robin over a shuffled list, once per interval.',
+    formula: 'effective interval = probeInterval × (health score + 1)',
+    tradeOff: 'Lower finds failures sooner and sends more packets.',
+  },
+  {
+    key: 'swim.probeTimeout',
+    field: 'probeTimeoutMs',
+    kind: 'duration',
+    sentence: 'How long a probe waits for a direct ack before asking other members to probe indirectly.',
+    formula: 'must be < probeInterval; scaled by (health score + 1)',
+    tradeOff: 'Too low on a slow network causes needless indirect probes; too high leaves less of the period for them.',
+  },
+  {
+    key: 'swim.indirectChecks',
+    field: 'indirectChecks',
+    kind: 'int',
+    sentence: 'How many random members are asked to probe a target that missed its direct ack.',
+    formula: 'packets per failed probe ≈ 2 × indirectChecks',
+    tradeOff: 'More makes a false suspicion from one bad link rarer and costs packets.',
+  },
+  {
+    key: 'swim.suspicionMult',
+    field: 'suspicionMult',
+    kind: 'int',
+    sentence: 'Sets the shortest time a suspected member has to refute before it is declared dead.',
+    formula: 'min timeout = suspicionMult × max(1, log10 n) × probeInterval; confirmations wanted k = suspicionMult − 2',
+    tradeOff: 'Higher gives a slow member longer to refute; detection is slower.',
+  },
+  {
+    key: 'swim.suspicionMaxTimeoutMult',
+    field: 'suspicionMaxTimeoutMult',
+    kind: 'int',
+    sentence: 'A suspicion starts at this multiple of the minimum timeout and shrinks as independent members confirm it (Lifeguard).',
+    formula: 'timeout(c) = max(min, max − (max − min) × ln(c + 1) / ln(k + 1)), max = mult × min',
+    tradeOff: 'Higher protects a healthy member from a lone, unhealthy accuser; a real failure seen by one member only is declared later.',
+  },
+  {
+    key: 'swim.awarenessMaxMultiplier',
+    field: 'awarenessMaxMultiplier',
+    kind: 'int',
+    sentence: 'Lifeguard: a member that misses nacks or has to refute raises its health score and slows its own probing.',
+    formula: 'health score in [0, awarenessMaxMultiplier − 1]',
+    tradeOff: 'Higher lets an overloaded member back off further before it accuses healthy peers; its own probing is slower meanwhile.',
+  },
+  {
+    key: 'swim.retransmitMult',
+    field: 'retransmitMult',
+    kind: 'int',
+    sentence: 'How many times each membership update is piggybacked on outgoing packets.',
+    formula: 'transmissions = retransmitMult × ⌈log10(n + 1)⌉',
+    tradeOff: 'Higher spreads updates more reliably under loss, with more bytes per packet.',
+  },
+  {
+    key: 'swim.gossipInterval',
+    field: 'gossipIntervalMs',
+    kind: 'duration',
+    sentence: 'How often queued updates are sent to gossipNodes random members, besides riding on probes.',
+    formula: 'rounds to reach everyone ≈ log(n) / log(gossipNodes + 1)',
+    tradeOff: 'Shorter spreads news sooner and sends more packets.',
+  },
+  {
+    key: 'swim.gossipNodes',
+    field: 'gossipNodes',
+    kind: 'int',
+    sentence: 'How many random members each gossip round sends to.',
+    formula: 'packets per second ≈ gossipNodes / gossipInterval (when there is news)',
+    tradeOff: 'More spreads news in fewer rounds and costs packets.',
+  },
+  {
+    key: 'swim.gossipToTheDeadTime',
+    field: 'gossipToTheDeadTimeMs',
+    kind: 'duration',
+    sentence: 'Dead members still receive gossip for this long, so a member wrongly declared dead learns it and refutes.',
+    formula: 'window after the death is recorded',
+    tradeOff: 'Longer heals more false deaths by gossip alone and sends packets to members that may really be gone.',
+  },
+  {
+    key: 'swim.pushPullInterval',
+    field: 'pushPullIntervalMs',
+    kind: 'duration',
+    sentence: 'Full-state exchange (anti-entropy) with one random member over TCP; 0s disables it.',
+    formula: 'interval × (⌈log2 n − 5⌉ + 1) above 32 members; ramps up from one probe interval after start and join',
+    tradeOff: 'Shorter repairs missed updates sooner; each exchange carries the whole member list.',
+  },
+  {
+    key: 'swim.reconnectInterval',
+    field: 'reconnectIntervalMs',
+    kind: 'duration',
+    sentence: 'swimd retries one dead member and any seed missing from the view by push/pull each interval, as Serf does; this is what merges the halves of a healed network partition.',
+    formula: 'one TCP attempt per interval',
+    tradeOff: 'Shorter heals partitions sooner and costs a connection attempt per interval.',
+  },
+  {
+    key: 'swim.reconnectTimeout',
+    field: 'reconnectTimeoutMs',
+    kind: 'duration',
+    sentence: 'How long a dead member is kept (for reconnect attempts and as a tombstone) before it is forgotten.',
+    formula: 'reaped after reconnectTimeout in the dead or left state',
+    tradeOff: 'Longer keeps retrying members that may never return; shorter may forget one half of a long partition.',
+  },
+  {
+    key: 'swim.tcpTimeout',
+    field: 'tcpTimeoutMs',
+    kind: 'duration',
+    sentence: 'Bound on one push/pull exchange or TCP fallback probe.',
+    formula: 'per connection, connect to last byte',
+    tradeOff: 'Too low fails exchanges of large member lists on slow links; too high holds a push/pull slot on a dead peer.',
+  },
+  {
+    key: 'swim.leavePropagateDelay',
+    field: 'leavePropagateDelayMs',
+    kind: 'duration',
+    sentence: 'Time given to the leave broadcast before the process stops.',
+    formula: 'the leave (a dead message about itself) is gossiped at once, then the process waits this long',
+    tradeOff: 'Longer makes it likelier that everyone records a leave rather than a failure; shutdown is slower.',
+  },
+  {
+    key: 'swim.udpBufferSize',
+    field: 'udpBufferSize',
+    kind: 'int',
+    sentence: 'Largest datagram swimd sends; piggybacked updates fill what the message leaves.',
+    formula: 'room for updates = udpBufferSize − message − label − encryption overhead − 2 bytes per compound part',
+    tradeOff: 'Larger carries more updates per packet but risks IP fragmentation above the path MTU.',
+  },
+  {
+    key: 'swim.disableTcpPings',
+    field: 'disableTcpPings',
+    kind: 'bool',
+    sentence: 'Turns off the TCP fallback probe that runs beside indirect probes.',
+    formula: 'one extra TCP connection per failed direct probe when enabled',
+    tradeOff: 'Disabling saves connections; a member whose UDP is filtered is then declared dead instead of reported.',
+  },
+  {
+    key: 'swim.enableCompression',
+    field: 'enableCompression',
+    kind: 'bool',
+    sentence: 'Compresses push/pull state with LZW (compressed input is always accepted).',
+    formula: 'applied to stream messages above a small size; datagrams are sent uncompressed',
+    tradeOff: 'Saves bytes on large member lists for a little CPU.',
+  },
+  {
+    key: 'limits.maxBroadcasts',
+    field: 'maxBroadcasts',
+    kind: 'int',
+    sentence: 'Bound on the broadcast queue; when full, the most-transmitted updates are dropped first.',
+    formula: 'one entry per member at most (a newer update replaces the older)',
+    tradeOff: 'Smaller bounds memory; too small drops news in a burst of changes.',
+  },
+  {
+    key: 'limits.maxMembers',
+    field: 'maxMembers',
+    kind: 'int',
+    sentence: 'Bound on the member table, tombstones included; alive messages about new members beyond it are dropped and counted.',
+    formula: 'memory ≈ maxMembers × (name + meta + ~200 bytes)',
+    tradeOff: 'Protects against a flood of invented members; must exceed the real cluster size.',
+  },
+  {
+    key: 'limits.maxPushPullNodes',
+    field: 'maxPushPullNodes',
+    kind: 'int',
+    sentence: 'Bound on the member entries accepted in one push/pull exchange.',
+    formula: 'an exchange announcing more is refused and counted; our own sends stop at the bound',
+    tradeOff: 'Must exceed the real cluster size; smaller limits the work one peer can impose.',
+  },
+  {
+    key: 'limits.maxConcurrentPushPulls',
+    field: 'maxConcurrentPushPulls',
+    kind: 'int',
+    sentence: 'Bound on push/pull exchanges served at once; more are refused.',
+    formula: 'as memberlist’s limit of 128',
+    tradeOff: 'Lower caps memory and CPU under a join storm; joins then retry.',
+  },
+  {
+    key: 'limits.handoffQueueDepth',
+    field: 'handoffQueueDepth',
+    kind: 'int',
+    sentence: 'Bound on each queue between packet receipt and state changes; alive messages have their own queue and go first.',
+    formula: 'two queues of this depth',
+    tradeOff: 'Smaller bounds memory; too small drops updates in a burst (counted as queue-full).',
+  },
+  {
+    key: 'limits.maxAckHandlers',
+    field: 'maxAckHandlers',
+    kind: 'int',
+    sentence: 'Bound on outstanding probes and indirect probes awaiting an ack.',
+    formula: 'each expires after its probe timeout',
+    tradeOff: 'Protects against a flood of indirect-probe requests; too small refuses legitimate ones.',
+  },
+];
+
+function formatValue(doc: KnobDoc, cfg: SwimConfig): string {
+  const v = cfg[doc.field];
+  if (doc.kind === 'duration') return formatDurationMs(v as number);
+  return String(v);
+}
+
+/** Defaults under the three profiles, collapsed to one value when they agree. */
+export function defaultsOf(doc: KnobDoc): string {
+  const values = [lanConfig(), wanConfig(), localConfig()].map((c) => formatValue(doc, c));
+  return values.every((v) => v === values[0]) ? values[0]! : values.join(' / ');
+}
+
+/** The README's knob table, in Markdown. */
+export function renderKnobTable(): string {
+  const rows = KNOB_DOCS.map((d) => `| \`${d.key}\` | ${defaultsOf(d)} | ${d.sentence} | ${d.formula} | ${d.tradeOff} |`);
+  return ['| key | lan / wan / local | what it does | formula | trade-off |', '|---|---|---|---|---|', ...rows].join('\n');
+}
