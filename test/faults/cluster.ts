@@ -36,7 +36,8 @@ export class FaultCluster {
 
   constructor(
     readonly hosts: TestHosts,
-    private readonly opts: { quorum: number; partitions: number },
+    /** behindRelay: the daemon binds PORT + 1 and advertises PORT, where a delay relay listens. */
+    private readonly opts: { quorum: number; partitions: number; behindRelay?: boolean },
   ) {}
 
   start(i: number): HostDaemon {
@@ -48,7 +49,9 @@ export class FaultCluster {
     writeFileSync(
       file,
       [
-        `node: { name: ${name}, bind: ${host.ip}:${PORT}, meta: { zone: z${i % 4} } }`,
+        this.opts.behindRelay
+          ? `node: { name: ${name}, bind: ${host.ip}:${PORT + 1}, advertise: ${host.ip}:${PORT}, meta: { zone: z${i % 4} } }`
+          : `node: { name: ${name}, bind: ${host.ip}:${PORT}, meta: { zone: z${i % 4} } }`,
         `join: [${seeds.join(', ')}]`,
         'profile: lan',
         `partitions: { count: ${this.opts.partitions}, replicas: 3, quorum: ${this.opts.quorum} }`,

@@ -54,3 +54,50 @@ test('loss drops about the share asked for', async () => {
   // 30 % of 400: mean 280 delivered, sd ≈ 9; the band is ±6 sd.
   assert.ok(got > 225 && got < 335, `delivered ${got} of 400 at 30 % loss`);
 });
+
+/**
+ * Median round trip, in ms, of `count` UDP echoes from host `from` to `host:port`,
+ * answered by an echo on `echoPort` at the address carried in the datagram (as
+ * swimd answers pings), since a relay changes the packet's source.
+ */
+async function medianRoundTripMs(from: number, to: number, port: number, echoPort: number, count: number): Promise<number> {
+  const echoScript = `
+    const d = require('dgram').createSocket('udp4');
+    d.on('message', (m) => { const [ip, port] = m.toString().split(' '); d.send(m, Number(port), ip); });
+    d.bind(${echoPort}, '${hosts.hosts[to]!.ip}', () => process.stdout.write('ready\\n'));
+    setTimeout(() => process.exit(0), 15000);`;
+  const echo = hosts.spawnIn(to, process.execPath, ['-e', echoScript]);
+  let ready = '';
+  echo.stdout!.on('data', (b: Buffer) => (ready += b.toString()));
+  const deadline = Date.now() + 5000;
+  while (!ready.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(ready.includes('ready'), 'echo did not start');
+  const clientScript = `
+    const d = require('dgram').createSocket('udp4'); const rtts = []; let sentAt = 0; let i = 0;
+    const next = () => { if (i++ >= ${count}) { rtts.sort((a, b) => a - b); process.stdout.write('median ' + rtts[rtts.length >> 1] + '\\n'); process.exit(0); } sentAt = performance.now(); d.send('${hosts.hosts[from]!.ip} ' + d.address().port, ${port}, '${hosts.hosts[to]!.ip}'); };
+    d.on('message', () => { rtts.push(performance.now() - sentAt); setTimeout(next, 5); });
+    d.bind(0, '${hosts.hosts[from]!.ip}', next);
+    setTimeout(() => { process.stdout.write('timeout\\n'); process.exit(1); }, 12000);`;
+  const client = hosts.spawnIn(from, process.execPath, ['-e', clientScript]);
+  let out = '';
+  client.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  await new Promise((r) => client.once('exit', r));
+  echo.kill();
+  const m = /median ([\d.]+)/.exec(out);
+  assert.ok(m, `no round trips measured: ${out}`);
+  return Number(m[1]);
+}
+
+test('a delay relay holds datagrams for about the delay asked for, and forwards them all', async () => {
+  const relay = await hosts.startRelay(1, 24950, 24951);
+  const direct = await medianRoundTripMs(0, 1, 24950, 24951, 20);
+  await relay.setDelay(120, 0);
+  const delayed = await medianRoundTripMs(0, 1, 24950, 24951, 20);
+  const stats = await relay.stats();
+  relay.child.kill();
+  console.log(`# relay: median round trip ${direct.toFixed(1)} ms without delay, ${delayed.toFixed(1)} ms with 120 ms`);
+  assert.ok(direct < 60, `round trip through an idle relay ${direct} ms`);
+  assert.ok(delayed >= 120 && delayed < 220, `round trip with 120 ms delay ${delayed} ms`);
+  assert.equal(stats.forwarded, 40);
+  assert.equal(stats.dropped, 0);
+});

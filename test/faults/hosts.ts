@@ -4,6 +4,10 @@
 // is). Everything created here is removed by destroy(), which also runs on
 // process exit, and stale leftovers of an earlier run are removed first.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RELAY_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'delay-relay.js');
 
 const PREFIX = 'swf';
 const BRIDGE = `${PREFIX}br0`;
@@ -48,8 +52,46 @@ export function removeStaleHosts(): void {
   run(['ip', 'link', 'del', BRIDGE], true);
 }
 
+/** A delaying relay in front of one host's daemon (see delay-relay.ts). */
+export class DelayRelay {
+  private out = '';
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (c: string) => (this.out += c));
+  }
+
+  async ready(timeoutMs = 5000): Promise<void> {
+    await this.until(/^ready$/m, timeoutMs, 'relay did not start');
+  }
+
+  /** Every datagram to the host now waits delayMs + uniform[0, jitterMs). */
+  async setDelay(delayMs: number, jitterMs: number): Promise<void> {
+    const mark = this.out.length;
+    this.child.stdin!.write(`delay ${delayMs} ${jitterMs}\n`);
+    await this.until(new RegExp(`^delay ${delayMs} ${jitterMs}$`, 'm'), 5000, 'relay did not take the delay', mark);
+  }
+
+  async stats(): Promise<{ forwarded: number; dropped: number }> {
+    const mark = this.out.length;
+    this.child.stdin!.write('stats\n');
+    const m = await this.until(/^stats (\d+) (\d+) (\d+)$/m, 5000, 'relay did not report', mark);
+    return { forwarded: Number(m[1]), dropped: Number(m[2]) };
+  }
+
+  private async until(re: RegExp, timeoutMs: number, what: string, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(this.out.slice(from));
+      if (m) return m;
+      if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`${what}: ${this.out.slice(-200)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 export class TestHosts {
   readonly hosts: TestHost[] = [];
+  private readonly relays: DelayRelay[] = [];
   private destroyed = false;
   private readonly onExit = (): void => this.destroy();
 
@@ -92,6 +134,22 @@ export class TestHosts {
     return spawn('ip', ['netns', 'exec', host.ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   }
 
+  /**
+   * Starts a delaying relay on `host:listenPort` forwarding to `host:targetPort`
+   * (UDP delayed, TCP piped). A daemon behind it binds targetPort and
+   * advertises listenPort.
+   */
+  async startRelay(hostIndex: number, listenPort: number, targetPort: number, maxInFlight = 4096): Promise<DelayRelay> {
+    const host = this.host(hostIndex);
+    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, RELAY_MAIN, host.ip, String(listenPort), String(targetPort), String(maxInFlight)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const relay = new DelayRelay(child);
+    this.relays.push(relay);
+    await relay.ready();
+    return relay;
+  }
+
   /** Drops `percent` % of every inbound packet from the other hosts, at random. */
   setLoss(hostIndex: number, percent: number): void {
     if (!(percent >= 0 && percent <= 100)) throw new Error(`loss out of range: ${percent}`);
@@ -126,6 +184,7 @@ export class TestHosts {
     if (this.destroyed) return;
     this.destroyed = true;
     process.removeListener('exit', this.onExit);
+    for (const r of this.relays) r.child.kill('SIGKILL');
     for (const h of this.hosts) run(['ip', 'netns', 'del', h.ns], true);
     removeStaleHosts();
   }
