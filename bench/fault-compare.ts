@@ -114,7 +114,9 @@ async function runSerf(): Promise<Outcome> {
   for (let i = 0; i < HOSTS; i++) {
     const h = hosts.hosts[i]!;
     const name = `h${i + 1}`;
-    const child = hosts.spawnIn(i, 'serf', ['agent', `-node=${name}`, `-bind=${h.ip}:7946`, `-rpc-addr=${h.ip}:7373`, '-log-level=info', ...(i > 0 ? [`-join=${hosts.hosts[0]!.ip}:7946`] : [])]);
+    // -retry-join: a plain -join that fails at start (the seed not up yet) makes serf exit.
+    const join = i > 0 ? [`-retry-join=${hosts.hosts[0]!.ip}:7946`, '-retry-interval=1s', '-retry-max=60'] : [];
+    const child = hosts.spawnIn(i, 'serf', ['agent', `-node=${name}`, `-bind=${h.ip}:7946`, `-rpc-addr=${h.ip}:7373`, '-log-level=info', ...join]);
     let buf = '';
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
@@ -133,7 +135,10 @@ async function runSerf(): Promise<Outcome> {
     return (JSON.parse(r.stdout).members as { status: string }[]).filter((m) => m.status === 'alive').length;
   };
   const allAgree = (): boolean => hosts.hosts.every((_, i) => aliveCount(i) === HOSTS);
-  await waitFor(allAgree, 90_000, 'all 16 serf agents agree', 1000);
+  await waitFor(allAgree, 90_000, 'all 16 serf agents agree', 1000).catch((err: Error) => {
+    const exited = agents.filter((a) => a.exitCode !== null).length;
+    throw new Error(`${err.message} (${exited} agents exited; alive counts ${hosts.hosts.map((_, i) => aliveCount(i)).join(' ')}; last log: ${lines.slice(-3).map((l) => l.text).join(' | ')})`);
+  });
   const failed = (since: number): SerfLine[] => lines.filter((l) => l.atMs >= since && /EventMemberFailed: /.test(l.text));
   const suspects = (since: number): number => lines.filter((l) => l.atMs >= since && /Suspect \S+ has failed, no acks received/.test(l.text)).length;
   const subject = (l: SerfLine): string => /EventMemberFailed: (\S+)/.exec(l.text)?.[1] ?? '?';
@@ -166,13 +171,20 @@ async function runSerf(): Promise<Outcome> {
 
 async function main(): Promise<void> {
   const results: Outcome[] = [];
-  if (ONLY !== 'serf') results.push(await runSwimd());
-  if (ONLY !== 'swimd') results.push(await runSerf());
+  let failure: unknown = null;
+  try {
+    if (ONLY !== 'serf') results.push(await runSwimd());
+    if (ONLY !== 'swimd') results.push(await runSerf());
+  } catch (err) {
+    // Print what was measured before the failure, then fail.
+    failure = err;
+  }
   console.log(`command: node dist/bench/fault-compare.js --loss ${LOSS_S} --pauses ${PAUSES}${ONLY ? ` --only ${ONLY}` : ''}`);
   console.log(`\n16 namespaced hosts, LAN settings. Loss: 10 % inbound on every host for ${LOSS_S} s. Pause: h${PAUSED + 1} stopped 2 s every 20 s, ${PAUSES} times.`);
   console.log('| system | loss: false deaths | loss: failed probes | pause: false deaths of others | pause: failed probes | pause: observers declaring the paused host dead |');
   console.log('|---|---|---|---|---|---|');
   for (const r of results) console.log(`| ${r.system} | ${r.lossFalseDeaths} | ${r.lossFailedProbes} | ${r.pauseFalseDeaths} | ${r.pauseFailedProbes} | ${r.pausedDeclaredDeadBy} of ${HOSTS - 1} |`);
+  if (failure !== null) throw failure;
 }
 
 main()

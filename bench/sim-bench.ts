@@ -13,8 +13,8 @@ function arg(name: string, fallback: string): string {
 const sizes = arg('members', '256,1000').split(',').map(Number);
 const seed = Number(arg('seed', '7'));
 console.log(`command: node dist/bench/sim-bench.js --members ${sizes.join(',')} --seed ${seed}`);
-console.log('| members | converge (virtual s) | join news drained (s) | first suspicion (s) | first dead (s) | last survivor (s) | update to all (s, gossip rounds) | msgs/member/s | bytes/member/s | speed-up vs real time |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| members | converge (virtual s) | join news drained (s) | first suspicion (s) | first dead (s) | last survivor (s) | update to all (s, gossip rounds) | msgs/member/s | bytes/member/s | speed-up vs real time, whole run | steady state |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const n of sizes) {
   const cfg = lanConfig();
   const wall0 = performance.now();
@@ -29,7 +29,9 @@ for (const n of sizes) {
   // steady-state traffic over 30 s
   const sent0 = c.network.stats.sent;
   const bytes0 = c.network.stats.bytes;
+  const steadyWall0 = performance.now();
   c.run(30_000);
+  const steadySpeedUp = 30 / ((performance.now() - steadyWall0) / 1000);
   const msgsPerMember = (c.network.stats.sent - sent0) / n / 30;
   const bytesPerMember = (c.network.stats.bytes - bytes0) / n / 30;
   // dissemination of one update: a meta change on one member, until all see the new incarnation
@@ -48,7 +50,7 @@ for (const n of sizes) {
   const wallS = (performance.now() - wall0) / 1000;
   const virtualS = c.nowMs() / 1000;
   console.log(
-    `| ${n} | ${(conv / 1000).toFixed(1)} | ${((conv + drained) / 1000).toFixed(1)} | ${(sus / 1000).toFixed(2)} | ${(Math.min(...dead) / 1000).toFixed(2)} | ${(Math.max(...dead) / 1000).toFixed(2)} | ${(spread / 1000).toFixed(2)} (${Math.ceil(spread / cfg.gossipIntervalMs)}) | ${msgsPerMember.toFixed(1)} | ${bytesPerMember.toFixed(0)} | ${(virtualS / wallS).toFixed(1)}× (${virtualS.toFixed(0)} s in ${wallS.toFixed(0)} s) |`,
+    `| ${n} | ${(conv / 1000).toFixed(1)} | ${((conv + drained) / 1000).toFixed(1)} | ${(sus / 1000).toFixed(2)} | ${(Math.min(...dead) / 1000).toFixed(2)} | ${(Math.max(...dead) / 1000).toFixed(2)} | ${(spread / 1000).toFixed(2)} (${Math.ceil(spread / cfg.gossipIntervalMs)}) | ${msgsPerMember.toFixed(1)} | ${bytesPerMember.toFixed(0)} | ${(virtualS / wallS).toFixed(1)}× (${virtualS.toFixed(0)} s in ${wallS.toFixed(0)} s) | ${steadySpeedUp.toFixed(1)}× |`,
   );
   void t1;
 }

@@ -123,8 +123,9 @@ export class SwimNode {
   private readonly corrected = new Map<string, number>();
   /** Next delay while ramping up push/pull after a start or join; null once at the full interval. */
   private pushPullRampMs: number | null = null;
-  /** Counts every change to the member table, to tell whether a push/pull taught us anything. */
+  /** Every change to the member table, and when the last one happened: is the view settling? */
   private viewChanges = 0;
+  private lastViewChangeAtMs = 0;
   private running = false;
   private stopped = false;
   private leaving = false;
@@ -635,6 +636,7 @@ export class SwimNode {
     }
     m.snapshot = null;
     this.viewChanges++;
+    this.lastViewChangeAtMs = this.env.scheduler.nowMs();
   }
 
   private aliveNode(a: AliveMsg, bootstrap: boolean): void {
@@ -987,7 +989,7 @@ export class SwimNode {
    * started or joined ramps up to that from one probe interval, doubling each
    * time: a few early full-state exchanges with random members merge every
    * view within seconds instead of waiting a whole interval for gossip misses.
-   * The ramp ends early at the first exchange that teaches nothing new.
+   * The ramp ends early once an exchange teaches nothing after a quiet ramp step.
    */
   private schedulePushPull(): void {
     if (this.stopped || this.cfg.pushPullIntervalMs <= 0) return;
@@ -1002,12 +1004,17 @@ export class SwimNode {
       if (this.stopped) return;
       const [peer] = this.randomMembers(1, (m) => m !== this.self && m.state === 'alive');
       if (peer) {
-        const before = this.viewChanges;
+        const changesBefore = this.viewChanges;
+        const quietForMs = delay;
         this.pushPullWith(this.addressOf(peer), false, (err) => {
-          // The ramp exists to converge quickly after start and join; once an
-          // exchange brings nothing new, this member has caught up: go back to
-          // the normal interval rather than keep exchanging full state.
-          if (err || this.viewChanges !== before || this.pushPullRampMs === null) return;
+          // The ramp exists to converge quickly after start and join. Once an
+          // exchange teaches nothing and the view has not changed for a whole
+          // ramp step, the cluster has settled around this member: go back to
+          // the normal interval rather than keep exchanging full state. While
+          // members are still joining the view keeps changing and the ramp
+          // goes on.
+          const quiet = this.env.scheduler.nowMs() - this.lastViewChangeAtMs >= quietForMs;
+          if (err || this.viewChanges !== changesBefore || !quiet || this.pushPullRampMs === null) return;
           this.pushPullRampMs = null;
           this.schedulePushPull();
         });
