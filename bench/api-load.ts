@@ -81,25 +81,11 @@ interface Rhythm {
 
 /** Reads the lateness histogram and the missed-period counter from /metrics. */
 async function rhythm(i: number): Promise<Rhythm> {
-  const text = await new Promise<string>((resolve, reject) => {
-    const req = request({ socketPath: sock(i), path: '/metrics' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-  const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
-  const periods = value(/^swimd_probe_period_lateness_seconds_count (\S+)$/m);
-  return {
-    periods,
-    late2: periods - value(/^swimd_probe_period_lateness_seconds_bucket\{le="0.002"\} (\S+)$/m),
-    late10: periods - value(/^swimd_probe_period_lateness_seconds_bucket\{le="0.01"\} (\S+)$/m),
-    late50: periods - value(/^swimd_probe_period_lateness_seconds_bucket\{le="0.05"\} (\S+)$/m),
-    missed: value(/^swimd_missed_probe_periods_total (\S+)$/m),
-  };
+  const m = await clients[i]!.metricSamples();
+  const at = (series: string): number => m.get(series) ?? NaN;
+  const periods = at('swimd_probe_period_lateness_seconds_count');
+  const within = (le: string): number => at(`swimd_probe_period_lateness_seconds_bucket{le="${le}"}`);
+  return { periods, late2: periods - within('0.002'), late10: periods - within('0.01'), late50: periods - within('0.05'), missed: at('swimd_missed_probe_periods_total') };
 }
 
 const minus = (a: Rhythm, b: Rhythm): Rhythm => ({ periods: a.periods - b.periods, late2: a.late2 - b.late2, late10: a.late10 - b.late10, late50: a.late50 - b.late50, missed: a.missed - b.missed });

@@ -9,7 +9,6 @@
 // scenario how many observers declared the paused host dead.
 // Needs root, iproute2, nftables and serf (as the fault suite does).
 //   node dist/bench/fault-compare.js [--loss 120] [--pauses 3] [--only swimd|serf]
-import { request } from 'node:http';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { TestHosts } from '../test/faults/hosts.js';
 import { FaultCluster } from '../test/faults/cluster.js';
@@ -50,19 +49,6 @@ async function stopFor(child: ChildProcess): Promise<void> {
   }
 }
 
-function metricsText(socket: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: '/metrics' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function runSwimd(): Promise<Outcome> {
   const cluster = new FaultCluster(hosts, { quorum: 0, partitions: 64 });
   cluster.startAll();
@@ -71,7 +57,7 @@ async function runSwimd(): Promise<Outcome> {
   await waitFor(() => new Set(cluster.events.filter((e) => e.line.type === 'snapshot').map((e) => e.observer)).size === HOSTS, 20_000, 'every watch stream open');
   const failedProbes = async (): Promise<number> => {
     let total = 0;
-    for (const d of cluster.daemons) total += Number(/^swimd_failed_probes_total (\S+)$/m.exec(await metricsText(d.socket))?.[1] ?? NaN);
+    for (const d of cluster.daemons) total += (await d.client.metricSamples()).get('swimd_failed_probes_total') ?? NaN;
     return total;
   };
 

@@ -16,25 +16,14 @@ export class ClientError extends Error {
 export class SwimdClient {
   constructor(readonly socketPath: string) {}
 
-  private call<T>(method: string, path: string): Promise<T> {
+  /** One request; resolves with the status and the body as text. */
+  private raw(method: string, path: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = request({ socketPath: this.socketPath, path, method, timeout: 10_000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          let parsed: unknown;
-          try {
-            parsed = body ? JSON.parse(body) : null;
-          } catch {
-            return reject(new ClientError(`bad JSON from the daemon: ${body.slice(0, 200)}`, 'BAD_RESPONSE', res.statusCode));
-          }
-          if ((res.statusCode ?? 500) >= 400 && !(path === '/v1/health')) {
-            const e = parsed as { error?: string; code?: string } | null;
-            return reject(new ClientError(e?.error ?? `HTTP ${res.statusCode}`, e?.code ?? 'HTTP_ERROR', res.statusCode));
-          }
-          resolve(parsed as T);
-        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 500, body }));
       });
       req.on('timeout', () => req.destroy(new ClientError('request timed out', 'TIMEOUT')));
       req.on('error', (err: NodeJS.ErrnoException) =>
@@ -42,6 +31,42 @@ export class SwimdClient {
       );
       req.end();
     });
+  }
+
+  private async call<T>(method: string, path: string): Promise<T> {
+    const { status, body } = await this.raw(method, path);
+    let parsed: unknown;
+    try {
+      parsed = body ? JSON.parse(body) : null;
+    } catch {
+      throw new ClientError(`bad JSON from the daemon: ${body.slice(0, 200)}`, 'BAD_RESPONSE', status);
+    }
+    if (status >= 400 && !(path === '/v1/health')) {
+      const e = parsed as { error?: string; code?: string } | null;
+      throw new ClientError(e?.error ?? `HTTP ${status}`, e?.code ?? 'HTTP_ERROR', status);
+    }
+    return parsed as T;
+  }
+
+  /** The Prometheus text exposition from /metrics. */
+  async metrics(): Promise<string> {
+    const { status, body } = await this.raw('GET', '/metrics');
+    if (status >= 400) throw new ClientError(`HTTP ${status} from /metrics`, 'HTTP_ERROR', status);
+    return body;
+  }
+
+  /**
+   * Every sample from /metrics in one scrape, keyed as exposed (`name` or
+   * `name{labels}`), so related series (a histogram's buckets and count) agree.
+   */
+  async metricSamples(): Promise<Map<string, number>> {
+    const samples = new Map<string, number>();
+    for (const line of (await this.metrics()).split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const at = line.lastIndexOf(' ');
+      if (at > 0) samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+    }
+    return samples;
   }
 
   self(): Promise<Record<string, unknown>> {

@@ -106,6 +106,15 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
     assert.equal(health.status, 200);
     const metrics = await rawHttp(0, 'GET', '/metrics');
     assert.match(metrics.body, /swimd_probes_total \d+/);
+    const samples = await client(0).metricSamples();
+    const periods = samples.get('swimd_probe_period_lateness_seconds_count') ?? 0;
+    assert.ok(periods > 0, 'protocol periods are timed');
+    assert.equal(samples.get('swimd_probe_period_lateness_seconds_bucket{le="+Inf"}'), periods, 'one scrape: the histogram adds up');
+    const missed = samples.get('swimd_missed_probe_periods_total');
+    // Start-up (module loading, first JIT) may stall one period on a busy machine; no more.
+    assert.ok(missed !== undefined && Number.isInteger(missed) && missed <= Math.max(1, periods / 10), `missed periods ${missed} of ${periods}`);
+    const h = JSON.parse(health.body) as { probePeriods: number; missedProbePeriods: number };
+    assert.ok(h.probePeriods > 0 && Number.isInteger(h.missedProbePeriods), `health reports the rhythm: ${health.body}`);
   });
 
   await t.test('kill -9 of one: the others’ watch streams report its partitions moving with larger tokens', async () => {

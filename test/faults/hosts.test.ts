@@ -8,6 +8,17 @@ const PORT = 24900;
 const hosts = TestHosts.create(3);
 after(() => hosts.destroy());
 
+/** Runs a Node script inside a host and waits until it prints `ready`; returns the child and its output so far. */
+async function startReady(host: number, script: string): Promise<{ child: ReturnType<typeof hosts.spawnIn>; output: () => string }> {
+  const child = hosts.spawnIn(host, process.execPath, ['-e', script]);
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  const deadline = Date.now() + 5000;
+  while (!out.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(out.includes('ready'), 'script in the host did not start');
+  return { child, output: () => out };
+}
+
 /** Sends `count` datagrams from host `from` to host `to` and returns how many arrived. */
 async function delivered(from: number, to: number, count: number): Promise<number> {
   const receiverScript = `
@@ -15,12 +26,7 @@ async function delivered(from: number, to: number, count: number): Promise<numbe
     d.on('message', () => n++);
     d.bind(${PORT}, '${hosts.hosts[to]!.ip}', () => process.stdout.write('ready\\n'));
     setTimeout(() => { process.stdout.write('count ' + n + '\\n'); process.exit(0); }, 2500);`;
-  const receiver = hosts.spawnIn(to, process.execPath, ['-e', receiverScript]);
-  let out = '';
-  receiver.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  const deadline = Date.now() + 5000;
-  while (!out.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(out.includes('ready'), 'receiver did not start');
+  const { child: receiver, output } = await startReady(to, receiverScript);
   const senderScript = `
     const d = require('dgram').createSocket('udp4'); let i = 0;
     const tick = () => { if (i++ >= ${count}) return d.close(); d.send('x', ${PORT}, '${hosts.hosts[to]!.ip}', () => setTimeout(tick, 2)); };
@@ -28,8 +34,8 @@ async function delivered(from: number, to: number, count: number): Promise<numbe
   const sender = hosts.spawnIn(from, process.execPath, ['-e', senderScript]);
   await new Promise((r) => sender.once('exit', r));
   await new Promise((r) => receiver.once('exit', r));
-  const m = /count (\d+)/.exec(out);
-  assert.ok(m, `receiver printed no count: ${out}`);
+  const m = /count (\d+)/.exec(output());
+  assert.ok(m, `receiver printed no count: ${output()}`);
   return Number(m[1]);
 }
 
@@ -66,12 +72,7 @@ async function medianRoundTripMs(from: number, to: number, port: number, echoPor
     d.on('message', (m) => { const [ip, port] = m.toString().split(' '); d.send(m, Number(port), ip); });
     d.bind(${echoPort}, '${hosts.hosts[to]!.ip}', () => process.stdout.write('ready\\n'));
     setTimeout(() => process.exit(0), 15000);`;
-  const echo = hosts.spawnIn(to, process.execPath, ['-e', echoScript]);
-  let ready = '';
-  echo.stdout!.on('data', (b: Buffer) => (ready += b.toString()));
-  const deadline = Date.now() + 5000;
-  while (!ready.includes('ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(ready.includes('ready'), 'echo did not start');
+  const { child: echo } = await startReady(to, echoScript);
   const clientScript = `
     const d = require('dgram').createSocket('udp4'); const rtts = []; let sentAt = 0; let i = 0;
     const next = () => { if (i++ >= ${count}) { rtts.sort((a, b) => a - b); process.stdout.write('median ' + rtts[rtts.length >> 1] + '\\n'); process.exit(0); } sentAt = performance.now(); d.send('${hosts.hosts[from]!.ip} ' + d.address().port, ${port}, '${hosts.hosts[to]!.ip}'); };
