@@ -1,5 +1,5 @@
 // swimd vs HashiCorp memberlist over real UDP on loopback, side by side in one run.
-//   node dist/bench/net-bench.js [--k 64] [--reps 3] [--steady 10] [--profiles local100,lan]
+//   node dist/bench/net-bench.js [--k 64] [--reps 3] [--steady 10] [--settle 20] [--profiles local100,lan]
 // Runs K swimd members in this process, then ../shared/peers/memberlist-bench (built
 // from Debian's memberlist 0.2.2 by its build.sh) at the same settings, and prints
 // swimd / memberlist ratios. Absolute figures drift on shared machines; ratios less so.
@@ -19,6 +19,9 @@ function arg(name: string, fallback: string): string {
 const K = Number(arg('k', '64'));
 const REPS = Number(arg('reps', '3'));
 const STEADY_S = Number(arg('steady', '10'));
+// Both systems wait this long after convergence before the steady-state window,
+// so start-up work (join gossip, swimd's push/pull ramp) stays out of it.
+const SETTLE_S = Number(arg('settle', '20'));
 const PROFILES = arg('profiles', 'local100,lan').split(',');
 const SWIM_BASE = Number(arg('base-port', '25000'));
 const ML_BASE = SWIM_BASE + 500;
@@ -62,7 +65,7 @@ async function benchSwimd(profile: string): Promise<Figures> {
   for (let i = 0; i < K; i++) agents.push(await start(i));
   const allAlive = (): boolean => agents.every((a) => a.node.aliveCount() === K);
   const convergeS = await waitUntil(allAlive, 'initial convergence');
-  await sleep(2000);
+  await sleep(SETTLE_S * 1000);
   const cpu0 = process.cpuUsage();
   const bytes = (): number => agents.reduce((n, a) => n + (a.transportStats().udp_bytesSent ?? 0), 0);
   const b0 = bytes();
@@ -118,7 +121,7 @@ function memberlistBinary(): string {
 
 async function benchMemberlist(profile: string): Promise<Figures> {
   const bin = memberlistBinary();
-  const args = ['-k', String(K), '-reps', String(REPS), '-steady', `${STEADY_S}s`, '-settle', '2s', '-base-port', String(ML_BASE), '-json', '-timeout', '120s'];
+  const args = ['-k', String(K), '-reps', String(REPS), '-steady', `${STEADY_S}s`, '-settle', `${SETTLE_S}s`, '-base-port', String(ML_BASE), '-json', '-timeout', '120s'];
   if (profile === 'local100') args.push('-profile', 'local', '-probe-interval', '100ms');
   else args.push('-profile', profile);
   const out = await new Promise<string>((resolve, reject) => {
@@ -141,7 +144,7 @@ async function benchMemberlist(profile: string): Promise<Figures> {
   };
 }
 
-console.log(`command: node dist/bench/net-bench.js --k ${K} --reps ${REPS} --steady ${STEADY_S} --profiles ${PROFILES.join(',')}`);
+console.log(`command: node dist/bench/net-bench.js --k ${K} --reps ${REPS} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${PROFILES.join(',')}`);
 const rows: string[] = [];
 for (const profile of PROFILES) {
   const s = await benchSwimd(profile);

@@ -3,6 +3,11 @@
 // update about a member replaces the queued one about the same member; an entry
 // retires after the retransmit limit. Bounded: when full, the entry that has
 // been sent most (oldest among equals) is dropped and counted.
+//
+// Entries live in one bucket per transmit count, each kept in (larger, newer)
+// order, so taking a packet's worth walks the front of the lowest buckets
+// instead of sorting the whole queue: with a thousand members joining, every
+// queue holds about a thousand updates and is read for every packet sent.
 
 export interface QueuedBroadcast {
   /** Member the update is about (invalidates older updates about it); null for anonymous. */
@@ -13,21 +18,30 @@ export interface QueuedBroadcast {
 }
 
 interface Entry {
-  b: QueuedBroadcast;
+  readonly b: QueuedBroadcast;
   transmits: number;
-  id: number;
+  readonly id: number;
+}
+
+/** Within a bucket: larger messages first, then newer (higher id) first. Ids are unique, so the order is total. */
+function before(a: Entry, b: Entry): boolean {
+  const la = a.b.message.length;
+  const lb = b.b.message.length;
+  return la > lb || (la === lb && a.id > b.id);
 }
 
 export class BroadcastQueue {
-  private entries: Entry[] = [];
-  private byKey = new Map<string, Entry>();
+  /** buckets[t]: entries sent t times, in `before` order. */
+  private readonly buckets: Entry[][] = [];
+  private count = 0;
+  private readonly byKey = new Map<string, Entry>();
   private nextId = 0;
   dropped = 0;
 
   constructor(private maxEntries: number) {}
 
   size(): number {
-    return this.entries.length;
+    return this.count;
   }
 
   queue(b: QueuedBroadcast): void {
@@ -39,11 +53,10 @@ export class BroadcastQueue {
       }
     }
     const e: Entry = { b, transmits: 0, id: this.nextId++ };
-    this.entries.push(e);
+    this.insert(e);
     if (b.key !== null) this.byKey.set(b.key, e);
-    while (this.entries.length > this.maxEntries) {
-      let worst = this.entries[0]!;
-      for (const x of this.entries) if (x.transmits > worst.transmits || (x.transmits === worst.transmits && x.id < worst.id)) worst = x;
+    while (this.count > this.maxEntries) {
+      const worst = this.mostSentOldest();
       this.remove(worst);
       worst.b.onDone?.();
       this.dropped++;
@@ -56,24 +69,32 @@ export class BroadcastQueue {
    * `transmitLimit`.
    */
   take(overheadBytes: number, limitBytes: number, transmitLimit: number): Uint8Array[] {
-    if (this.entries.length === 0) return [];
-    this.entries.sort((a, b) => a.transmits - b.transmits || b.b.message.length - a.b.message.length || b.id - a.id);
+    if (this.count === 0) return [];
     const out: Uint8Array[] = [];
+    const taken: Entry[] = [];
     let used = 0;
+    scan: for (const bucket of this.buckets) {
+      if (bucket === undefined) continue;
+      for (const e of bucket) {
+        const cost = overheadBytes + e.b.message.length;
+        if (used + cost > limitBytes) continue;
+        used += cost;
+        out.push(e.b.message);
+        taken.push(e);
+        if (limitBytes - used <= overheadBytes) break scan;
+      }
+    }
     const retired: Entry[] = [];
-    for (const e of this.entries) {
-      const cost = overheadBytes + e.b.message.length;
-      if (used + cost > limitBytes) continue;
-      used += cost;
-      out.push(e.b.message);
+    for (const e of taken) {
+      this.remove(e);
       e.transmits++;
       if (e.transmits >= transmitLimit) retired.push(e);
-      if (limitBytes - used <= overheadBytes) break;
+      else {
+        this.insert(e);
+        if (e.b.key !== null) this.byKey.set(e.b.key, e);
+      }
     }
-    for (const e of retired) {
-      this.remove(e);
-      e.b.onDone?.();
-    }
+    for (const e of retired) e.b.onDone?.();
     return out;
   }
 
@@ -81,9 +102,44 @@ export class BroadcastQueue {
     this.maxEntries = maxEntries;
   }
 
+  private insert(e: Entry): void {
+    const bucket = (this.buckets[e.transmits] ??= []);
+    bucket.splice(this.positionIn(bucket, e), 0, e);
+    this.count++;
+  }
+
   private remove(e: Entry): void {
-    const i = this.entries.indexOf(e);
-    if (i >= 0) this.entries.splice(i, 1);
+    const bucket = this.buckets[e.transmits];
+    if (bucket !== undefined) {
+      const i = this.positionIn(bucket, e);
+      if (bucket[i] === e) {
+        bucket.splice(i, 1);
+        this.count--;
+      }
+    }
     if (e.b.key !== null && this.byKey.get(e.b.key) === e) this.byKey.delete(e.b.key);
+  }
+
+  /** First index in `bucket` whose entry does not sort before `e` (where `e` is, or belongs). */
+  private positionIn(bucket: Entry[], e: Entry): number {
+    let lo = 0;
+    let hi = bucket.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(bucket[mid]!, e)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private mostSentOldest(): Entry {
+    for (let t = this.buckets.length - 1; t >= 0; t--) {
+      const bucket = this.buckets[t];
+      if (bucket === undefined || bucket.length === 0) continue;
+      let oldest = bucket[0]!;
+      for (const x of bucket) if (x.id < oldest.id) oldest = x;
+      return oldest;
+    }
+    throw new Error('mostSentOldest on an empty queue');
   }
 }

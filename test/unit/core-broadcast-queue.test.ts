@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { BroadcastQueue } from '../../src/core/broadcast-queue.js';
 
 const msg = (len: number, tag: number): Uint8Array => new Uint8Array(len).fill(tag);
@@ -56,4 +57,78 @@ test('the queue is bounded: the most-sent, oldest entry is dropped and counted',
   assert.equal(q.size(), 3);
   assert.equal(q.dropped, 1);
   assert.deepEqual(q.take(2, 1000, 10).map((m) => m[0]).sort(), [2, 3, 4]);
+});
+
+/** The plain definition, for comparison: sort everything on every take. */
+class ReferenceQueue {
+  private entries: { key: string | null; message: Uint8Array; transmits: number; id: number; done: () => void }[] = [];
+  private nextId = 0;
+  dropped = 0;
+  constructor(private readonly max: number) {}
+  size(): number {
+    return this.entries.length;
+  }
+  queue(key: string | null, message: Uint8Array, done: () => void): void {
+    const old = this.entries.find((e) => key !== null && e.key === key);
+    if (old) {
+      this.entries.splice(this.entries.indexOf(old), 1);
+      old.done();
+    }
+    this.entries.push({ key, message, transmits: 0, id: this.nextId++, done });
+    while (this.entries.length > this.max) {
+      let worst = this.entries[0]!;
+      for (const x of this.entries) if (x.transmits > worst.transmits || (x.transmits === worst.transmits && x.id < worst.id)) worst = x;
+      this.entries.splice(this.entries.indexOf(worst), 1);
+      worst.done();
+      this.dropped++;
+    }
+  }
+  take(overhead: number, limit: number, transmitLimit: number): Uint8Array[] {
+    this.entries.sort((a, b) => a.transmits - b.transmits || b.message.length - a.message.length || b.id - a.id);
+    const out: Uint8Array[] = [];
+    const retired: typeof this.entries = [];
+    let used = 0;
+    for (const e of this.entries) {
+      if (used + overhead + e.message.length > limit) continue;
+      used += overhead + e.message.length;
+      out.push(e.message);
+      e.transmits++;
+      if (e.transmits >= transmitLimit) retired.push(e);
+      if (limit - used <= overhead) break;
+    }
+    this.entries = this.entries.filter((e) => !retired.includes(e));
+    for (const e of retired) e.done();
+    return out;
+  }
+}
+
+test('property: the bucketed queue takes, retires, replaces and drops exactly as the sort-everything definition', () => {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('queue' as const), key: fc.option(fc.integer({ min: 0, max: 12 }), { nil: null }), len: fc.integer({ min: 1, max: 60 }) }),
+    fc.record({ kind: fc.constant('take' as const), budget: fc.integer({ min: 0, max: 300 }), limit: fc.integer({ min: 1, max: 5 }) }),
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 10 }), fc.array(op, { maxLength: 80 }), (max, ops) => {
+      const q = new BroadcastQueue(max);
+      const ref = new ReferenceQueue(max);
+      const doneQ: number[] = [];
+      const doneRef: number[] = [];
+      let tag = 0;
+      for (const o of ops) {
+        if (o.kind === 'queue') {
+          const t = tag++;
+          const message = msg(o.len, t % 256);
+          const key = o.key === null ? null : `k${o.key}`;
+          q.queue({ key, message, onDone: () => doneQ.push(t) });
+          ref.queue(key, message, () => doneRef.push(t));
+        } else {
+          assert.deepEqual(q.take(2, o.budget, o.limit), ref.take(2, o.budget, o.limit));
+        }
+        assert.equal(q.size(), ref.size());
+        assert.deepEqual(doneQ, doneRef);
+        assert.equal(q.dropped, ref.dropped);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
