@@ -86,13 +86,12 @@ export class BroadcastQueue {
     }
     const retired: Entry[] = [];
     for (const e of taken) {
-      this.remove(e);
+      this.unlink(e);
       e.transmits++;
-      if (e.transmits >= transmitLimit) retired.push(e);
-      else {
-        this.insert(e);
-        if (e.b.key !== null) this.byKey.set(e.b.key, e);
-      }
+      if (e.transmits >= transmitLimit) {
+        this.forgetKey(e);
+        retired.push(e);
+      } else this.insert(e);
     }
     for (const e of retired) e.b.onDone?.();
     return out;
@@ -109,14 +108,22 @@ export class BroadcastQueue {
   }
 
   private remove(e: Entry): void {
+    this.unlink(e);
+    this.forgetKey(e);
+  }
+
+  /** Takes `e` out of its bucket; its key still points at it (it may be re-inserted). */
+  private unlink(e: Entry): void {
     const bucket = this.buckets[e.transmits];
-    if (bucket !== undefined) {
-      const i = this.positionIn(bucket, e);
-      if (bucket[i] === e) {
-        bucket.splice(i, 1);
-        this.count--;
-      }
+    if (bucket === undefined) return;
+    const i = this.positionIn(bucket, e);
+    if (bucket[i] === e) {
+      bucket.splice(i, 1);
+      this.count--;
     }
+  }
+
+  private forgetKey(e: Entry): void {
     if (e.b.key !== null && this.byKey.get(e.b.key) === e) this.byKey.delete(e.b.key);
   }
 

@@ -698,6 +698,11 @@ export class SwimNode {
     }
   }
 
+  /** The alive message that states what this node holds about `m` (for itself: its own advertisement). */
+  private aliveOf(m: MemberRecord): Message {
+    return { type: MessageType.Alive, body: { incarnation: m.incarnation, node: m.name, addr: m.addr, port: m.port, meta: m.meta, vsn: Uint8Array.from(m.vsn) } };
+  }
+
   private refute(accusedIncarnation: number): void {
     let inc = this.self.incarnation + 1;
     if (accusedIncarnation >= inc) inc = accusedIncarnation + 1;
@@ -706,10 +711,7 @@ export class SwimNode {
     this.stats.refutes++;
     this.emit({ kind: 'update', member: snapshotOf(this.self) });
     this.awareness.applyDelta(1);
-    this.queueBroadcast(this.name, {
-      type: MessageType.Alive,
-      body: { incarnation: inc, node: this.name, addr: this.advertiseAddr, port: this.advertise.port, meta: this.self.meta, vsn: this.vsnBytes() },
-    });
+    this.queueBroadcast(this.name, this.aliveOf(this.self));
     // A refutation races suspicion timers all over the cluster: send it now
     // rather than at the next gossip tick.
     if (this.running && !this.refuteGossipPending) {
@@ -737,10 +739,7 @@ export class SwimNode {
     const isSelf = m === this.self;
     if (isSelf) this.stats.staleAccusations++;
     const now = this.env.scheduler.nowMs();
-    const alive: Message = {
-      type: MessageType.Alive,
-      body: { incarnation: m.incarnation, node: m.name, addr: m.addr, port: m.port, meta: m.meta, vsn: Uint8Array.from(m.vsn) },
-    };
+    const alive = this.aliveOf(m);
     const peer = this.byName.get(accuser);
     const key = `${accuser}\u0000${m.name}`;
     const last = this.corrected.get(key) ?? -Infinity;
