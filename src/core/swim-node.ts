@@ -1,7 +1,7 @@
 // One SWIM + Lifeguard member speaking memberlist's protocol. No I/O of its
 // own: packets, streams, time and randomness come through CoreEnv.
 import type { SwimConfig } from '../config/swim-config.js';
-import { encodeMessage } from '../wire/codec.js';
+import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { COMPOUND_HEADER_BYTES, COMPOUND_PART_OVERHEAD, makeCompound } from '../wire/compound.js';
 import { Keyring } from '../wire/keyring.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/limits.js';
@@ -109,6 +109,8 @@ export class SwimNode {
   private seqNo = 0;
   private readonly listeners = new Set<(ev: MemberEvent) => void>();
   private readonly probeLatenessListeners = new Set<(latenessMs: number, periodMs: number) => void>();
+  /** The one user-message delegate (partition ownership); it answers whether the payload was its own. */
+  private userHandler: ((from: Address, payload: Uint8Array) => boolean) | null = null;
   /** When the next protocol period is due, to measure how late it runs. */
   private probeDueAtMs = 0;
   private lastPeriodMs = 1;
@@ -275,6 +277,73 @@ export class SwimNode {
     return this.awareness.healthScore();
   }
 
+  // ------------------------------------------------------------------ user messages and evidence
+
+  /** Registers the user-message delegate (one at most); it returns false for payloads that are not its own. */
+  onUserMessage(handler: (from: Address, payload: Uint8Array) => boolean): () => void {
+    this.userHandler = handler;
+    return () => {
+      if (this.userHandler === handler) this.userHandler = null;
+    };
+  }
+
+  /** Largest user-message payload that fits one datagram after framing and security overhead. */
+  userMessageBudgetBytes(): number {
+    return this.cfg.udpBufferSize - 1 - packetOverheadBytes(this.security);
+  }
+
+  /** Sends one user message (memberlist type 8) as its own datagram; false if it is too large or the node is stopped. */
+  sendUserMessage(to: Address, payload: Uint8Array): boolean {
+    if (this.stopped || payload.length > this.userMessageBudgetBytes()) return false;
+    this.sendRaw(to, encodeMessage({ type: MessageType.User, body: { payload } }));
+    return true;
+  }
+
+  /**
+   * What this node holds about each named member, as the memberlist messages
+   * gossip would carry (alive, suspect, dead, or dead-from-itself for left), so
+   * another member can merge it by the same rules. Unknown names are skipped.
+   */
+  evidenceOf(names: Iterable<string>): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const name of names) {
+      const m = this.byName.get(name);
+      if (!m) continue;
+      switch (m.state) {
+        case 'alive':
+          out.push(encodeMessage(this.aliveOf(m)));
+          break;
+        case 'suspect':
+          out.push(encodeMessage({ type: MessageType.Suspect, body: { incarnation: m.incarnation, node: m.name, from: this.name } }));
+          break;
+        case 'dead':
+          out.push(encodeMessage({ type: MessageType.Dead, body: { incarnation: m.incarnation, node: m.name, from: this.name } }));
+          break;
+        case 'left':
+          out.push(encodeMessage({ type: MessageType.Dead, body: { incarnation: m.incarnation, node: m.name, from: m.name } }));
+          break;
+      }
+    }
+    return out;
+  }
+
+  /** Merges evidence from evidenceOf() at once, by memberlist's precedence rules (as if it arrived by gossip). */
+  mergeEvidence(messages: readonly Uint8Array[]): void {
+    if (this.stopped) return;
+    for (const raw of messages) {
+      const d = decodeMessage(raw, this.limits);
+      if (!d.ok) {
+        countDrop(this.stats, d.reason);
+        continue;
+      }
+      const msg = d.value;
+      if (msg.type === MessageType.Alive) this.aliveNode(msg.body, false);
+      else if (msg.type === MessageType.Suspect) this.suspectNode(msg.body);
+      else if (msg.type === MessageType.Dead) this.deadNode(msg.body);
+      else countDrop(this.stats, 'unexpected-evidence');
+    }
+  }
+
   broadcastQueueDepth(): number {
     return this.broadcasts.size();
   }
@@ -399,8 +468,11 @@ export class SwimNode {
         return this.handoff(msg, true);
       case MessageType.Suspect:
       case MessageType.Dead:
-      case MessageType.User:
         return this.handoff(msg, false);
+      case MessageType.User:
+        // The delegate bounds its own work; Serf's messages (not ours) are counted and dropped.
+        if (this.userHandler === null || !this.userHandler(from, msg.body.payload)) countDrop(this.stats, 'user-message-ignored');
+        return;
       default:
         countDrop(this.stats, 'unexpected-packet-message');
     }
@@ -432,10 +504,6 @@ export class SwimNode {
           break;
         case MessageType.Dead:
           this.deadNode(msg.body);
-          break;
-        case MessageType.User:
-          // swimd has no user-message delegate; Serf's own messages end here.
-          countDrop(this.stats, 'user-message-ignored');
           break;
         default:
           break;

@@ -199,3 +199,35 @@ test('a stale accusation is answered: the accuser is sent the alive the receiver
   const gossiped = [0, 1].flatMap((to) => aliveAboutN2(c.messagesSent(2, to, mark)));
   assert.ok(gossiped.length >= 2, `the re-announcement is gossiped too (${gossiped.length} copies)`);
 });
+
+test('user messages reach the delegate, other payloads are counted as ignored, and evidence merges a death at once', () => {
+  const c = makeCluster(3, 15);
+  joinAll(c);
+  const got: string[] = [];
+  c.nodes[1]!.onUserMessage((from, payload) => {
+    if (payload[0] !== 0xf5) return false;
+    got.push(`${from.host}:${Buffer.from(payload.subarray(1)).toString()}`);
+    return true;
+  });
+  const ignoredBefore = c.nodes[1]!.stats.drops['user-message-ignored'] ?? 0;
+  assert.equal(c.nodes[0]!.sendUserMessage({ host: '127.0.0.2', port: 7946 }, Uint8Array.from([0xf5, 0x68, 0x69])), true);
+  assert.equal(c.nodes[0]!.sendUserMessage({ host: '127.0.0.2', port: 7946 }, Uint8Array.from([0x03, 0x00])), true);
+  assert.equal(c.nodes[0]!.sendUserMessage({ host: '127.0.0.2', port: 7946 }, new Uint8Array(c.nodes[0]!.userMessageBudgetBytes() + 1)), false, 'an oversized payload is refused, not cut');
+  c.scheduler.advance(10);
+  assert.deepEqual(got, ['127.0.0.1:hi']);
+  assert.equal((c.nodes[1]!.stats.drops['user-message-ignored'] ?? 0) - ignoredBefore, 1);
+  // n0 learns n2 died; its evidence makes n1 see the death immediately, with no gossip round.
+  c.crash(2);
+  const inc = c.nodes[0]!.member('n2')!.incarnation;
+  c.nodes[0]!.mergeEvidence(c.nodes[0]!.evidenceOf(['n2']).map(() => encodeMessage({ type: MessageType.Dead, body: { incarnation: inc, node: 'n2', from: 'n0' } })));
+  assert.equal(c.nodes[0]!.member('n2')!.state, 'dead');
+  const evidence = c.nodes[0]!.evidenceOf(['n2', 'no-such-member']);
+  assert.equal(evidence.length, 1);
+  assert.equal(c.nodes[1]!.member('n2')!.state, 'alive');
+  c.nodes[1]!.mergeEvidence(evidence);
+  assert.equal(c.nodes[1]!.member('n2')!.state, 'dead');
+  // Stale evidence (an older incarnation) changes nothing.
+  const n0alive = c.nodes[1]!.member('n0')!;
+  c.nodes[1]!.mergeEvidence([encodeMessage({ type: MessageType.Dead, body: { incarnation: n0alive.incarnation - 1, node: 'n0', from: 'n2' } })]);
+  assert.equal(c.nodes[1]!.member('n0')!.state, 'alive');
+});
