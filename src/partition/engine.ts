@@ -24,6 +24,11 @@ export interface PartitionOptions {
   boundedLoadEpsilon?: number;
   /** Move a suspect member's partitions at once instead of waiting for its death. */
   failoverOnSuspect?: boolean;
+  /**
+   * Which members may hold partitions at all (primary or replica), by their
+   * tags; others (Serf agents, tooling) are ignored. Undefined: every member.
+   */
+  eligible?: (m: PartitionMember) => boolean;
 }
 
 export interface PartitionAssignment {
@@ -59,7 +64,7 @@ export class PartitionConfigError extends Error {
   readonly code = 'PARTITION_CONFIG_INVALID';
 }
 
-type Hasher = (s: string) => number;
+export type Hasher = (s: string) => number;
 
 function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -70,9 +75,14 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-export async function createPartitionEngine(opts: PartitionOptions): Promise<PartitionEngine> {
+/** The member-name hash rendezvous scores start from (xxhash32, loaded once). */
+export async function createHasher(): Promise<Hasher> {
   const { h32 } = await xxhash();
-  return new PartitionEngine(opts, (s) => h32(s, 0x5317d) >>> 0);
+  return (s) => h32(s, 0x5317d) >>> 0;
+}
+
+export async function createPartitionEngine(opts: PartitionOptions): Promise<PartitionEngine> {
+  return new PartitionEngine(opts, await createHasher());
 }
 
 interface MemberEntry {
@@ -161,7 +171,7 @@ export class PartitionEngine {
     if (!this.quorumOk()) return this.publish(new Map());
     const wasEligible = before !== undefined && this.eligible(before);
     const isEligible = this.eligible(next);
-    const rankingChanged = before !== undefined && (before.zone !== next.zone || before.weight !== next.weight || (before.drain && !next.drain));
+    const rankingChanged = before !== undefined && (before.zone !== next.zone || before.weight !== next.weight || (before.drain && !next.drain) || this.eligibleByTags(before) !== this.eligibleByTags(next));
     if (rankingChanged) return this.publish(this.computeAll());
     const touched = new Set<number>();
     if (wasEligible && (!isEligible || (next.drain && !before!.drain))) {
@@ -196,7 +206,38 @@ export class PartitionEngine {
   }
 
   private eligible(m: PartitionMember): boolean {
-    return m.state === 'alive' || (m.state === 'suspect' && !this.opts.failoverOnSuspect);
+    return (m.state === 'alive' || (m.state === 'suspect' && !this.opts.failoverOnSuspect)) && this.eligibleByTags(m);
+  }
+
+  /** Passes the tag selector (whatever its state). */
+  eligibleByTags(m: PartitionMember): boolean {
+    return this.opts.eligible === undefined || this.opts.eligible(m);
+  }
+
+  /** The member as the engine last recorded it. */
+  memberOf(name: string): PartitionMember | undefined {
+    return this.members.get(name)?.m;
+  }
+
+  /** Primary of p in the current snapshot. */
+  primaryOf(p: number): string | null {
+    return this.assignment[p]?.primary ?? null;
+  }
+
+  /**
+   * Members that would rank above `name` for partition p but cannot be its
+   * primary now (dead, left, suspect under failoverOnSuspect, or drained):
+   * what a claimant must show a granter for the granter to agree it is rightful.
+   */
+  outranking(p: number, name: string): string[] {
+    const me = this.members.get(name);
+    if (!me) return [];
+    const out: string[] = [];
+    for (const e of this.members.values()) {
+      if (e === me || !this.eligibleByTags(e.m)) continue;
+      if ((!this.eligible(e.m) || e.m.drain) && this.better(p, e, me)) out.push(e.m.name);
+    }
+    return out;
   }
 
   private liveCount(): number {

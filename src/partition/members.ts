@@ -13,6 +13,8 @@ export interface PartitionMember {
   readonly weight: number;
   /** Tag `drain` ("true" or "1"): never primary, may stay a replica. */
   readonly drain: boolean;
+  /** All tags, for eligibility selectors (partitions.eligible). */
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 export function partitionMemberOf(s: MemberSnapshot): PartitionMember {
@@ -25,5 +27,6 @@ export function partitionMemberOf(s: MemberSnapshot): PartitionMember {
     zone: tags?.zone ?? '',
     weight: Number.isFinite(weight) && weight > 0 ? weight : 1,
     drain: tags?.drain === 'true' || tags?.drain === '1',
+    tags: tags ?? {},
   };
 }

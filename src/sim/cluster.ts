@@ -19,6 +19,8 @@ export interface SimClusterOptions {
   keepLog?: boolean;
   /** Metadata for a member, by index. */
   metaOf?: (index: number) => Uint8Array;
+  /** Called for every new process of a member (first start and each restart) before it starts; attaches what runs beside the core. */
+  onProcess?: (m: SimMember) => void;
 }
 
 export interface SimMember {
@@ -73,13 +75,17 @@ export class SimCluster {
     const meta = this.opts.metaOf?.(index);
     const node = new SwimNode({ name, advertise: address, config: this.opts.config, env: { scheduler, random: this.random.fork(), packets, streams }, ...(meta ? { meta } : {}) });
     node.on((ev) => this.onEvent(name, ev));
+    let m: SimMember;
     if (existing) {
       existing.node = node;
       existing.scheduler = scheduler;
       existing.status = 'up';
-      return existing;
+      m = existing;
+    } else {
+      m = { name, index, address, node, scheduler, status: 'up' };
     }
-    return { name, index, address, node, scheduler, status: 'up' };
+    this.opts.onProcess?.(m);
+    return m;
   }
 
   member(name: string): SimMember {

@@ -1,0 +1,297 @@
+// Wire format of the partition-ownership messages. They travel as memberlist
+// user messages (type 8), sent only to members that advertise the ownership
+// tag, so Serf agents never see one. Layout: [0xF5][version][kind] then the
+// body; integers are unsigned LEB128 (epochs up to 2^53), strings are a length
+// and UTF-8 bytes. Every decode is bounded and returns a typed failure.
+
+export const OWNERSHIP_MAGIC = 0xf5;
+export const OWNERSHIP_WIRE_VERSION = 1;
+
+/** Append-only: a kind's number never changes meaning. */
+export enum OwnershipKind {
+  /** "Grant me these epochs": a member that computes itself primary asks for them. */
+  Claim = 1,
+  /** A granter's answer to one claim: granted or refused, per partition. */
+  Vote = 2,
+  /** "I now hold these epochs": sent by a claimant that reached the quorum. */
+  Commit = 3,
+  /** Anti-entropy: the committed owner and epoch this member knows, per partition. */
+  Sync = 4,
+}
+
+export interface EpochEntry {
+  partition: number;
+  epoch: number;
+}
+
+export interface ClaimMsg {
+  kind: OwnershipKind.Claim;
+  requestId: number;
+  claimant: string;
+  /** memberlist messages (alive/suspect/dead) stating the claimant's view of the previous owners. */
+  evidence: Uint8Array[];
+  entries: EpochEntry[];
+}
+
+export interface VoteEntry extends EpochEntry {
+  granted: boolean;
+  /** The highest epoch the granter had promised or seen for this partition. */
+  promised: number;
+}
+
+export interface VoteMsg {
+  kind: OwnershipKind.Vote;
+  requestId: number;
+  granter: string;
+  entries: VoteEntry[];
+}
+
+export interface CommitMsg {
+  kind: OwnershipKind.Commit;
+  owner: string;
+  entries: EpochEntry[];
+}
+
+export interface SyncGroup {
+  owner: string;
+  entries: EpochEntry[];
+}
+
+export interface SyncMsg {
+  kind: OwnershipKind.Sync;
+  sender: string;
+  groups: SyncGroup[];
+}
+
+export type OwnershipMsg = ClaimMsg | VoteMsg | CommitMsg | SyncMsg;
+
+export type OwnershipDecode = { ok: true; msg: OwnershipMsg } | { ok: false; reason: 'not-ownership' | 'bad-version' | 'malformed' | 'unknown-kind' | 'too-many-entries' };
+
+export const OWNERSHIP_LIMITS = {
+  maxNameBytes: 512,
+  maxEvidence: 64,
+  maxEvidenceBytes: 1024,
+  maxEntries: 65_536,
+} as const;
+
+class Writer {
+  private buf = new Uint8Array(256);
+  private pos = 0;
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+  byte(b: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+    return this;
+  }
+  uint(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`not an unsigned safe integer: ${v}`);
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    this.uint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+  str(s: string): this {
+    return this.bytes(Buffer.from(s, 'utf8'));
+  }
+  length(): number {
+    return this.pos;
+  }
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+class Malformed extends Error {}
+
+class Reader {
+  pos = 0;
+  constructor(private readonly buf: Uint8Array) {}
+  byte(): number {
+    if (this.pos >= this.buf.length) throw new Malformed('truncated');
+    return this.buf[this.pos++]!;
+  }
+  uint(): number {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.byte();
+      v += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) {
+        if (!Number.isSafeInteger(v)) throw new Malformed('integer too large');
+        return v;
+      }
+      scale *= 0x80;
+    }
+    throw new Malformed('integer too long');
+  }
+  bytes(max: number): Uint8Array {
+    const n = this.uint();
+    if (n > max || this.pos + n > this.buf.length) throw new Malformed('bytes out of bounds');
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  str(max: number): string {
+    const b = this.bytes(max);
+    const s = Buffer.from(b).toString('utf8');
+    if (Buffer.byteLength(s) !== b.length) throw new Malformed('invalid utf-8');
+    return s;
+  }
+  count(max: number): number {
+    const n = this.uint();
+    // Every counted item takes at least one byte, which bounds allocations by the packet size.
+    if (n > max || n > this.buf.length - this.pos) throw new TooMany();
+    return n;
+  }
+  done(): boolean {
+    return this.pos === this.buf.length;
+  }
+}
+
+class TooMany extends Error {}
+
+function header(kind: OwnershipKind): Writer {
+  return new Writer().byte(OWNERSHIP_MAGIC).byte(OWNERSHIP_WIRE_VERSION).byte(kind);
+}
+
+function writeEntries(w: Writer, entries: readonly EpochEntry[]): void {
+  w.uint(entries.length);
+  for (const e of entries) w.uint(e.partition).uint(e.epoch);
+}
+
+function readEntries(r: Reader): EpochEntry[] {
+  const n = r.count(OWNERSHIP_LIMITS.maxEntries);
+  const out: EpochEntry[] = [];
+  for (let i = 0; i < n; i++) out.push({ partition: r.uint(), epoch: r.uint() });
+  return out;
+}
+
+export function encodeOwnership(m: OwnershipMsg): Uint8Array {
+  const w = header(m.kind);
+  switch (m.kind) {
+    case OwnershipKind.Claim:
+      w.uint(m.requestId).str(m.claimant).uint(m.evidence.length);
+      for (const e of m.evidence) w.bytes(e);
+      writeEntries(w, m.entries);
+      break;
+    case OwnershipKind.Vote:
+      w.uint(m.requestId).str(m.granter).uint(m.entries.length);
+      for (const e of m.entries) w.uint(e.partition).uint(e.epoch).byte(e.granted ? 1 : 0).uint(e.promised);
+      break;
+    case OwnershipKind.Commit:
+      w.str(m.owner);
+      writeEntries(w, m.entries);
+      break;
+    case OwnershipKind.Sync:
+      w.str(m.sender).uint(m.groups.length);
+      for (const g of m.groups) {
+        w.str(g.owner);
+        writeEntries(w, g.entries);
+      }
+      break;
+  }
+  return w.finish();
+}
+
+/** Bytes an entry list adds at most per entry (partition and epoch as LEB128). */
+export const MAX_ENTRY_BYTES = 4 + 8;
+
+export function isOwnershipPayload(b: Uint8Array): boolean {
+  return b.length >= 3 && b[0] === OWNERSHIP_MAGIC;
+}
+
+export function decodeOwnership(b: Uint8Array): OwnershipDecode {
+  if (!isOwnershipPayload(b)) return { ok: false, reason: 'not-ownership' };
+  if (b[1] !== OWNERSHIP_WIRE_VERSION) return { ok: false, reason: 'bad-version' };
+  const r = new Reader(b);
+  r.pos = 3;
+  const L = OWNERSHIP_LIMITS;
+  try {
+    let msg: OwnershipMsg;
+    switch (b[2]) {
+      case OwnershipKind.Claim: {
+        const requestId = r.uint();
+        const claimant = r.str(L.maxNameBytes);
+        const ne = r.count(L.maxEvidence);
+        const evidence: Uint8Array[] = [];
+        for (let i = 0; i < ne; i++) evidence.push(r.bytes(L.maxEvidenceBytes));
+        msg = { kind: OwnershipKind.Claim, requestId, claimant, evidence, entries: readEntries(r) };
+        break;
+      }
+      case OwnershipKind.Vote: {
+        const requestId = r.uint();
+        const granter = r.str(L.maxNameBytes);
+        const n = r.count(L.maxEntries);
+        const entries: VoteEntry[] = [];
+        for (let i = 0; i < n; i++) {
+          const partition = r.uint();
+          const epoch = r.uint();
+          const g = r.byte();
+          if (g > 1) throw new Malformed('granted flag');
+          entries.push({ partition, epoch, granted: g === 1, promised: r.uint() });
+        }
+        msg = { kind: OwnershipKind.Vote, requestId, granter, entries };
+        break;
+      }
+      case OwnershipKind.Commit:
+        msg = { kind: OwnershipKind.Commit, owner: r.str(L.maxNameBytes), entries: readEntries(r) };
+        break;
+      case OwnershipKind.Sync: {
+        const sender = r.str(L.maxNameBytes);
+        const ng = r.count(L.maxEntries);
+        const groups: SyncGroup[] = [];
+        for (let i = 0; i < ng; i++) groups.push({ owner: r.str(L.maxNameBytes), entries: readEntries(r) });
+        msg = { kind: OwnershipKind.Sync, sender, groups };
+        break;
+      }
+      default:
+        return { ok: false, reason: 'unknown-kind' };
+    }
+    if (!r.done()) return { ok: false, reason: 'malformed' };
+    return { ok: true, msg };
+  } catch (err) {
+    if (err instanceof TooMany) return { ok: false, reason: 'too-many-entries' };
+    if (err instanceof Malformed || err instanceof RangeError) return { ok: false, reason: 'malformed' };
+    throw err;
+  }
+}
+
+/**
+ * Splits entries into messages no larger than `budgetBytes`: `build(slice)`
+ * encodes one message; the slice is halved until it fits. Returns the encoded
+ * messages (one at least, even for no entries).
+ */
+export function packEntries<E>(entries: readonly E[], budgetBytes: number, build: (slice: readonly E[]) => Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let i = 0;
+  let step = Math.max(1, entries.length);
+  if (entries.length === 0) return [build([])];
+  while (i < entries.length) {
+    const n = Math.min(step, entries.length - i);
+    const msg = build(entries.slice(i, i + n));
+    if (msg.length <= budgetBytes || n === 1) {
+      out.push(msg);
+      i += n;
+    } else {
+      step = Math.max(1, Math.floor(n / 2));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,605 @@
+// Quorum-granted epochs: the fencing token of a partition is an epoch that a
+// fixed quorum of eligible members granted to its owner.
+//
+// Rules (the vote rule of Raft, per partition, without a log):
+//  - A member that computes itself the rightful primary of p (the top-ranked
+//    eligible member in its own view) and sees at least `quorum` eligible
+//    members alive asks every eligible member for epoch E = (highest epoch it
+//    knows for p) + 1. The request carries the claimant's evidence (what it
+//    holds about the members that outrank it for p: dead, left, suspect or
+//    drained) which the granter merges like gossip before it decides.
+//  - A granter grants E for p only if E is above every epoch it has granted or
+//    seen committed for p (or it is the same grant again, to the same claimant),
+//    and only if the claimant is the rightful primary of p in its own view. The
+//    grant is recorded durably before the answer is sent.
+//  - The claimant holds p with token E once `quorum` distinct members (itself
+//    included) granted E to this very request; it announces the commit.
+//  - It stops holding p the moment it is no longer rightful in its view, loses
+//    sight of a quorum of eligible members, or learns of a higher epoch for p.
+// Safety: two members cannot both hold epoch E for p, because each needs
+// `quorum` grants of E, each member grants E at most once, and two quorums
+// intersect while at most 2·quorum − 1 eligible members exist (checked here;
+// above that, nobody claims or grants). A later owner's epoch is higher than an
+// earlier one's, because its quorum intersects the earlier quorum, whose members
+// refuse anything not above what they granted. Storage that rejects a token
+// below the highest it accepted therefore accepts writes from one owner at a
+// time, whatever the network, the clocks or pauses do.
+//
+// No I/O here: time, randomness, the view, durable storage and sending come in
+// through OwnershipPorts, so the simulator runs this exact code.
+import type { Random, Scheduler, TimerHandle } from '../core/env.js';
+import type { Grant, GrantStore } from './grant-store.js';
+import {
+  decodeOwnership,
+  encodeOwnership,
+  OwnershipKind,
+  packEntries,
+  type ClaimMsg,
+  type CommitMsg,
+  type EpochEntry,
+  type OwnershipMsg,
+  type SyncMsg,
+  type VoteEntry,
+  type VoteMsg,
+} from './ownership-wire.js';
+
+/** What the ownership protocol reads of the local member view. */
+export interface OwnershipView {
+  /** Rightful primary of p by the local view (rank over eligible members), with no quorum guard. */
+  rightful(p: number): string | null;
+  /** Eligible members in the alive state, this member included when it is eligible. */
+  aliveEligibleCount(): number;
+  aliveEligible(): Iterable<string>;
+  /** Known, eligible by tag, and alive: may claim. */
+  isAliveEligible(name: string): boolean;
+  /** Known and eligible by tag (in any state but left): its grants count. */
+  isEligibleMember(name: string): boolean;
+  /** Members that rank above `name` for p and are not eligible now: the evidence a claim carries. */
+  outranking(p: number, name: string): readonly string[];
+  /** Members (eligible or not) that run the ownership protocol and should hear commits. */
+  listeners(): Iterable<string>;
+}
+
+export interface OwnershipPorts {
+  scheduler: Scheduler;
+  random: Random;
+  view: OwnershipView;
+  store: GrantStore;
+  /** Sends one datagram to a member by name; false when it is unknown or the payload is too large. */
+  send(to: string, payload: Uint8Array): boolean;
+  budgetBytes(): number;
+  evidenceOf(names: Iterable<string>): Uint8Array[];
+  mergeEvidence(messages: readonly Uint8Array[]): void;
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface OwnershipOptions {
+  self: string;
+  partitions: number;
+  /** Grants needed to hold an epoch; more than half of the eligible members. */
+  quorum: number;
+  /** A claim round not granted by then is retried with a higher epoch. */
+  claimTimeoutMs: number;
+  /** Upper bound of the randomised back-off between failed rounds. */
+  claimBackoffMaxMs: number;
+  /** One anti-entropy exchange of committed epochs per interval, with one random member. */
+  syncIntervalMs: number;
+  /** Datagrams per anti-entropy exchange (the table is sent in a rotating window). */
+  syncMessagesPerTick: number;
+  /** Most evidence items one claim carries. */
+  maxEvidence: number;
+}
+
+export class OwnershipError extends Error {
+  constructor(
+    readonly code: 'OWNERSHIP_STORE_FAILED' | 'OWNERSHIP_INVARIANT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OwnershipError';
+  }
+}
+
+export interface OwnershipStats {
+  claimsStarted: number;
+  commits: number;
+  grantsGiven: number;
+  grantsRefused: number;
+  staleVotes: number;
+  deposed: number;
+  roundsFailed: number;
+  universeExceeded: number;
+  dropped: Record<string, number>;
+}
+
+interface Round {
+  requestId: number;
+  epoch: number;
+  grants: Set<string>;
+  refusals: Set<string>;
+  startedAtMs: number;
+}
+
+export type OwnershipChange = (partitions: readonly number[]) => void;
+
+export class Ownership {
+  readonly stats: OwnershipStats = { claimsStarted: 0, commits: 0, grantsGiven: 0, grantsRefused: 0, staleVotes: 0, deposed: 0, roundsFailed: 0, universeExceeded: 0, dropped: {} };
+  /** Epoch this member holds for p (0: not held). */
+  private readonly held: Float64Array;
+  /** Highest epoch this member granted (itself included) and to whom; recorded durably. */
+  private readonly promised: Float64Array;
+  private readonly promisedTo: (string | null)[];
+  /** Highest committed epoch known for p and its owner. */
+  private readonly knownEpoch: Float64Array;
+  private readonly knownOwner: (string | null)[];
+  /** Highest epoch seen for p anywhere (refusals included): the next claim goes above it. */
+  private readonly highest: Float64Array;
+  private readonly rounds = new Map<number, Round>();
+  private readonly attempts = new Map<number, number>();
+  private readonly retryAt = new Map<number, number>();
+  private readonly timers = new Set<TimerHandle>();
+  private retryTimer: TimerHandle | null = null;
+  private syncTimer: TimerHandle | null = null;
+  private syncCursor = 0;
+  private requestSeq = 0;
+  private readonly listeners = new Set<OwnershipChange>();
+  private stopped = false;
+  /** Last quorum state seen by reconcile, to drop everything when it is lost. */
+  private hadQuorum = false;
+
+  constructor(
+    readonly opts: OwnershipOptions,
+    private readonly ports: OwnershipPorts,
+  ) {
+    if (!Number.isInteger(opts.quorum) || opts.quorum < 1) throw new OwnershipError('OWNERSHIP_INVARIANT', `quorum must be ≥ 1, got ${opts.quorum}`);
+    const P = opts.partitions;
+    this.held = new Float64Array(P);
+    this.promised = new Float64Array(P);
+    this.promisedTo = new Array<string | null>(P).fill(null);
+    this.knownEpoch = new Float64Array(P);
+    this.knownOwner = new Array<string | null>(P).fill(null);
+    this.highest = new Float64Array(P);
+    // Restore what was promised before a restart: never grant those epochs again.
+    for (const g of ports.store.load()) {
+      if (g.partition < 0 || g.partition >= P) continue;
+      this.promised[g.partition] = g.epoch;
+      this.promisedTo[g.partition] = g.to;
+      this.highest[g.partition] = Math.max(this.highest[g.partition]!, g.epoch);
+    }
+  }
+
+  start(): void {
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.syncOnce();
+      // A sweep, so no partition stays unclaimed by its rightful primary whatever message was lost.
+      this.reconcile(null);
+      this.syncTimer = this.ports.scheduler.setTimer(this.jitter(this.opts.syncIntervalMs), tick);
+    };
+    this.syncTimer = this.ports.scheduler.setTimer(this.jitter(this.opts.syncIntervalMs), tick);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.syncTimer?.cancel();
+    this.retryTimer?.cancel();
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
+    this.rounds.clear();
+  }
+
+  onChange(listener: OwnershipChange): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The epoch this member holds for p, or 0. */
+  heldEpoch(p: number): number {
+    return this.held[p]!;
+  }
+
+  knownEpochOf(p: number): number {
+    return this.knownEpoch[p]!;
+  }
+
+  knownOwnerOf(p: number): string | null {
+    return this.knownOwner[p]!;
+  }
+
+  promisedEpochOf(p: number): number {
+    return this.promised[p]!;
+  }
+
+  /** Partitions with a claim round in flight. */
+  pendingClaims(): number {
+    return this.rounds.size;
+  }
+
+  /** Enough eligible members alive, and few enough that two quorums must intersect. */
+  quorumOk(): boolean {
+    const n = this.ports.view.aliveEligibleCount();
+    return n >= this.opts.quorum && n <= 2 * this.opts.quorum - 1;
+  }
+
+  /** Eligible members seen alive exceed 2·quorum − 1: quorums may not intersect, so nobody claims or grants. */
+  universeExceeded(): boolean {
+    return this.ports.view.aliveEligibleCount() > 2 * this.opts.quorum - 1;
+  }
+
+  /**
+   * Re-evaluates partitions after the view changed: drops what this member may
+   * no longer hold and claims what it should. `partitions` null means all.
+   */
+  reconcile(partitions: Iterable<number> | null): void {
+    if (this.stopped) return;
+    const quorum = this.quorumOk();
+    const changed: number[] = [];
+    if (!quorum) {
+      if (this.universeExceeded()) {
+        this.stats.universeExceeded++;
+        this.ports.log?.('error', 'more eligible members alive than 2 × partitions.quorum − 1: quorums may not intersect, so no partition is claimed or granted', { alive: this.ports.view.aliveEligibleCount(), quorum: this.opts.quorum });
+      }
+      for (let p = 0; p < this.opts.partitions; p++) if (this.held[p]! > 0) this.drop(p, changed);
+      this.rounds.clear();
+      this.hadQuorum = false;
+      this.emit(changed);
+      return;
+    }
+    const all = partitions === null || !this.hadQuorum;
+    this.hadQuorum = true;
+    const toClaim: number[] = [];
+    const consider = (p: number): void => {
+      const mine = this.ports.view.rightful(p) === this.opts.self;
+      if (!mine) {
+        if (this.held[p]! > 0) this.drop(p, changed);
+        this.rounds.delete(p);
+        this.attempts.delete(p);
+        return;
+      }
+      if (this.held[p]! > 0 && this.held[p]! >= this.knownEpoch[p]!) return;
+      if (this.held[p]! > 0) this.drop(p, changed);
+      if (!this.rounds.has(p) && !this.retryAt.has(p)) toClaim.push(p);
+    };
+    if (all) for (let p = 0; p < this.opts.partitions; p++) consider(p);
+    else for (const p of partitions) consider(p);
+    this.emit(changed);
+    if (toClaim.length > 0) this.claim(toClaim);
+  }
+
+  /** Handles one user-message payload; false if it is not an ownership message. */
+  onMessage(payload: Uint8Array): boolean {
+    const d = decodeOwnership(payload);
+    if (!d.ok) {
+      if (d.reason === 'not-ownership') return false;
+      this.countDrop(d.reason);
+      return true;
+    }
+    if (this.stopped) return true;
+    this.dispatch(d.msg);
+    return true;
+  }
+
+  /** A member became alive: send it what this member knows, so a healed or restarted owner learns newer epochs at once. */
+  memberAlive(name: string): void {
+    if (this.stopped || name === this.opts.self) return;
+    this.sendSync(name, 0, this.opts.partitions, 64);
+    // A member more in view is a fresh chance for every claim that failed: no back-off.
+    if (this.retryAt.size > 0) {
+      const due = [...this.retryAt.keys()];
+      this.retryAt.clear();
+      this.attempts.clear();
+      this.armRetry();
+      this.reconcile(due);
+    }
+  }
+
+  // ---------------------------------------------------------------- claimant
+
+  private claim(parts: number[]): void {
+    if (!this.quorumOk()) return;
+    const requestId = ++this.requestSeq;
+    const entries: EpochEntry[] = [];
+    const grants: Grant[] = [];
+    for (const p of parts) {
+      const epoch = Math.max(this.highest[p]!, this.promised[p]!, this.knownEpoch[p]!) + 1;
+      entries.push({ partition: p, epoch });
+      grants.push({ partition: p, epoch, to: this.opts.self });
+    }
+    // Our own vote is a grant like any other: durable before anyone hears of the claim.
+    if (!this.recordGrants(grants)) return;
+    const now = this.ports.scheduler.nowMs();
+    const committed: number[] = [];
+    for (const e of entries) {
+      this.promised[e.partition] = e.epoch;
+      this.promisedTo[e.partition] = this.opts.self;
+      this.highest[e.partition] = e.epoch;
+      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set([this.opts.self]), refusals: new Set(), startedAtMs: now });
+      if (this.opts.quorum === 1) committed.push(e.partition);
+    }
+    this.stats.claimsStarted += entries.length;
+    if (committed.length > 0) {
+      this.commitAll(committed);
+      return;
+    }
+    const evidenceNames = new Set<string>();
+    for (const p of parts) {
+      const owner = this.knownOwner[p];
+      if (owner && owner !== this.opts.self) evidenceNames.add(owner);
+      for (const n of this.ports.view.outranking(p, this.opts.self)) {
+        if (evidenceNames.size >= this.opts.maxEvidence) break;
+        evidenceNames.add(n);
+      }
+    }
+    // Our own alive first: a granter that has not heard of us yet learns us from the claim.
+    const evidence = this.ports.evidenceOf([this.opts.self, ...evidenceNames]);
+    const budget = this.ports.budgetBytes();
+    let evidenceBytes = 0;
+    const kept: Uint8Array[] = [];
+    for (const e of evidence) {
+      if (evidenceBytes + e.length + 3 > budget / 2) break;
+      kept.push(e);
+      evidenceBytes += e.length + 3;
+    }
+    const messages = packEntries(entries, budget, (slice) => encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant: this.opts.self, evidence: kept, entries: [...slice] } satisfies ClaimMsg));
+    for (const peer of this.ports.view.aliveEligible()) {
+      if (peer === this.opts.self) continue;
+      for (const m of messages) this.ports.send(peer, m);
+    }
+    const timer = this.ports.scheduler.setTimer(this.opts.claimTimeoutMs, () => {
+      this.timers.delete(timer);
+      this.roundTimedOut(requestId, entries.map((e) => e.partition));
+    });
+    this.timers.add(timer);
+  }
+
+  private roundTimedOut(requestId: number, parts: number[]): void {
+    const failed: number[] = [];
+    for (const p of parts) {
+      const r = this.rounds.get(p);
+      if (r && r.requestId === requestId) {
+        this.rounds.delete(p);
+        failed.push(p);
+      }
+    }
+    if (failed.length > 0) this.retryLater(failed);
+  }
+
+  /** Randomised, growing back-off so claimants whose views disagree do not duel in lockstep. */
+  private retryLater(parts: number[]): void {
+    this.stats.roundsFailed += parts.length;
+    const now = this.ports.scheduler.nowMs();
+    for (const p of parts) {
+      const n = (this.attempts.get(p) ?? 0) + 1;
+      this.attempts.set(p, n);
+      const capMs = Math.min(this.opts.claimBackoffMaxMs, this.opts.claimTimeoutMs * 2 ** Math.min(n - 1, 16));
+      this.retryAt.set(p, now + capMs / 2 + this.ports.random.next() * (capMs / 2));
+    }
+    this.armRetry();
+  }
+
+  private armRetry(): void {
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
+    if (this.retryAt.size === 0) return;
+    let next = Infinity;
+    for (const t of this.retryAt.values()) next = Math.min(next, t);
+    this.retryTimer = this.ports.scheduler.setTimer(Math.max(0, next - this.ports.scheduler.nowMs()), () => {
+      this.retryTimer = null;
+      const now = this.ports.scheduler.nowMs();
+      const due: number[] = [];
+      for (const [p, t] of this.retryAt) if (t <= now) due.push(p);
+      for (const p of due) this.retryAt.delete(p);
+      this.armRetry();
+      if (due.length > 0) this.reconcile(due);
+    });
+  }
+
+  private onVote(v: VoteMsg): void {
+    if (!this.ports.view.isEligibleMember(v.granter)) return this.countDrop('vote-from-ineligible');
+    const committed: number[] = [];
+    const failed: number[] = [];
+    for (const e of v.entries) {
+      if (e.partition < 0 || e.partition >= this.opts.partitions) continue;
+      if (e.promised > this.highest[e.partition]!) this.highest[e.partition] = e.promised;
+      const r = this.rounds.get(e.partition);
+      // A grant counts only for the exact request and epoch it answers.
+      if (!r || r.requestId !== v.requestId || r.epoch !== e.epoch) {
+        this.stats.staleVotes++;
+        continue;
+      }
+      if (e.granted) {
+        r.grants.add(v.granter);
+        if (r.grants.size >= this.opts.quorum) committed.push(e.partition);
+      } else {
+        r.refusals.add(v.granter);
+        // No quorum left among those who have not refused: retry without waiting for the timeout.
+        if (this.ports.view.aliveEligibleCount() - r.refusals.size < this.opts.quorum) {
+          this.rounds.delete(e.partition);
+          failed.push(e.partition);
+        }
+      }
+    }
+    if (committed.length > 0) this.commitAll(committed);
+    if (failed.length > 0) this.retryLater(failed);
+  }
+
+  private commitAll(parts: number[]): void {
+    const entries: EpochEntry[] = [];
+    for (const p of parts) {
+      const r = this.rounds.get(p);
+      if (!r) continue;
+      this.rounds.delete(p);
+      this.attempts.delete(p);
+      // Invariant: a commit is above every committed epoch this member knows of.
+      if (r.epoch <= this.knownEpoch[p]!) {
+        this.stats.staleVotes++;
+        continue;
+      }
+      this.held[p] = r.epoch;
+      this.knownEpoch[p] = r.epoch;
+      this.knownOwner[p] = this.opts.self;
+      entries.push({ partition: p, epoch: r.epoch });
+      this.stats.commits++;
+    }
+    if (entries.length === 0) return;
+    const messages = packEntries(entries, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Commit, owner: this.opts.self, entries: [...slice] } satisfies CommitMsg));
+    for (const peer of this.ports.view.listeners()) {
+      if (peer === this.opts.self) continue;
+      for (const m of messages) this.ports.send(peer, m);
+    }
+    this.emit(entries.map((e) => e.partition));
+  }
+
+  // ---------------------------------------------------------------- granter
+
+  private onClaim(c: ClaimMsg): void {
+    // Merge the claimant's evidence first, exactly as gossip would be merged.
+    if (c.evidence.length > 0) this.ports.mergeEvidence(c.evidence);
+    const votes: VoteEntry[] = [];
+    const grants: Grant[] = [];
+    const eligible = this.ports.view.isAliveEligible(c.claimant) && this.ports.view.isEligibleMember(this.opts.self) && !this.universeExceeded();
+    for (const e of c.entries) {
+      const p = e.partition;
+      if (p < 0 || p >= this.opts.partitions || e.epoch < 1) continue;
+      const floor = Math.max(this.promised[p]!, this.knownEpoch[p]!);
+      const again = e.epoch === this.promised[p] && this.promisedTo[p] === c.claimant;
+      const ok = eligible && (e.epoch > floor || again) && this.ports.view.rightful(p) === c.claimant;
+      if (ok && !again) grants.push({ partition: p, epoch: e.epoch, to: c.claimant });
+      votes.push({ partition: p, epoch: e.epoch, granted: ok, promised: floor });
+    }
+    // Durable before the answer leaves: a crash after this line cannot un-grant.
+    if (grants.length > 0 && !this.recordGrants(grants)) {
+      for (const v of votes) v.granted = false;
+    } else {
+      const changed: number[] = [];
+      for (const g of grants) {
+        this.promised[g.partition] = g.epoch;
+        this.promisedTo[g.partition] = g.to;
+        if (g.epoch > this.highest[g.partition]!) this.highest[g.partition] = g.epoch;
+        if (this.held[g.partition]! > 0) this.drop(g.partition, changed);
+        this.rounds.delete(g.partition);
+      }
+      this.emit(changed);
+    }
+    for (const v of votes) {
+      if (v.granted) this.stats.grantsGiven++;
+      else this.stats.grantsRefused++;
+      if (v.granted) v.promised = v.epoch;
+    }
+    const messages = packEntries(votes, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Vote, requestId: c.requestId, granter: this.opts.self, entries: [...slice] } satisfies VoteMsg));
+    for (const m of messages) this.ports.send(c.claimant, m);
+  }
+
+  // ---------------------------------------------------------------- news
+
+  private learn(owner: string, entries: readonly EpochEntry[]): void {
+    if (!this.ports.view.isEligibleMember(owner)) return this.countDrop('commit-from-ineligible');
+    const changed: number[] = [];
+    const reclaim: number[] = [];
+    for (const e of entries) {
+      const p = e.partition;
+      if (p < 0 || p >= this.opts.partitions) continue;
+      if (e.epoch > this.highest[p]!) this.highest[p] = e.epoch;
+      if (e.epoch <= this.knownEpoch[p]!) continue;
+      this.knownEpoch[p] = e.epoch;
+      this.knownOwner[p] = owner;
+      changed.push(p);
+      if (owner === this.opts.self) continue;
+      if (this.held[p]! > 0) {
+        // Someone holds a higher epoch: this member was deposed (it was cut off, or paused).
+        this.stats.deposed++;
+        this.held[p] = 0;
+      }
+      const r = this.rounds.get(p);
+      if (r && r.epoch <= e.epoch) this.rounds.delete(p);
+      // If this member is still the rightful primary it claims above the new epoch.
+      reclaim.push(p);
+    }
+    this.emit(changed);
+    if (reclaim.length > 0) this.reconcile(reclaim);
+  }
+
+  private syncOnce(): void {
+    const peers = [...this.ports.view.listeners()].filter((n) => n !== this.opts.self);
+    if (peers.length === 0) return;
+    const peer = peers[this.ports.random.int(peers.length)]!;
+    this.syncCursor = this.sendSync(peer, this.syncCursor, this.opts.partitions, this.opts.syncMessagesPerTick);
+  }
+
+  /** Sends committed epochs from partition `from` on, at most `maxMessages` datagrams; returns where it stopped. */
+  private sendSync(peer: string, from: number, count: number, maxMessages: number): number {
+    const budget = this.ports.budgetBytes();
+    const P = this.opts.partitions;
+    let p = from % P;
+    let scanned = 0;
+    let sent = 0;
+    while (sent < maxMessages && scanned < count) {
+      const groups = new Map<string, EpochEntry[]>();
+      let bytes = 8 + Buffer.byteLength(this.opts.self);
+      while (scanned < count && bytes < budget - 64) {
+        const owner = this.knownOwner[p];
+        if (owner !== null && owner !== undefined && this.knownEpoch[p]! > 0) {
+          let g = groups.get(owner);
+          if (!g) {
+            groups.set(owner, (g = []));
+            bytes += Buffer.byteLength(owner) + 4;
+          }
+          g.push({ partition: p, epoch: this.knownEpoch[p]! });
+          bytes += 12;
+        }
+        p = (p + 1) % P;
+        scanned++;
+      }
+      if (groups.size === 0) break;
+      const msg: SyncMsg = { kind: OwnershipKind.Sync, sender: this.opts.self, groups: [...groups].map(([owner, entries]) => ({ owner, entries })) };
+      this.ports.send(peer, encodeOwnership(msg));
+      sent++;
+    }
+    return p;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private dispatch(m: OwnershipMsg): void {
+    switch (m.kind) {
+      case OwnershipKind.Claim:
+        return this.onClaim(m);
+      case OwnershipKind.Vote:
+        return this.onVote(m);
+      case OwnershipKind.Commit:
+        return this.learn(m.owner, m.entries);
+      case OwnershipKind.Sync:
+        for (const g of m.groups) this.learn(g.owner, g.entries);
+        return;
+    }
+  }
+
+  private recordGrants(grants: Grant[]): boolean {
+    try {
+      this.ports.store.record(grants);
+      return true;
+    } catch (err) {
+      this.countDrop('store-failed');
+      this.ports.log?.('error', 'cannot record grants durably; refusing to grant or claim', { err: String(err) });
+      return false;
+    }
+  }
+
+  private drop(p: number, changed: number[]): void {
+    this.held[p] = 0;
+    changed.push(p);
+  }
+
+  private emit(changed: number[]): void {
+    if (changed.length === 0) return;
+    for (const l of this.listeners) l(changed);
+  }
+
+  private countDrop(reason: string): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+  }
+
+  private jitter(ms: number): number {
+    return ms * (0.75 + this.ports.random.next() * 0.5);
+  }
+}

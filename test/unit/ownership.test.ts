@@ -1,0 +1,245 @@
+// The grant rules of quorum-granted epochs, on Ownership instances wired by a
+// small in-test network in virtual time (views are set by hand).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ownership, type OwnershipView } from '../../src/partition/ownership.js';
+import { MemoryGrantStore, type Grant } from '../../src/partition/grant-store.js';
+import { decodeOwnership, encodeOwnership, OwnershipKind, type OwnershipMsg } from '../../src/partition/ownership-wire.js';
+import { SeededRandom } from '../../src/core/prng.js';
+import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
+
+interface Member {
+  name: string;
+  own: Ownership;
+  store: MemoryGrantStore;
+  rightful: Map<number, string>;
+  alive: Set<string>;
+  /** Payloads this member sent, decoded. */
+  sent: { to: string; msg: OwnershipMsg }[];
+}
+
+function group(names: string[], quorum: number, partitions = 4) {
+  const clock = new VirtualScheduler();
+  const random = new SeededRandom(7);
+  const blocked = new Set<string>();
+  const members = new Map<string, Member>();
+  const merged: string[] = [];
+  const make = (name: string, store: MemoryGrantStore): Member => {
+    const m: Member = { name, own: undefined as unknown as Ownership, store, rightful: members.get(name)?.rightful ?? new Map(), alive: members.get(name)?.alive ?? new Set(names), sent: [] };
+    const view: OwnershipView = {
+      rightful: (p) => m.rightful.get(p) ?? null,
+      aliveEligibleCount: () => m.alive.size,
+      aliveEligible: () => m.alive,
+      isAliveEligible: (n) => m.alive.has(n),
+      isEligibleMember: (n) => names.includes(n),
+      outranking: () => [],
+      listeners: () => m.alive,
+    };
+    m.own = new Ownership(
+      { self: name, partitions, quorum, claimTimeoutMs: 100, claimBackoffMaxMs: 400, syncIntervalMs: 1_000, syncMessagesPerTick: 2, maxEvidence: 8 },
+      {
+        scheduler: clock,
+        random: random.fork(),
+        view,
+        store,
+        send: (to, payload) => {
+          const d = decodeOwnership(payload);
+          assert.ok(d.ok);
+          m.sent.push({ to, msg: d.msg });
+          if (blocked.has(`${name}>${to}`)) return true;
+          clock.setTimer(1, () => members.get(to)?.own.onMessage(payload));
+          return true;
+        },
+        budgetBytes: () => 1_200,
+        evidenceOf: (ns) => [...ns].map((n) => new TextEncoder().encode(`${name} says ${n}`)),
+        mergeEvidence: (msgs) => {
+          for (const e of msgs) merged.push(`${name} merged "${new TextDecoder().decode(e)}"`);
+        },
+      },
+    );
+    members.set(name, m);
+    return m;
+  };
+  for (const n of names) make(n, new MemoryGrantStore());
+  const get = (n: string): Member => members.get(n)!;
+  const setRightful = (p: number, who: string, observers = names): void => {
+    for (const o of observers) get(o).rightful.set(p, who);
+  };
+  const cut = (side: string[], rest: string[]): void => {
+    for (const a of side) for (const b of rest) {
+      blocked.add(`${a}>${b}`);
+      blocked.add(`${b}>${a}`);
+    }
+  };
+  const heal = (): void => blocked.clear();
+  return { clock, get, setRightful, cut, heal, merged, restart: (n: string) => make(n, get(n).store.reopen()), start: () => { for (const n of names) get(n).own.start(); } };
+}
+
+test('the rightful primary gets a quorum-granted epoch and announces it; everyone learns the owner', () => {
+  const g = group(['a', 'b', 'c', 'd', 'e'], 3);
+  g.setRightful(0, 'a');
+  g.get('a').own.reconcile([0]);
+  assert.equal(g.get('a').own.heldEpoch(0), 0, 'not before the grants arrive');
+  g.clock.advance(10);
+  assert.equal(g.get('a').own.heldEpoch(0), 1);
+  for (const n of ['b', 'c', 'd', 'e']) {
+    assert.equal(g.get(n).own.knownOwnerOf(0), 'a');
+    assert.equal(g.get(n).own.knownEpochOf(0), 1);
+  }
+  // Every grant was recorded before it was sent: each granter's store holds it.
+  for (const n of ['b', 'c', 'd', 'e']) assert.deepEqual(g.get(n).store.load(), [{ partition: 0, epoch: 1, to: 'a' } satisfies Grant]);
+});
+
+test('a granter grants an epoch once: a second claimant for the same epoch is refused, the same claimant again is not', () => {
+  const g = group(['a', 'b', 'c'], 2);
+  const claim = (claimant: string, epoch: number, requestId: number) =>
+    encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant, evidence: [], entries: [{ partition: 1, epoch }] });
+  const votes = () => g.get('c').sent.filter((s) => s.msg.kind === OwnershipKind.Vote).map((s) => {
+    const v = s.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Vote }>;
+    return `${s.to}:${v.entries[0]!.epoch}:${v.entries[0]!.granted ? 'yes' : 'no'}:${v.entries[0]!.promised}`;
+  });
+  g.setRightful(1, 'a', ['c']);
+  g.get('c').own.onMessage(claim('a', 5, 1));
+  // c's view changes (it now ranks b first), and b asks for the very same epoch.
+  g.setRightful(1, 'b', ['c']);
+  g.get('c').own.onMessage(claim('b', 5, 1));
+  g.setRightful(1, 'a', ['c']);
+  g.get('c').own.onMessage(claim('a', 5, 2));
+  g.get('c').own.onMessage(claim('a', 4, 3));
+  g.setRightful(1, 'b', ['c']);
+  g.get('c').own.onMessage(claim('b', 6, 2));
+  assert.deepEqual(votes(), ['a:5:yes:5', 'b:5:no:5', 'a:5:yes:5', 'a:4:no:5', 'b:6:yes:6']);
+});
+
+test('a claimant that is not rightful in the granter\'s view is refused, and the refusal tells it the epoch to beat', () => {
+  const g = group(['a', 'b', 'c'], 2);
+  g.setRightful(2, 'a', ['a']);
+  g.setRightful(2, 'b', ['b', 'c']);
+  g.get('b').own.reconcile([2]);
+  g.clock.advance(10);
+  assert.equal(g.get('b').own.heldEpoch(2), 1);
+  g.get('a').own.reconcile([2]);
+  g.clock.advance(5);
+  assert.equal(g.get('a').own.heldEpoch(2), 0, 'a gets no grant from b or c');
+  assert.ok(g.get('a').own.stats.roundsFailed >= 1);
+});
+
+test('an isolated primary keeps its old epoch; the majority\'s new primary gets a higher one; on the heal the old one learns it and stops', () => {
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  const g = group(names, 3);
+  g.start();
+  g.setRightful(0, 'a');
+  g.get('a').own.reconcile([0]);
+  g.clock.advance(10);
+  assert.equal(g.get('a').own.heldEpoch(0), 1);
+  // a is cut off. The majority sees it dead; b becomes rightful there. a still sees everyone (not yet detected).
+  g.cut(['a'], ['b', 'c', 'd', 'e']);
+  for (const n of ['b', 'c', 'd', 'e']) g.get(n).alive.delete('a');
+  g.setRightful(0, 'b', ['b', 'c', 'd', 'e']);
+  g.get('b').own.reconcile([0]);
+  g.clock.advance(10);
+  assert.equal(g.get('b').own.heldEpoch(0), 2, 'the majority side commits a higher epoch without a');
+  assert.equal(g.get('a').own.heldEpoch(0), 1, 'a cannot know yet: storage fences it by the token');
+  // a's own claims cannot succeed while it is cut off, whatever it believes.
+  g.get('a').own.reconcile(null);
+  g.clock.advance(500);
+  assert.equal(g.get('a').own.heldEpoch(0), 1);
+  g.heal();
+  g.get('b').own.memberAlive('a');
+  g.clock.advance(10);
+  assert.equal(g.get('a').own.heldEpoch(0), 0, 'a learns epoch 2 and stops holding 1');
+  assert.equal(g.get('a').own.stats.deposed, 1);
+});
+
+test('grants survive a restart: a restarted granter refuses an epoch it granted before, to anyone else', () => {
+  const g = group(['a', 'b', 'c'], 2);
+  g.setRightful(3, 'a');
+  g.get('a').own.reconcile([3]);
+  g.clock.advance(10);
+  assert.equal(g.get('a').own.heldEpoch(3), 1);
+  const c = g.restart('c');
+  assert.equal(c.store.fresh, false);
+  assert.equal(c.own.promisedEpochOf(3), 1);
+  c.rightful.set(3, 'b');
+  c.own.onMessage(encodeOwnership({ kind: OwnershipKind.Claim, requestId: 9, claimant: 'b', evidence: [], entries: [{ partition: 3, epoch: 1 }] }));
+  const v = c.sent.at(-1)!.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Vote }>;
+  assert.equal(v.entries[0]!.granted, false);
+  assert.equal(v.entries[0]!.promised, 1);
+});
+
+test('a late grant for an earlier request is not counted towards a newer round', () => {
+  const g = group(['a', 'b', 'c', 'd', 'e'], 3);
+  g.setRightful(0, 'a');
+  g.cut(['a'], ['b', 'c', 'd', 'e']);
+  g.get('a').own.reconcile([0]);
+  g.clock.advance(1_000);
+  const a = g.get('a');
+  const claims = a.sent.filter((s) => s.msg.kind === OwnershipKind.Claim).map((s) => s.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Claim }>);
+  assert.ok(new Set(claims.map((c) => c.requestId)).size >= 2, 'a retried with new requests');
+  const first = claims[0]!;
+  const before = a.own.stats.staleVotes;
+  // Two grants answering the first request arrive now: they must not make a hold the current epoch.
+  for (const granter of ['b', 'c']) a.own.onMessage(encodeOwnership({ kind: OwnershipKind.Vote, requestId: first.requestId, granter, entries: [{ partition: 0, epoch: first.entries[0]!.epoch, granted: true, promised: first.entries[0]!.epoch }] }));
+  assert.equal(a.own.heldEpoch(0), 0);
+  assert.equal(a.own.stats.staleVotes - before, 2);
+});
+
+test('more eligible members alive than 2 × quorum − 1: nobody claims and nobody grants', () => {
+  const g = group(['a', 'b', 'c', 'd'], 2);
+  g.setRightful(0, 'a');
+  g.get('a').own.reconcile([0]);
+  g.clock.advance(50);
+  assert.equal(g.get('a').own.heldEpoch(0), 0);
+  assert.ok(g.get('a').own.universeExceeded());
+  g.get('b').own.onMessage(encodeOwnership({ kind: OwnershipKind.Claim, requestId: 1, claimant: 'a', evidence: [], entries: [{ partition: 0, epoch: 1 }] }));
+  const v = g.get('b').sent.at(-1)!.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Vote }>;
+  assert.equal(v.entries[0]!.granted, false);
+});
+
+test('a granter merges the claim\'s evidence before deciding', () => {
+  const g = group(['a', 'b', 'c'], 2);
+  g.setRightful(0, 'b');
+  g.get('b').own.reconcile([0]);
+  g.clock.advance(10);
+  assert.ok(g.merged.some((s) => s === 'a merged "b says b"'), g.merged.join('; '));
+});
+
+test('a store that cannot record refuses the grant instead of sending it', () => {
+  const g = group(['a', 'b', 'c'], 2);
+  g.get('c').store.record = () => {
+    throw new Error('disk full');
+  };
+  g.get('c').rightful.set(0, 'a');
+  g.get('c').own.onMessage(encodeOwnership({ kind: OwnershipKind.Claim, requestId: 1, claimant: 'a', evidence: [], entries: [{ partition: 0, epoch: 1 }] }));
+  const v = g.get('c').sent.at(-1)!.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Vote }>;
+  assert.equal(v.entries[0]!.granted, false);
+  assert.equal(g.get('c').own.stats.dropped['store-failed'], 1);
+});
+
+test('ownership messages round-trip; garbage, truncation and foreign payloads are refused by reason', () => {
+  const msgs: OwnershipMsg[] = [
+    { kind: OwnershipKind.Claim, requestId: 77, claimant: 'nöde-1', evidence: [Uint8Array.from([1, 2, 3])], entries: [{ partition: 0, epoch: 2 ** 53 - 1 }, { partition: 1_000_000, epoch: 1 }] },
+    { kind: OwnershipKind.Vote, requestId: 1, granter: 'g', entries: [{ partition: 3, epoch: 9, granted: true, promised: 9 }, { partition: 4, epoch: 9, granted: false, promised: 12 }] },
+    { kind: OwnershipKind.Commit, owner: 'o', entries: [] },
+    { kind: OwnershipKind.Sync, sender: 's', groups: [{ owner: 'x', entries: [{ partition: 5, epoch: 6 }] }] },
+  ];
+  for (const m of msgs) {
+    const bytes = encodeOwnership(m);
+    assert.deepEqual(decodeOwnership(bytes), { ok: true, msg: m });
+    for (let cut = 3; cut < bytes.length; cut++) assert.equal(decodeOwnership(bytes.subarray(0, cut)).ok, false, `truncated at ${cut}`);
+  }
+  assert.deepEqual(decodeOwnership(Uint8Array.from([0x03, 1, 2])), { ok: false, reason: 'not-ownership' });
+  assert.deepEqual(decodeOwnership(Uint8Array.from([0xf5, 9, 1])), { ok: false, reason: 'bad-version' });
+  assert.deepEqual(decodeOwnership(Uint8Array.from([0xf5, 1, 99])), { ok: false, reason: 'unknown-kind' });
+  assert.deepEqual(decodeOwnership(Uint8Array.from([0xf5, 1, 3, 1, 0x6f, 0xff, 0xff, 0x03])), { ok: false, reason: 'too-many-entries' });
+  const random = new SeededRandom(3);
+  for (let i = 0; i < 2_000; i++) {
+    const b = new Uint8Array(3 + random.int(60));
+    random.fill(b);
+    b[0] = 0xf5;
+    b[1] = 1;
+    b[2] = 1 + random.int(4);
+    const d = decodeOwnership(b);
+    if (d.ok) assert.ok(d.msg.kind >= 1 && d.msg.kind <= 4);
+  }
+});
