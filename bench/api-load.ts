@@ -47,7 +47,7 @@ for (let i = 0; i < MEMBERS; i++) {
       `join: [127.0.0.1:${BASE_PORT}]`,
       'profile: local',
       'swim: { probeInterval: 100ms, probeTimeout: 50ms }',
-      'partitions: { count: 256, replicas: 3 }',
+      `partitions: { count: 256, replicas: 3, quorum: ${Math.floor(MEMBERS / 2) + 1} }`,
       `api: { socket: ${sock(i)} }`,
       'log: { level: warn }',
     ].join('\n'),

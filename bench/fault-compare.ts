@@ -50,7 +50,7 @@ async function stopFor(child: ChildProcess): Promise<void> {
 }
 
 async function runSwimd(): Promise<Outcome> {
-  const cluster = new FaultCluster(hosts, { quorum: 0, partitions: 64 });
+  const cluster = new FaultCluster(hosts, { quorum: 9, partitions: 64 });
   cluster.startAll();
   await waitFor(() => cluster.agree(cluster.daemons, cluster.names()), 60_000, 'all 16 swimd hosts agree', 500);
   cluster.watchAll();

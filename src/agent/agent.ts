@@ -1,7 +1,7 @@
 // The composition of a running member: real UDP and TCP on one port, the real
 // clock and randomness, and the protocol core.
 import type { SwimConfig } from '../config/swim-config.js';
-import type { Address, CoreLogger } from '../core/env.js';
+import type { Address, CoreLogger, Random, Scheduler } from '../core/env.js';
 import { SwimNode } from '../core/swim-node.js';
 import { CryptoRandom, RealScheduler } from '../net/real-env.js';
 import { TcpTransport } from '../net/tcp-transport.js';
@@ -25,6 +25,8 @@ export class Agent {
     readonly address: Address,
     private readonly udp: UdpTransport,
     private readonly tcp: TcpTransport,
+    /** The clock and randomness the node runs on, for what runs beside it (partition ownership). */
+    readonly env: { scheduler: Scheduler; random: Random },
   ) {}
 
   static async start(opts: AgentOptions): Promise<Agent> {
@@ -48,15 +50,16 @@ export class Agent {
     }
     const bound = { host: opts.bind.host, port };
     const advertise = opts.advertise ?? (bound.host === '0.0.0.0' || bound.host === '::' ? { host: '127.0.0.1', port } : bound);
+    const random = new CryptoRandom();
     const node = new SwimNode({
       name: opts.name,
       advertise,
       config: opts.config,
-      env: { scheduler, random: new CryptoRandom(), packets: udp, streams: tcp, ...(opts.logger ? { logger: opts.logger } : {}) },
+      env: { scheduler, random, packets: udp, streams: tcp, ...(opts.logger ? { logger: opts.logger } : {}) },
       ...(opts.meta ? { meta: opts.meta } : {}),
     });
     node.start();
-    const agent = new Agent(node, advertise, udp, tcp);
+    const agent = new Agent(node, advertise, udp, tcp, { scheduler, random });
     const seeds = opts.join ?? [];
     node.setSeeds(seeds);
     if (seeds.length > 0) {

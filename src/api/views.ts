@@ -1,6 +1,6 @@
 // JSON shapes of the API, shared by the server, the client and the CLI.
 import type { MemberSnapshot } from '../core/member-types.js';
-import type { PartitionAssignment, PartitionSnapshot } from '../partition/engine.js';
+import type { LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
 import { decodeTags } from '../wire/serf-tags.js';
 
 export interface MemberView {
@@ -32,12 +32,12 @@ export function memberView(m: MemberSnapshot): MemberView {
   return { name: m.name, address: m.host, port: m.port, state: m.state, incarnation: m.incarnation, meta: tags ?? { raw: Buffer.from(m.meta).toString('base64') } };
 }
 
-export function partitionView(p: PartitionAssignment, token: number): PartitionView {
-  return { id: p.id, primary: p.primary, replicas: [...p.replicas], token };
+export function partitionView(p: OwnedPartition): PartitionView {
+  return { id: p.id, primary: p.primary, replicas: [...p.replicas], token: p.token };
 }
 
-export function partitionsView(s: PartitionSnapshot): PartitionsView {
-  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: s.partitions.map((p) => partitionView(p, s.token)) };
+export function partitionsView(s: LeadershipSnapshot): PartitionsView {
+  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: s.partitions.map(partitionView) };
 }
 
 /** Lines of the watch stream (NDJSON). */

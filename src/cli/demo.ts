@@ -29,7 +29,7 @@ export async function runDemo(count: number, basePort: number): Promise<void> {
         `node: { name: ${name}, bind: 127.0.0.1:${ports[i]}, meta: { zone: z${i % 3} } }`,
         `join: [${ports.map((p) => `127.0.0.1:${p}`).join(', ')}]`,
         'profile: local',
-        'partitions: { count: 16, replicas: 2, strategy: rendezvous, quorum: 0 }',
+        `partitions: { count: 16, replicas: 2, strategy: rendezvous, quorum: ${Math.floor(count / 2) + 1} }`,
         `api: { socket: ${socket} }`,
         'log: { level: warn }',
       ].join('\n'),

@@ -21,10 +21,10 @@ function out(json: boolean, data: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human() + '\n');
 }
 
-async function runAgent(args: { config: string; name?: string; bind?: string; advertise?: string; join?: string[]; socket?: string }): Promise<void> {
+async function runAgent(args: { config: string; name?: string; bind?: string; advertise?: string; join?: string[]; socket?: string; dataDir?: string }): Promise<void> {
   let cfg;
   try {
-    cfg = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket });
+    cfg = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket, dataDir: args.dataDir });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.message + '\n');
@@ -46,7 +46,7 @@ async function runAgent(args: { config: string; name?: string; bind?: string; ad
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => {
     try {
-      const next = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket });
+      const next = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket, dataDir: args.dataDir });
       daemon.reload(next);
     } catch (err) {
       daemon.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload failed; keeping the running configuration');
@@ -67,7 +67,8 @@ export async function main(argv: string[]): Promise<void> {
           .option('bind', { type: 'string', describe: 'bind address host:port (overrides node.bind)' })
           .option('advertise', { type: 'string', describe: 'advertised address (overrides node.advertise)' })
           .option('join', { type: 'string', array: true, describe: 'address to join; repeatable (overrides join)' })
-          .option('socket', { type: 'string', describe: 'API socket path (overrides api.socket)' }),
+          .option('socket', { type: 'string', describe: 'API socket path (overrides api.socket)' })
+          .option('data-dir', { type: 'string', describe: 'directory for durable grant state (overrides node.dataDir)' }),
       (a) => runAgent(a as Parameters<typeof runAgent>[0]),
     )
     .command('members', 'list members', withClientOpts, async (a) => {
@@ -107,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
         [
           `name      ${self.name} (${self.address}:${self.port}) ${self.state} inc ${self.incarnation}`,
           `health    ${health.status}, score ${health.healthScore}, ${health.aliveMembers} alive, quorum ${health.quorum}`,
-          `owned     primary of ${owned.primary.length}, replica of ${owned.replica.length}, token ${owned.token}`,
+          `owned     primary of ${owned.primary.length} (${owned.primary.map((id) => `${id}@${owned.tokens[id]}`).join(' ') || 'none'}), replica of ${owned.replica.length}`,
         ].join('\n'),
       );
     })

@@ -81,7 +81,7 @@ export class SwimdClient {
   partition(id: number): Promise<PartitionView & { viewVersion: number; quorum: string }> {
     return this.call('GET', `/v1/partitions/${id}`);
   }
-  owned(): Promise<{ name: string; token: number; quorum: string; primary: number[]; replica: number[] }> {
+  owned(): Promise<{ name: string; quorum: string; primary: number[]; replica: number[]; tokens: Record<string, number> }> {
     return this.call('GET', '/v1/owned');
   }
   health(): Promise<Record<string, unknown>> {

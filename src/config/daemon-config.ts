@@ -1,7 +1,7 @@
 // The daemon's YAML file: parsed, defaulted from the chosen profile, and
 // validated with one error per bad field (all of them at once).
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Address } from '../core/env.js';
 import { parseHostPort } from '../net/host-port.js';
@@ -13,11 +13,23 @@ import type { SwimConfig } from './swim-config.js';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
 export interface DaemonConfig {
-  node: { name: string; bind: Address; advertise: Address | null; meta: Record<string, string> };
+  node: { name: string; bind: Address; advertise: Address | null; meta: Record<string, string>; dataDir: string };
   join: Address[];
   profile: ProfileName;
   swim: SwimConfig;
-  partitions: { count: number; replicas: number; strategy: 'rendezvous' | 'modulo'; quorum: number; boundedLoadEpsilon: number | null; failoverOnSuspect: boolean };
+  partitions: {
+    count: number;
+    replicas: number;
+    strategy: 'rendezvous' | 'modulo';
+    /** Grants an epoch needs: more than half of the eligible members. */
+    quorum: number;
+    boundedLoadEpsilon: number | null;
+    failoverOnSuspect: boolean;
+    /** Tags a member must carry to hold partitions and grant epochs. */
+    eligible: Record<string, string>;
+    claimTimeoutMs: number;
+    syncIntervalMs: number;
+  };
   api: { socket: string; mode: number; watchQueueDepth: number; maxConnections: number };
   log: { level: LogLevel };
   /** Where the file came from ('' for text parsed directly). */
@@ -155,7 +167,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   else c.bad('profile', 'expected one of lan, wan, local', profileRaw);
   const swim = presetConfig(profile);
 
-  const node = c.section(root, 'node', ['name', 'bind', 'advertise', 'meta']);
+  const node = c.section(root, 'node', ['name', 'bind', 'advertise', 'meta', 'dataDir']);
   const name = node.name;
   if (typeof name !== 'string' || name.trim() === '' || Buffer.byteLength(name) > 128) c.bad('node.name', 'expected a non-empty name of at most 128 bytes', name);
   const bind = c.address(node.bind ?? '127.0.0.1:7946', 'node.bind') ?? { host: '127.0.0.1', port: 7946 };
@@ -202,7 +214,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   const watchQueueDepth = c.int(limits, 'watchQueueDepth', 'limits.watchQueueDepth', 1, 1_000_000) ?? 1024;
   const maxApiConnections = c.int(limits, 'maxApiConnections', 'limits.maxApiConnections', 1, 100_000) ?? 256;
 
-  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect']);
+  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval']);
   const strategy = p.strategy ?? 'rendezvous';
   if (strategy !== 'rendezvous' && strategy !== 'modulo') c.bad('partitions.strategy', 'expected rendezvous or modulo', strategy);
   let eps: number | null = null;
@@ -214,10 +226,25 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     count: c.int(p, 'count', 'partitions.count', 1, 1 << 20) ?? 256,
     replicas: c.int(p, 'replicas', 'partitions.replicas', 1, 16) ?? 3,
     strategy: (strategy === 'modulo' ? 'modulo' : 'rendezvous') as 'rendezvous' | 'modulo',
-    quorum: c.int(p, 'quorum', 'partitions.quorum', 0, 100_000) ?? 0,
+    quorum: 1,
     boundedLoadEpsilon: eps,
     failoverOnSuspect: c.bool(p, 'failoverOnSuspect', 'partitions.failoverOnSuspect') ?? false,
+    eligible: {} as Record<string, string>,
+    claimTimeoutMs: c.duration(p, 'claimTimeout', 'partitions.claimTimeout', 1) ?? swim.probeTimeoutMs,
+    syncIntervalMs: c.duration(p, 'syncInterval', 'partitions.syncInterval', 10) ?? swim.probeIntervalMs * 2,
   };
+  if (p.quorum === undefined || p.quorum === null) {
+    c.bad('partitions.quorum', 'required: the grants a partition epoch needs, more than half of the eligible members (2 of 3, 3 of 5)', p.quorum ?? null);
+  } else {
+    partitions.quorum = c.int(p, 'quorum', 'partitions.quorum', 1, 100_000) ?? 1;
+  }
+  if (p.eligible !== undefined && p.eligible !== null) {
+    if (!isObj(p.eligible)) c.bad('partitions.eligible', 'expected a mapping of tag names to the values a member must carry, such as { role: app }', p.eligible);
+    else for (const [k, v] of Object.entries(p.eligible)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') partitions.eligible[k] = String(v);
+      else c.bad(`partitions.eligible.${k}`, 'expected a string, number or boolean', v);
+    }
+  }
 
   const api = c.section(root, 'api', ['socket', 'mode']);
   let socket = './swimd.sock';
@@ -252,13 +279,20 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   swim.gossipVerifyIncoming = c.bool(sec, 'verifyIncoming', 'security.verifyIncoming') ?? swim.gossipVerifyIncoming;
   swim.gossipVerifyOutgoing = c.bool(sec, 'verifyOutgoing', 'security.verifyOutgoing') ?? swim.gossipVerifyOutgoing;
 
+  let dataDir = `./swimd-data/${typeof name === 'string' ? name.replace(/[^A-Za-z0-9._-]/g, '_') : 'member'}`;
+  if (node.dataDir !== undefined && node.dataDir !== null) {
+    if (typeof node.dataDir !== 'string' || node.dataDir === '') c.bad('node.dataDir', 'expected a directory path', node.dataDir);
+    else dataDir = node.dataDir;
+  }
+  if (!isAbsolute(dataDir)) dataDir = resolve(source && source !== '<text>' ? dirname(source) : process.cwd(), dataDir);
+
   const log = c.section(root, 'log', ['level']);
   const level = (log.level ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) c.bad('log.level', `expected one of ${LOG_LEVELS.join(', ')}`, log.level);
 
   if (c.errors.length > 0) throw new ConfigError(source, c.errors);
   return {
-    node: { name: String(name), bind, advertise, meta },
+    node: { name: String(name), bind, advertise, meta, dataDir },
     join,
     profile,
     swim,
@@ -285,6 +319,7 @@ export interface ConfigOverrides {
   advertise?: string | undefined;
   join?: string[] | undefined;
   socket?: string | undefined;
+  dataDir?: string | undefined;
 }
 
 /** Command-line flags win over the file. */
@@ -296,6 +331,11 @@ export function applyOverrides(cfg: DaemonConfig, o: ConfigOverrides): DaemonCon
   if (o.advertise !== undefined) out.node.advertise = c.address(o.advertise, '--advertise') ?? out.node.advertise;
   if (o.join !== undefined && o.join.length > 0) out.join = o.join.map((j, i) => c.address(j, `--join[${i}]`)).filter((a): a is Address => a !== undefined);
   if (o.socket !== undefined) out.api.socket = resolve(o.socket);
+  if (o.dataDir !== undefined) out.node.dataDir = resolve(o.dataDir);
+  else if (o.name !== undefined && o.name !== cfg.node.name && cfg.node.dataDir.endsWith(`/swimd-data/${cfg.node.name.replace(/[^A-Za-z0-9._-]/g, '_')}`)) {
+    // The default directory follows the name, so two members started from one file never share grants.
+    out.node.dataDir = join(dirname(cfg.node.dataDir), o.name.replace(/[^A-Za-z0-9._-]/g, '_'));
+  }
   if (c.errors.length > 0) throw new ConfigError('command line', c.errors);
   return out;
 }

@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { diffReloadable, LIVE_SWIM_KEYS, type DaemonConfig } from '../config/daemon-config.js';
 import type { SwimConfig } from '../config/swim-config.js';
-import { createPartitionEngine, type PartitionEngine } from '../partition/engine.js';
+import { createPartitionEngine } from '../partition/engine.js';
+import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
+import { FileGrantStore } from './grant-file.js';
 import { startApiServer } from '../api/server.js';
 import { memberView, partitionsView, type WatchLine } from '../api/views.js';
 import { WatchHub } from '../api/watch.js';
@@ -20,7 +22,8 @@ export class Daemon {
   private constructor(
     public cfg: DaemonConfig,
     readonly agent: Agent,
-    readonly engine: PartitionEngine,
+    readonly leadership: Leadership,
+    private readonly store: FileGrantStore,
     readonly api: Server,
     readonly watch: WatchHub,
     readonly log: Logger,
@@ -29,40 +32,71 @@ export class Daemon {
 
   static async start(cfg: DaemonConfig, onExit: (code: number) => void): Promise<Daemon> {
     const log = createLogger(cfg.log.level, cfg.node.name);
+    const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
       replicas: cfg.partitions.replicas,
       strategy: cfg.partitions.strategy,
-      quorum: cfg.partitions.quorum,
+      // Ownership applies the quorum; the engine ranks whoever is eligible.
+      quorum: 0,
       failoverOnSuspect: cfg.partitions.failoverOnSuspect,
+      eligible: eligibility,
       ...(cfg.partitions.boundedLoadEpsilon !== null ? { boundedLoadEpsilon: cfg.partitions.boundedLoadEpsilon } : {}),
     });
-    const agent = await Agent.start({
-      name: cfg.node.name,
-      bind: cfg.node.bind,
-      advertise: cfg.node.advertise,
-      join: cfg.join,
-      config: cfg.swim,
-      meta: encodeTags(cfg.node.meta),
-      logger: coreLoggerOf(log),
-    });
+    // Grants are durable before they are sent; a directory in use by another daemon stops this one here.
+    const store = new FileGrantStore(cfg.node.dataDir);
+    let agent: Agent;
+    try {
+      agent = await Agent.start({
+        name: cfg.node.name,
+        bind: cfg.node.bind,
+        advertise: cfg.node.advertise,
+        join: cfg.join,
+        config: cfg.swim,
+        meta: encodeTags({ ...cfg.node.meta, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE }),
+        logger: coreLoggerOf(log),
+      });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     const node = agent.node;
-    const metrics = createMetrics(node, engine, () => agent.transportStats());
-    const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(engine.snapshot()) });
+    const leadership = new Leadership(
+      {
+        fencing: 'granted',
+        quorum: cfg.partitions.quorum,
+        eligibleTags: cfg.partitions.eligible,
+        claimTimeoutMs: cfg.partitions.claimTimeoutMs,
+        claimBackoffMaxMs: cfg.partitions.claimTimeoutMs * 4,
+        syncIntervalMs: cfg.partitions.syncIntervalMs,
+      },
+      engine,
+      node,
+      {
+        scheduler: agent.env.scheduler,
+        random: agent.env.random,
+        store,
+        log: (level, msg, fields) => log[level](fields ?? {}, msg),
+      },
+    );
+    const metrics = createMetrics(node, leadership, () => agent.transportStats());
+    const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
     const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine);
-    engine.applyMembers(node.members());
-    node.on((ev) => {
-      const t0 = performance.now();
-      const diff = engine.applyEvent(ev);
-      metrics.failoverCompute.observe((performance.now() - t0) / 1000);
-      log.info({ event: ev.kind, member: ev.member.name, incarnation: ev.member.incarnation }, `member ${ev.kind}`);
-      watch.publish({ type: 'member', event: ev.kind, member: memberView(ev.member) });
+    leadership.on((_snap, diff) => {
       if (diff.changed.length > 0) {
         metrics.partitionChanges.inc(diff.changed.length);
-        log.info({ changed: diff.changed.length, viewVersion: diff.viewVersion, quorum: diff.quorum }, 'partitions changed');
-        watch.publish({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed.map((c) => ({ ...c, replicas: [...c.replicas] })) });
+        log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
       }
+      watch.publish({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed.map((c) => ({ ...c, replicas: [...c.replicas] })) });
     });
+    node.on((ev) => {
+      const t0 = performance.now();
+      log.info({ event: ev.kind, member: ev.member.name, incarnation: ev.member.incarnation }, `member ${ev.kind}`);
+      watch.publish({ type: 'member', event: ev.kind, member: memberView(ev.member) });
+      leadership.applyEvent(ev);
+      metrics.failoverCompute.observe((performance.now() - t0) / 1000);
+    });
+    leadership.start();
     let daemon: Daemon | undefined;
     const api = await startApiServer(cfg.api.socket, cfg.api.mode, cfg.api.maxConnections, {
       self: () => {
@@ -80,10 +114,14 @@ export class Daemon {
         };
       },
       members: () => node.members().map(memberView),
-      partitions: () => partitionsView(engine.snapshot()),
-      owned: () => ({ name: node.name, token: engine.snapshot().token, quorum: engine.snapshot().quorum, ...engine.owned(node.name) }),
+      partitions: () => partitionsView(leadership.snapshot()),
+      owned: () => {
+        const snap = leadership.snapshot();
+        const owned = leadership.owned(node.name);
+        return { name: node.name, quorum: snap.quorum, ...owned, tokens: Object.fromEntries(owned.primary.map((id) => [id, snap.partitions[id]!.token])) };
+      },
       health: () => {
-        const snap = engine.snapshot();
+        const snap = leadership.snapshot();
         const ok = snap.quorum === 'ok';
         return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs) };
       },
@@ -92,10 +130,12 @@ export class Daemon {
       watch,
     }).catch(async (err: unknown) => {
       // No API, no daemon: leave no half-started member behind.
+      leadership.stop();
       await agent.shutdown();
+      store.close();
       throw err;
     });
-    daemon = new Daemon(cfg, agent, engine, api, watch, log, metrics);
+    daemon = new Daemon(cfg, agent, leadership, store, api, watch, log, metrics);
     log.info({ bind: `${agent.address.host}:${agent.address.port}`, socket: cfg.api.socket, join: cfg.join.length }, 'swimd started');
     return daemon;
   }
@@ -129,7 +169,9 @@ export class Daemon {
     } catch {
       // already gone
     }
+    this.leadership.stop();
     await this.agent.shutdown();
+    this.store.close();
     this.log.info('stopped');
   }
 }

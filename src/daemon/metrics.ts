@@ -2,7 +2,7 @@
 // so the hot path only bumps plain numbers.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SwimNode } from '../core/swim-node.js';
-import type { PartitionEngine } from '../partition/engine.js';
+import type { Leadership } from '../partition/leadership.js';
 
 export interface DaemonMetrics {
   registry: Registry;
@@ -10,7 +10,7 @@ export interface DaemonMetrics {
   partitionChanges: Counter<string>;
 }
 
-export function createMetrics(node: SwimNode, engine: PartitionEngine, transportStats: () => Record<string, number>): DaemonMetrics {
+export function createMetrics(node: SwimNode, leadership: Leadership, transportStats: () => Record<string, number>): DaemonMetrics {
   const registry = new Registry();
   const counterFrom = (name: string, help: string, read: () => number): void => {
     // A gauge mirroring a monotonic counter: prom-client counters cannot be set.
@@ -47,7 +47,21 @@ export function createMetrics(node: SwimNode, engine: PartitionEngine, transport
     for (const m of node.members()) counts[m.state] = (counts[m.state] ?? 0) + 1;
     for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
   } });
-  new Gauge({ name: 'swimd_view_version', help: 'Partition view version (the current fencing token).', registers: [registry], collect() { this.set(engine.snapshot().viewVersion); } });
+  new Gauge({ name: 'swimd_view_version', help: 'Partition view version: a digest of the member view (not a fencing token).', registers: [registry], collect() { this.set(leadership.snapshot().viewVersion); } });
+  new Gauge({ name: 'swimd_partitions_held', help: 'Partitions this member holds a quorum-granted epoch for (is primary of).', registers: [registry], collect() { this.set(leadership.owned(node.name).primary.length); } });
+  new Gauge({ name: 'swimd_ownership_quorum', help: '1 while this member sees a quorum of eligible members alive (and no more than 2 × quorum − 1), else 0.', registers: [registry], collect() { this.set(leadership.snapshot().quorum === 'ok' ? 1 : 0); } });
+  new Gauge({
+    name: 'swimd_ownership_total',
+    help: 'Ownership protocol counters: claims started, commits, grants given and refused, stale votes, deposed holds, failed rounds, universe-exceeded checks.',
+    labelNames: ['counter'],
+    registers: [registry],
+    collect() {
+      const st = leadership.ownershipStats();
+      if (!st) return;
+      for (const [k, v] of Object.entries(st)) if (typeof v === 'number') this.set({ counter: k }, v);
+      for (const [reason, n] of Object.entries(st.dropped)) this.set({ counter: `dropped_${reason}` }, n);
+    },
+  });
   new Gauge({ name: 'swimd_transport', help: 'Transport counters.', labelNames: ['counter'], registers: [registry], collect() {
     for (const [counter, n] of Object.entries(transportStats())) this.set({ counter }, n);
   } });

@@ -246,6 +246,12 @@ export class Ownership {
       return;
     }
     const all = partitions === null || !this.hadQuorum;
+    if (!this.hadQuorum && this.retryAt.size > 0) {
+      // Quorum regained: what failed without it gets a fresh chance at once.
+      this.retryAt.clear();
+      this.attempts.clear();
+      this.armRetry();
+    }
     this.hadQuorum = true;
     const toClaim: number[] = [];
     const consider = (p: number): void => {

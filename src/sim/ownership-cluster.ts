@@ -152,7 +152,7 @@ export class OwnershipCluster {
     );
     const claimTimeoutMs = this.opts.claimTimeoutMs ?? Math.max(50, this.opts.config.probeTimeoutMs);
     const leadership = new Leadership(
-      { fencing, quorum: this.opts.quorum, eligibleTags, claimTimeoutMs, claimBackoffMaxMs: claimTimeoutMs * 8, syncIntervalMs: this.opts.config.probeIntervalMs * 2 },
+      { fencing, quorum: this.opts.quorum, eligibleTags, claimTimeoutMs, claimBackoffMaxMs: claimTimeoutMs * 4, syncIntervalMs: this.opts.config.probeIntervalMs * 2 },
       engine,
       m.node,
       { scheduler: m.scheduler, random: this.random.fork(), store },

@@ -1,11 +1,11 @@
 // Five real swimd processes on loopback: join, kill -9 and restart one, all agree.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll, startSwim, waitFor, type SwimProc } from '../support/procs.js';
+import { freePorts, killAll, startSwim, waitFor, type SwimProc } from '../support/procs.js';
 
 after(killAll);
 
-const PORTS = [24201, 24202, 24203, 24204, 24205];
+const PORTS = await freePorts(5);
 const names = PORTS.map((_, i) => `p${i}`);
 
 function agree(procs: SwimProc[], alive: string[]): boolean {

@@ -10,14 +10,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
 import type { WatchLine } from '../../src/api/views.js';
-import { killAll, sleep, tmp, track, waitFor } from '../support/procs.js';
+import { freePorts, killAll, sleep, tmp, track, waitFor } from '../support/procs.js';
 import { SeededRandom } from '../../src/core/prng.js';
 
 after(killAll);
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', '..', '..', 'bin', 'swimd');
 const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
-const PORTS = [26001, 26002, 26003];
+const [SPARE_PORT, ...PORTS] = await freePorts(4);
 const NAMES = ['e2e-a', 'e2e-b', 'e2e-c'];
 const sock = (i: number): string => join(tmp, `${NAMES[i]}.sock`);
 const cfgFile = (i: number): string => join(tmp, `${NAMES[i]}.yaml`);
@@ -30,7 +30,7 @@ function writeConfig(i: number, probeInterval = '200ms'): void {
       `join: [${PORTS.map((p) => `127.0.0.1:${p}`).join(', ')}]`,
       'profile: local',
       `swim: { probeInterval: ${probeInterval}, probeTimeout: 100ms, gossipInterval: 50ms }`,
-      'partitions: { count: 32, replicas: 2 }',
+      'partitions: { count: 32, replicas: 2, quorum: 2 }',
       `api: { socket: ${sock(i)} }`,
       'log: { level: warn }',
     ].join('\n'),
@@ -92,11 +92,13 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
   await waitFor(async () => (await client(0).members()).filter((m) => m.state === 'alive').length === 3 && (await client(2).members()).filter((m) => m.state === 'alive').length === 3, 20_000, 'three members alive');
 
   await t.test('raw HTTP and the CLI agree on members and partitions', async () => {
+    // Every partition's primary holds a quorum-granted epoch (one round trip after the view settles).
+    await waitFor(async () => (await client(1).partitions()).partitions.every((p) => p.primary !== null && p.token > 0), 10_000, 'every partition owned');
     const raw = await rawHttp(1, 'GET', '/v1/members');
     assert.equal(raw.status, 200);
     const members = JSON.parse(raw.body).members as { name: string; meta: Record<string, string> }[];
     assert.deepEqual(members.map((m) => m.name).sort(), [...NAMES].sort());
-    assert.deepEqual(members.find((m) => m.name === 'e2e-c')!.meta, { zone: 'z2' });
+    assert.deepEqual(members.find((m) => m.name === 'e2e-c')!.meta, { zone: 'z2', 'swimd-own': '1' }, 'its tags, and the ownership tag every swimd member carries');
     const viaCli = cliJson(1, ['partitions']) as { partitions: { primary: string; token: number }[] };
     assert.equal(viaCli.partitions.length, 32);
     assert.ok(viaCli.partitions.every((p) => NAMES.includes(p.primary)));
@@ -131,8 +133,16 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
         const moved = new Set(w.lines.flatMap((l) => (l.type === 'partitions' ? l.changed.filter((c) => c.oldPrimary === 'e2e-a').map((c) => c.id) : [])));
         return owned.every((id) => moved.has(id));
       }, 20_000, 'failover on the watch stream');
-      const changes = w.lines.flatMap((l) => (l.type === 'partitions' ? l.changed : []));
-      assert.ok(changes.every((c) => c.token > before.viewVersion), 'new tokens are larger');
+      // Each moved partition gets a new primary among the survivors, with an epoch above the one e2e-a held.
+      await waitFor(() => {
+        const taken = new Map(w.lines.flatMap((l) => (l.type === 'partitions' ? l.changed.filter((c) => c.newPrimary !== null && c.newPrimary !== 'e2e-a').map((c) => [c.id, c] as const) : [])));
+        return owned.every((id) => taken.has(id));
+      }, 20_000, 'new primaries on the watch stream');
+      for (const id of owned) {
+        const last = w.lines.flatMap((l) => (l.type === 'partitions' ? l.changed.filter((c) => c.id === id && c.newPrimary !== null) : [])).at(-1)!;
+        assert.ok(last.newPrimary === 'e2e-b' || last.newPrimary === 'e2e-c', `partition ${id} went to ${last.newPrimary}`);
+        assert.ok(last.token > before.partitions[id]!.token, `partition ${id}: new token ${last.token} above ${before.partitions[id]!.token}`);
+      }
       assert.ok(w.lines.some((l) => l.type === 'member' && l.event === 'dead' && l.member.name === 'e2e-a'));
       w.stop();
     }
@@ -219,15 +229,16 @@ test('an invalid config exits 2 and names each bad field', () => {
 test('a second daemon on a live socket refuses to start; a stale socket file is replaced', async () => {
   writeConfig(1);
   const first = startAgent(1);
-  await waitFor(async () => (await rawHttp(1, 'GET', '/v1/health')).status === 200, 10_000, 'first daemon up');
+  // A lone member has no quorum (health says 503), but it serves.
+  await waitFor(async () => (await rawHttp(1, 'GET', '/v1/self')).status === 200, 10_000, 'first daemon up');
   const file = join(tmp, 'second.yaml');
-  writeFileSync(file, `node: { name: second, bind: 127.0.0.1:26010 }\napi: { socket: ${sock(1)} }\nlog: { level: error }\n`);
+  writeFileSync(file, `node: { name: second, bind: 127.0.0.1:${SPARE_PORT} }\napi: { socket: ${sock(1)} }\npartitions: { quorum: 2 }\nlog: { level: error }\n`);
   const second = spawnSync(process.execPath, [BIN, 'agent', '--config', file], { encoding: 'utf8', timeout: 10_000 });
   assert.notEqual(second.status, 0);
   assert.match(second.stderr, /another daemon is serving/);
   first.kill('SIGKILL');
   await sleep(200);
   const third = startAgent(1); // the socket file is stale now
-  await waitFor(async () => (await rawHttp(1, 'GET', '/v1/health')).status === 200, 10_000, 'daemon on a stale socket');
+  await waitFor(async () => (await rawHttp(1, 'GET', '/v1/self')).status === 200, 10_000, 'daemon on a stale socket');
   third.kill('SIGKILL');
 });

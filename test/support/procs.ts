@@ -106,3 +106,30 @@ export function serfCommand(rpc: string, args: string[]): { status: number | nul
   const r = spawnSync('serf', [args[0]!, `-rpc-addr=${rpc}`, ...args.slice(1)], { encoding: 'utf8', timeout: 15000 });
   return { status: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
 }
+
+/**
+ * Ports the OS picks, free for both TCP and UDP on 127.0.0.1 when this returns
+ * (members bind both on one port), so concurrent runs do not collide.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const { createServer } = await import('node:net');
+  const { createSocket } = await import('node:dgram');
+  const out: number[] = [];
+  for (let attempt = 0; out.length < count && attempt < count * 20; attempt++) {
+    const server = createServer();
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+    });
+    const udp = createSocket('udp4');
+    const udpFree = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (udpFree && !out.includes(port)) out.push(port);
+  }
+  if (out.length < count) throw new Error(`could not find ${count} free ports`);
+  return out;
+}

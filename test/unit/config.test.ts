@@ -11,6 +11,9 @@ import { lanConfig, localConfig, wanConfig } from '../../src/config/presets.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG_DIR = join(here, '..', '..', '..', 'config');
 
+/** Every file needs a quorum; tests that are about something else add this one. */
+const Q = 'partitions: { quorum: 2 }\n';
+
 function errorsOf(text: string): string[] {
   try {
     parseDaemonConfig(text, 'test.yaml');
@@ -40,7 +43,7 @@ test('presets carry memberlist’s LAN, WAN and local timings', () => {
 });
 
 test('validation names the field and the rule, and reports every bad field at once', () => {
-  assert.deepEqual(errorsOf('node: { name: a }\nswim: { probeInterval: banana }\n'), ['swim.probeInterval: expected a duration such as "200ms"']);
+  assert.deepEqual(errorsOf('node: { name: a }\nswim: { probeInterval: banana }\n' + Q), ['swim.probeInterval: expected a duration such as "200ms"']);
   const many = errorsOf('node: { name: "" }\nprofile: moon\nswim: { gossipNodes: 0, probeTimeout: 2s }\npartitions: { count: 0 }\nsecurity: { keys: [short] }\nwhat: 1\n');
   for (const f of ['node.name', 'profile', 'swim.gossipNodes', 'swim.probeTimeout', 'partitions.count', 'security.keys[0]', 'what']) {
     assert.ok(many.some((e) => e.startsWith(`${f}:`)), `missing ${f} in ${many.join(' | ')}`);
@@ -49,7 +52,7 @@ test('validation names the field and the rule, and reports every bad field at on
   assert.match(yaml[0]!, /^\(yaml line \d+, column \d+\)/);
   const msg = (() => {
     try {
-      parseDaemonConfig('node: { name: a }\nswim: { probeInterval: banana }\n', 'f.yaml');
+      parseDaemonConfig('node: { name: a }\nswim: { probeInterval: banana }\n' + Q, 'f.yaml');
     } catch (e) {
       return (e as Error).message;
     }
@@ -59,7 +62,7 @@ test('validation names the field and the rule, and reports every bad field at on
 });
 
 test('the profile fills what the file leaves out; the file overrides it; flags override the file', () => {
-  const cfg = parseDaemonConfig('node: { name: a }\nprofile: local\nswim: { probeInterval: 2s }\n', '/etc/swimd/x.yaml');
+  const cfg = parseDaemonConfig('node: { name: a }\nprofile: local\nswim: { probeInterval: 2s }\n' + Q, '/etc/swimd/x.yaml');
   assert.equal(cfg.swim.probeIntervalMs, 2000);
   assert.equal(cfg.swim.probeTimeoutMs, 200);
   assert.equal(cfg.api.socket, '/etc/swimd/swimd.sock', 'relative socket paths are relative to the file');
@@ -71,8 +74,10 @@ test('the profile fills what the file leaves out; the file overrides it; flags o
 });
 
 test('SIGHUP classification: timing and log level live, the rest needs a restart', () => {
-  const a = parseDaemonConfig('node: { name: a }\n', 'x.yaml');
-  const b = parseDaemonConfig('node: { name: a, bind: 127.0.0.1:9 }\nswim: { probeInterval: 2s, udpBufferSize: 1200 }\nlog: { level: debug }\n', 'x.yaml');
+  // syncInterval is set: its default follows probeInterval, which would make it a change too.
+  const P = 'partitions: { quorum: 2, syncInterval: 2s }\n';
+  const a = parseDaemonConfig('node: { name: a }\n' + P, 'x.yaml');
+  const b = parseDaemonConfig('node: { name: a, bind: 127.0.0.1:9 }\nswim: { probeInterval: 2s, udpBufferSize: 1200 }\nlog: { level: debug }\n' + P, 'x.yaml');
   const d = diffReloadable(a, b);
   assert.deepEqual(d.live.sort(), ['log.level', 'swim.probeIntervalMs']);
   assert.deepEqual(d.needRestart.sort(), ['node', 'swim.udpBufferSize']);
@@ -108,4 +113,23 @@ test('the README knob table is the one rendered from knobs.ts and the presets', 
   const block = /<!-- knobs:begin -->\n([\s\S]*?)\n<!-- knobs:end -->/.exec(readme)?.[1];
   assert.ok(block, 'README has the knobs block');
   assert.equal(block, renderKnobTable(), 'README knob table is stale: regenerate it from renderKnobTable()');
+});
+
+test('ownership settings: quorum is required and positive, eligible is a tag map, the data directory follows the file and the name', () => {
+  assert.deepEqual(errorsOf('node: { name: a }\n'), ['partitions.quorum: required: the grants a partition epoch needs, more than half of the eligible members (2 of 3, 3 of 5)']);
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 0 }\n'), ['partitions.quorum: expected an integer from 1 to 100000']);
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, eligible: [role] }\n'), ['partitions.eligible: expected a mapping of tag names to the values a member must carry, such as { role: app }']);
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, eligible: { role: { x: 1 } } }\n'), ['partitions.eligible.role: expected a string, number or boolean']);
+  const cfg = parseDaemonConfig('node: { name: a }\nprofile: local\npartitions: { quorum: 3, eligible: { role: app } }\n', '/etc/swimd/x.yaml');
+  assert.equal(cfg.partitions.quorum, 3);
+  assert.deepEqual(cfg.partitions.eligible, { role: 'app' });
+  assert.equal(cfg.partitions.claimTimeoutMs, 200, 'claims time out after the profile’s probe timeout');
+  assert.equal(cfg.partitions.syncIntervalMs, 2000);
+  assert.equal(cfg.node.dataDir, '/etc/swimd/swimd-data/a');
+  assert.equal(applyOverrides(cfg, { name: 'b' }).node.dataDir, '/etc/swimd/swimd-data/b', 'two members from one file never share a directory');
+  assert.equal(applyOverrides(cfg, { name: 'b', dataDir: '/var/lib/x' }).node.dataDir, '/var/lib/x');
+  const own = parseDaemonConfig('node: { name: a, dataDir: /srv/a }\npartitions: { quorum: 2, claimTimeout: 50ms }\n', '/etc/swimd/x.yaml');
+  assert.equal(own.node.dataDir, '/srv/a');
+  assert.equal(applyOverrides(own, { name: 'b' }).node.dataDir, '/srv/a', 'an explicit directory is kept');
+  assert.equal(own.partitions.claimTimeoutMs, 50);
 });

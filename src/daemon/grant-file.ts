@@ -1,0 +1,171 @@
+// Grants on disk, in node.dataDir: an append-only log, one JSON line per grant,
+// fsync'd before record() returns (so before the grant is sent). A torn last
+// line after a crash is a grant that was never sent, and is ignored. The log
+// is compacted (rewritten, fsync'd, renamed) when it grows past a bound. A lock
+// file keeps two daemons from sharing one directory, which would let both
+// grant the same epoch.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Grant, GrantStore } from '../partition/grant-store.js';
+
+export class GrantStoreError extends Error {
+  constructor(
+    readonly code: 'DATA_DIR_LOCKED' | 'DATA_DIR_UNUSABLE' | 'GRANT_LOG_CORRUPT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GrantStoreError';
+  }
+}
+
+const LOG = 'grants.log';
+const LOCK = 'LOCK';
+const HEADER = 'swimd-grants 1';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class FileGrantStore implements GrantStore {
+  readonly fresh: boolean;
+  private readonly grants = new Map<number, Grant>();
+  private fd: number;
+  private bytes = 0;
+  private closed = false;
+
+  /** Opens (creating) the directory, takes its lock, and replays the log. */
+  constructor(
+    readonly dir: string,
+    /** Compact once the log exceeds this many bytes and twice its live size. */
+    private readonly compactAboveBytes = 4 * 1024 * 1024,
+  ) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new GrantStoreError('DATA_DIR_UNUSABLE', `node.dataDir ${dir}: ${(err as Error).message}`);
+    }
+    this.lock();
+    const path = join(dir, LOG);
+    this.fresh = !existsSync(path);
+    if (!this.fresh) this.replay(readFileSync(path, 'utf8'), path);
+    this.fd = openSync(path, 'a', 0o600);
+    if (this.fresh) {
+      this.append(`${HEADER}\n`);
+      this.syncDir();
+    }
+    this.bytes = statSync(path).size;
+  }
+
+  load(): Grant[] {
+    return [...this.grants.values()];
+  }
+
+  record(grants: readonly Grant[]): void {
+    if (this.closed) throw new GrantStoreError('DATA_DIR_UNUSABLE', 'grant store is closed');
+    if (grants.length === 0) return;
+    let text = '';
+    for (const g of grants) text += `${JSON.stringify({ p: g.partition, e: g.epoch, t: g.to })}\n`;
+    this.append(text);
+    for (const g of grants) this.grants.set(g.partition, g);
+    if (this.bytes > this.compactAboveBytes && this.bytes > 2 * this.liveBytes()) this.compact();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+    try {
+      unlinkSync(join(this.dir, LOCK));
+    } catch {
+      // already gone
+    }
+  }
+
+  private append(text: string): void {
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off);
+    fsyncSync(this.fd);
+    this.bytes += buf.length;
+  }
+
+  private replay(text: string, path: string): void {
+    const lines = text.split('\n');
+    if (lines[0] !== HEADER) throw new GrantStoreError('GRANT_LOG_CORRUPT', `${path}: not a swimd grant log (first line ${JSON.stringify(lines[0]?.slice(0, 40))})`);
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line === '') continue;
+      let g: { p?: unknown; e?: unknown; t?: unknown };
+      try {
+        g = JSON.parse(line) as typeof g;
+      } catch {
+        // Only the last line may be torn (a crash during the write that was never acknowledged).
+        if (i >= lines.length - 2) break;
+        throw new GrantStoreError('GRANT_LOG_CORRUPT', `${path}: line ${i + 1} is not a grant`);
+      }
+      if (typeof g.p !== 'number' || typeof g.e !== 'number' || typeof g.t !== 'string') throw new GrantStoreError('GRANT_LOG_CORRUPT', `${path}: line ${i + 1} is not a grant`);
+      const old = this.grants.get(g.p);
+      if (!old || old.epoch <= g.e) this.grants.set(g.p, { partition: g.p, epoch: g.e, to: g.t });
+    }
+  }
+
+  private liveBytes(): number {
+    return this.grants.size * 48;
+  }
+
+  private compact(): void {
+    const path = join(this.dir, LOG);
+    const tmp = `${path}.tmp`;
+    let text = `${HEADER}\n`;
+    for (const g of this.grants.values()) text += `${JSON.stringify({ p: g.partition, e: g.epoch, t: g.to })}\n`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    this.syncDir();
+    closeSync(this.fd);
+    this.fd = openSync(path, 'a', 0o600);
+    this.bytes = Buffer.byteLength(text);
+  }
+
+  private syncDir(): void {
+    try {
+      const d = openSync(this.dir, 'r');
+      try {
+        fsyncSync(d);
+      } finally {
+        closeSync(d);
+      }
+    } catch {
+      // Some filesystems cannot fsync a directory; the file itself was synced.
+    }
+  }
+
+  private lock(): void {
+    const path = join(this.dir, LOCK);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new GrantStoreError('DATA_DIR_UNUSABLE', `node.dataDir ${this.dir}: ${(err as Error).message}`);
+        const pid = Number(readFileSync(path, 'utf8').trim());
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+          throw new GrantStoreError('DATA_DIR_LOCKED', `node.dataDir ${this.dir} is in use by process ${pid}; each member needs its own directory`);
+        }
+        // A lock left by a process that is gone.
+        unlinkSync(path);
+      }
+    }
+    throw new GrantStoreError('DATA_DIR_LOCKED', `node.dataDir ${this.dir}: cannot take the lock`);
+  }
+}
