@@ -1,4 +1,10 @@
-// Fencing tokens.
+// The view version: a digest of one member's view that only moves forward.
+// It was swimd's first fencing token and is no longer one: during a network
+// split the two sides' versions grow independently, so an isolated primary can
+// hold a token its successor cannot outrank (see "Limit" below; the simulator's
+// history checker shows it failing). Fencing tokens are quorum-granted epochs
+// now (ownership.ts). The view version remains the `modulo` strategy's epoch,
+// a cheap "has my view changed" number in the API, and the simulator's baseline.
 //
 // Construction. Every member that a daemon has ever known contributes one term,
 //     term(m) = incarnation(m) × 4 + rank(state(m))   (alive 0, suspect 1, dead 2, left 3)
