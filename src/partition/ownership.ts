@@ -146,6 +146,8 @@ export class Ownership {
   private stopped = false;
   /** Last quorum state seen by reconcile, to drop everything when it is lost. */
   private hadQuorum = false;
+  /** The universe check is logged when it trips, not on every re-evaluation. */
+  private reportedUniverse = false;
 
   constructor(
     readonly opts: OwnershipOptions,
@@ -235,10 +237,12 @@ export class Ownership {
     const quorum = this.quorumOk();
     const changed: number[] = [];
     if (!quorum) {
-      if (this.universeExceeded()) {
+      const exceeded = this.universeExceeded();
+      if (exceeded && !this.reportedUniverse) {
         this.stats.universeExceeded++;
         this.ports.log?.('error', 'more eligible members alive than 2 × partitions.quorum − 1: quorums may not intersect, so no partition is claimed or granted', { alive: this.ports.view.aliveEligibleCount(), quorum: this.opts.quorum });
       }
+      this.reportedUniverse = exceeded;
       for (let p = 0; p < this.opts.partitions; p++) if (this.held[p]! > 0) this.drop(p, changed);
       this.rounds.clear();
       this.hadQuorum = false;
@@ -253,6 +257,7 @@ export class Ownership {
       this.armRetry();
     }
     this.hadQuorum = true;
+    this.reportedUniverse = false;
     const toClaim: number[] = [];
     const consider = (p: number): void => {
       const mine = this.ports.view.rightful(p) === this.opts.self;

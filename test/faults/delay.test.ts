@@ -11,7 +11,7 @@ const HOSTS = 8;
 const DELAY_S = Number(process.env.SWIMD_FAULT_DELAY_S ?? 60);
 
 const hosts = TestHosts.create(HOSTS);
-const cluster = new FaultCluster(hosts, { quorum: 0, partitions: 32, behindRelay: true });
+const cluster = new FaultCluster(hosts, { quorum: 5, partitions: 32, behindRelay: true });
 const relays: DelayRelay[] = [];
 after(() => {
   cluster.killAll();
