@@ -77,6 +77,7 @@ export class Daemon {
         random: agent.env.random,
         store,
         log: (level, msg, fields) => log[level](fields ?? {}, msg),
+        observeClaimMs: (ms) => metrics.claimRound.observe(ms / 1000),
       },
     );
     const metrics = createMetrics(node, leadership, () => agent.transportStats());

@@ -8,6 +8,7 @@ export interface DaemonMetrics {
   registry: Registry;
   failoverCompute: Histogram<string>;
   partitionChanges: Counter<string>;
+  claimRound: Histogram<string>;
 }
 
 export function createMetrics(node: SwimNode, leadership: Leadership, transportStats: () => Record<string, number>): DaemonMetrics {
@@ -75,5 +76,11 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
     registers: [registry],
   });
   node.onProbePeriod((latenessMs) => probeLateness.observe(latenessMs / 1000));
-  return { registry, failoverCompute, partitionChanges };
+  const claimRound = new Histogram({
+    name: 'swimd_ownership_claim_seconds',
+    help: 'From a claim for a partition to the quorum of grants that lets this member hold it (the round trip failover adds after detection).',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  return { registry, failoverCompute, partitionChanges, claimRound };
 }

@@ -100,7 +100,13 @@ export class Leadership {
     readonly opts: LeadershipOptions,
     readonly engine: PartitionEngine,
     private readonly node: LeadershipNode,
-    env: { scheduler: Scheduler; random: Random; store: GrantStore | null; log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void },
+    env: {
+      scheduler: Scheduler;
+      random: Random;
+      store: GrantStore | null;
+      log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+      observeClaimMs?: (ms: number) => void;
+    },
   ) {
     const P = engine.opts.partitions;
     this.published = Array.from({ length: P }, (_, id) => Object.freeze({ id, primary: null, replicas: Object.freeze([]) as readonly string[], token: 0 }));
@@ -142,6 +148,7 @@ export class Leadership {
           evidenceOf: (names) => node.evidenceOf(names),
           mergeEvidence: (msgs) => this.batch(() => node.mergeEvidence(msgs)),
           ...(env.log ? { log: env.log } : {}),
+          ...(env.observeClaimMs ? { observeClaimMs: env.observeClaimMs } : {}),
         },
       );
       this.ownership.onChange((parts) => this.markDirty(parts));

@@ -71,6 +71,8 @@ export interface OwnershipPorts {
   evidenceOf(names: Iterable<string>): Uint8Array[];
   mergeEvidence(messages: readonly Uint8Array[]): void;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Called for each committed partition with the time from its claim to the quorum of grants. */
+  observeClaimMs?: (ms: number) => void;
 }
 
 export interface OwnershipOptions {
@@ -447,6 +449,7 @@ export class Ownership {
         continue;
       }
       this.held[p] = r.epoch;
+      this.ports.observeClaimMs?.(this.ports.scheduler.nowMs() - r.startedAtMs);
       this.knownEpoch[p] = r.epoch;
       this.knownOwner[p] = this.opts.self;
       entries.push({ partition: p, epoch: r.epoch });
