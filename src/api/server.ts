@@ -3,6 +3,8 @@
 import { existsSync, chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
+import { parseDurationMs } from '../config/duration.js';
+import { SESSION_TTL_MAX_MS, SESSION_TTL_MIN_MS, type SessionHub } from './session.js';
 import type { WatchHub } from './watch.js';
 import type { MemberView, PartitionsView, PartitionView } from './views.js';
 
@@ -14,7 +16,47 @@ export interface ApiDeps {
   health(): { status: 'ok' | 'degraded' } & Record<string, unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
   leave(): void;
+  /** Sets and removes this member's tags; throws an error with a `code` for a bad change. */
+  setTags(set: Record<string, unknown>, unset: unknown[]): object;
   watch: WatchHub;
+  sessions: SessionHub;
+}
+
+/** Largest request body read (tag changes); anything larger is refused with 413. */
+const MAX_BODY_BYTES = 16 * 1024;
+const BODY_TIMEOUT_MS = 5_000;
+
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      reject(new ApiError(408, 'BODY_TIMEOUT', `request body not received within ${BODY_TIMEOUT_MS} ms`));
+      req.destroy();
+    }, BODY_TIMEOUT_MS);
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        clearTimeout(timer);
+        reject(new ApiError(413, 'BODY_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new ApiError(400, 'BAD_REQUEST', 'request body is not JSON'));
+      }
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new ApiError(400, 'BAD_REQUEST', `request body: ${err.message}`));
+    });
+  });
 }
 
 export class ApiError extends Error {
@@ -63,6 +105,35 @@ function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void |
     const h = deps.health();
     return send(res, h.status === 'ok' ? 200 : 503, h);
   }
+  if (path === '/v1/self/tags') {
+    only('PUT');
+    return readJsonBody(req).then((body) => {
+      const b = body as { set?: unknown; unset?: unknown } | null;
+      const set = b?.set ?? {};
+      const unset = b?.unset ?? [];
+      if (b === null || typeof b !== 'object' || Array.isArray(b) || typeof set !== 'object' || set === null || Array.isArray(set) || !Array.isArray(unset)) {
+        throw new ApiError(400, 'BAD_REQUEST', 'expected {"set": {"tag": "value"}, "unset": ["tag"]}');
+      }
+      try {
+        send(res, 200, { tags: deps.setTags(set as Record<string, unknown>, unset) });
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'string' && code.startsWith('TAG_') || code === 'META_TOO_LARGE') throw new ApiError(400, code as string, (err as Error).message);
+        throw err;
+      }
+    });
+  }
+  if (path === '/v1/session') {
+    if (method === 'GET') return send(res, 200, { sessions: deps.sessions.list() });
+    only('POST');
+    const ttlText = url.searchParams.get('ttl') ?? '1s';
+    const ttlMs = parseDurationMs(ttlText);
+    if (ttlMs === null || ttlMs < SESSION_TTL_MIN_MS || ttlMs > SESSION_TTL_MAX_MS) {
+      throw new ApiError(400, 'BAD_REQUEST', `ttl: expected a duration from ${SESSION_TTL_MIN_MS}ms to ${SESSION_TTL_MAX_MS / 1000}s, got ${JSON.stringify(ttlText.slice(0, 40))}`);
+    }
+    if (!deps.sessions.open(req, res, ttlMs)) throw new ApiError(429, 'SESSION_LIMIT', `at most ${deps.sessions.maxSessions} sessions at once (limits.maxSessions)`);
+    return;
+  }
   if (path === '/v1/leave') {
     only('POST');
     send(res, 202, { leaving: true });
@@ -102,7 +173,9 @@ export async function startApiServer(socketPath: string, mode: number, maxConnec
     if (await socketIsLive(socketPath)) throw new SocketInUseError(`another daemon is serving on ${socketPath}`);
     unlinkSync(socketPath); // stale file from a daemon that died
   }
-  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10_000 }, (req, res) => {
+  // No whole-request timeout: a session's body is held open by design. Headers
+  // must still arrive within 10 s, and bodies that are read have their own bound.
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => {
     try {
       const r = route(req, res, deps);
       if (r instanceof Promise) r.catch((err) => fail(res, err));

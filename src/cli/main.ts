@@ -112,6 +112,34 @@ export async function main(argv: string[]): Promise<void> {
         ].join('\n'),
       );
     })
+    .command(
+      'tags <action> [tags..]',
+      'change this member\'s tags at run time: tags set k=v ..., tags unset k ...',
+      (y) => withClientOpts(y).positional('action', { choices: ['set', 'unset'] as const, demandOption: true }).positional('tags', { type: 'string', array: true, default: [] }),
+      async (a) => {
+        const items = (a.tags ?? []) as string[];
+        const set: Record<string, string> = {};
+        const unset: string[] = [];
+        for (const t of items) {
+          if (a.action === 'unset') unset.push(t);
+          else {
+            const eq = t.indexOf('=');
+            if (eq <= 0) throw new ClientError(`expected k=v, got "${t}"`, 'BAD_ARGUMENT');
+            set[t.slice(0, eq)] = t.slice(eq + 1);
+          }
+        }
+        const tags = await new SwimdClient(a.socket).setTags(set, unset);
+        out(a.json, { tags }, () => Object.entries(tags).map(([k, v]) => `${k}=${v}`).join('\n'));
+      },
+    )
+    .command('drain', 'stop being primary of anything (stays a member and a replica); partitions move at once', withClientOpts, async (a) => {
+      const tags = await new SwimdClient(a.socket).setTags({ drain: 'true' });
+      out(a.json, { tags }, () => 'draining');
+    })
+    .command('undrain', 'become eligible for primary again', withClientOpts, async (a) => {
+      const tags = await new SwimdClient(a.socket).setTags({}, ['drain']);
+      out(a.json, { tags }, () => 'eligible for primary');
+    })
     .command('keygen', 'print a new base64 AES-256 key for security.keys', (y) => y, () => {
       process.stdout.write(randomBytes(32).toString('base64') + '\n');
     })

@@ -13,13 +13,22 @@ export class ClientError extends Error {
   }
 }
 
+export interface ClientSession {
+  readonly id: string;
+  /** Resolves with why the session ended (closed, expired, disconnected, shutdown). */
+  readonly ended: Promise<string>;
+  close(): void;
+}
+
 export class SwimdClient {
   constructor(readonly socketPath: string) {}
 
   /** One request; resolves with the status and the body as text. */
-  private raw(method: string, path: string): Promise<{ status: number; body: string }> {
+  private raw(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? null : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path, method, timeout: 10_000 }, (res) => {
+      const headers = payload === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+      const req = request({ socketPath: this.socketPath, path, method, timeout: 10_000, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -29,12 +38,12 @@ export class SwimdClient {
       req.on('error', (err: NodeJS.ErrnoException) =>
         reject(err instanceof ClientError ? err : new ClientError(`cannot reach swimd at ${this.socketPath}: ${err.code ?? err.message}`, 'UNREACHABLE')),
       );
-      req.end();
+      req.end(payload ?? undefined);
     });
   }
 
-  private async call<T>(method: string, path: string): Promise<T> {
-    const { status, body } = await this.raw(method, path);
+  private async call<T>(method: string, path: string, payload?: unknown): Promise<T> {
+    const { status, body } = await this.raw(method, path, payload);
     let parsed: unknown;
     try {
       parsed = body ? JSON.parse(body) : null;
@@ -89,6 +98,62 @@ export class SwimdClient {
   }
   leave(): Promise<{ leaving: boolean }> {
     return this.call('POST', '/v1/leave');
+  }
+  /** Sets and removes this member's tags in one change (spread as a new incarnation). */
+  async setTags(set: Record<string, string>, unset: string[] = []): Promise<Record<string, string>> {
+    return (await this.call<{ tags: Record<string, string> }>('PUT', '/v1/self/tags', { set, unset })).tags;
+  }
+
+  /**
+   * Opens an application session (see src/api/session.ts): the daemon keeps this
+   * member eligible for primary (with partitions.requireSession) while the
+   * session lives. A byte is sent every ttl/3; close() ends the session.
+   */
+  session(ttlMs = 1000): Promise<ClientSession> {
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.socketPath, path: `/v1/session?ttl=${ttlMs}ms`, method: 'POST', headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } });
+      let beat: NodeJS.Timeout | null = null;
+      let endedResolve!: (reason: string) => void;
+      const ended = new Promise<string>((r) => (endedResolve = r));
+      const stop = (reason: string): void => {
+        if (beat) clearInterval(beat);
+        beat = null;
+        endedResolve(reason);
+      };
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        stop(`error: ${err.code ?? err.message}`);
+        reject(new ClientError(`cannot open a session at ${this.socketPath}: ${err.code ?? err.message}`, 'UNREACHABLE'));
+      });
+      req.on('response', (res) => {
+        if (res.statusCode !== 200) {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => {
+            stop('refused');
+            reject(new ClientError(`session refused: HTTP ${res.statusCode} ${body.slice(0, 200)}`, 'SESSION_REFUSED', res.statusCode));
+          });
+          return;
+        }
+        let buf = '';
+        let opened = false;
+        res.on('data', (c: Buffer) => {
+          // Bounded: the daemon sends two short lines per session.
+          buf = (buf + c.toString()).slice(-4096);
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = JSON.parse(buf.slice(0, nl)) as { type: string; id: string; reason?: string };
+            buf = buf.slice(nl + 1);
+            if (line.type === 'session' && !opened) {
+              opened = true;
+              resolve({ id: line.id, ended, close: () => req.end() });
+            } else if (line.type === 'ended') stop(line.reason ?? 'ended');
+          }
+        });
+        res.on('close', () => stop('disconnected'));
+      });
+      req.write('\n');
+      beat = setInterval(() => req.write('\n'), Math.max(30, Math.floor(ttlMs / 3)));
+    });
   }
 
   /** The watch stream: first a snapshot, then one line per change, until `signal` aborts or the daemon closes it. */

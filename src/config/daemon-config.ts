@@ -29,8 +29,12 @@ export interface DaemonConfig {
     eligible: Record<string, string>;
     claimTimeoutMs: number;
     syncIntervalMs: number;
+    /** Eligible for primary only while an application session is live. */
+    requireSession: boolean;
+    /** A planned stop drains first and waits this long at most for successors to take over. */
+    handoffTimeoutMs: number;
   };
-  api: { socket: string; mode: number; watchQueueDepth: number; maxConnections: number };
+  api: { socket: string; mode: number; watchQueueDepth: number; maxConnections: number; maxSessions: number };
   log: { level: LogLevel };
   /** Where the file came from ('' for text parsed directly). */
   source: string;
@@ -206,15 +210,16 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   }
   if (swim.probeTimeoutMs >= swim.probeIntervalMs) c.bad('swim.probeTimeout', `expected less than swim.probeInterval (${swim.probeIntervalMs}ms)`, s.probeTimeout ?? `${swim.probeTimeoutMs}ms`);
 
-  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections']);
+  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections', 'maxSessions']);
   for (const [key, field] of Object.entries(LIMITS)) {
     const v = c.int(limits, key, `limits.${key}`, 1, 10_000_000);
     if (v !== undefined) (swim[field] as number) = v;
   }
   const watchQueueDepth = c.int(limits, 'watchQueueDepth', 'limits.watchQueueDepth', 1, 1_000_000) ?? 1024;
   const maxApiConnections = c.int(limits, 'maxApiConnections', 'limits.maxApiConnections', 1, 100_000) ?? 256;
+  const maxSessions = c.int(limits, 'maxSessions', 'limits.maxSessions', 1, 10_000) ?? 16;
 
-  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval']);
+  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout']);
   const strategy = p.strategy ?? 'rendezvous';
   if (strategy !== 'rendezvous' && strategy !== 'modulo') c.bad('partitions.strategy', 'expected rendezvous or modulo', strategy);
   let eps: number | null = null;
@@ -232,6 +237,8 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     eligible: {} as Record<string, string>,
     claimTimeoutMs: c.duration(p, 'claimTimeout', 'partitions.claimTimeout', 1) ?? swim.probeTimeoutMs,
     syncIntervalMs: c.duration(p, 'syncInterval', 'partitions.syncInterval', 10) ?? swim.probeIntervalMs * 2,
+    requireSession: c.bool(p, 'requireSession', 'partitions.requireSession') ?? false,
+    handoffTimeoutMs: c.duration(p, 'handoffTimeout', 'partitions.handoffTimeout', 0) ?? 5_000,
   };
   if (p.quorum === undefined || p.quorum === null) {
     c.bad('partitions.quorum', 'required: the grants a partition epoch needs, more than half of the eligible members (2 of 3, 3 of 5)', p.quorum ?? null);
@@ -297,7 +304,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     profile,
     swim,
     partitions,
-    api: { socket, mode, watchQueueDepth, maxConnections: maxApiConnections },
+    api: { socket, mode, watchQueueDepth, maxConnections: maxApiConnections, maxSessions },
     log: { level },
     source,
   };

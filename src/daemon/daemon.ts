@@ -6,12 +6,13 @@ import { Agent } from '../agent/agent.js';
 import { diffReloadable, LIVE_SWIM_KEYS, type DaemonConfig } from '../config/daemon-config.js';
 import type { SwimConfig } from '../config/swim-config.js';
 import { createPartitionEngine } from '../partition/engine.js';
-import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
+import { eligibilityOf, Leadership } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';
 import { startApiServer } from '../api/server.js';
 import { memberView, partitionsView, type WatchLine } from '../api/views.js';
 import { WatchHub } from '../api/watch.js';
-import { encodeTags } from '../wire/serf-tags.js';
+import { SessionHub } from '../api/session.js';
+import { SelfTags } from './self-tags.js';
 import { coreLoggerOf, createLogger } from './logger.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { unlinkSync } from 'node:fs';
@@ -24,6 +25,8 @@ export class Daemon {
     readonly agent: Agent,
     readonly leadership: Leadership,
     private readonly store: FileGrantStore,
+    readonly tags: SelfTags,
+    private readonly sessions: SessionHub,
     readonly api: Server,
     readonly watch: WatchHub,
     readonly log: Logger,
@@ -46,6 +49,15 @@ export class Daemon {
     // Grants are durable before they are sent; a directory in use by another daemon stops this one here.
     const store = new FileGrantStore(cfg.node.dataDir);
     let agent: Agent;
+    // Tags are validated before anything binds; the node is set once the agent exists.
+    let applyMeta: (meta: Uint8Array) => void = () => {};
+    let tags: SelfTags;
+    try {
+      tags = new SelfTags(cfg.node.meta, cfg.partitions.requireSession, (meta) => applyMeta(meta));
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     try {
       agent = await Agent.start({
         name: cfg.node.name,
@@ -53,7 +65,7 @@ export class Daemon {
         advertise: cfg.node.advertise,
         join: cfg.join,
         config: cfg.swim,
-        meta: encodeTags({ ...cfg.node.meta, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE }),
+        meta: tags.meta(),
         logger: coreLoggerOf(log),
       });
     } catch (err) {
@@ -61,6 +73,7 @@ export class Daemon {
       throw err;
     }
     const node = agent.node;
+    applyMeta = (meta) => node.setMeta(meta);
     const leadership = new Leadership(
       {
         fencing: 'granted',
@@ -83,6 +96,11 @@ export class Daemon {
     const metrics = createMetrics(node, leadership, () => agent.transportStats());
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
     const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine);
+    const sessions = new SessionHub(cfg.api.maxSessions, (live, why, id) => {
+      log.info({ session: id, live, why }, why === 'opened' ? 'application session opened' : 'application session ended');
+      // The member gives up (or may take) primaries through a tag change every member sees.
+      tags.setAppUp(live > 0);
+    });
     leadership.on((_snap, diff) => {
       if (diff.changed.length > 0) {
         metrics.partitionChanges.inc(diff.changed.length);
@@ -128,7 +146,13 @@ export class Daemon {
       },
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       leave: () => void daemon?.stop('api').then(() => onExit(0)),
+      setTags: (set, unset) => {
+        const all = tags.update(set, unset);
+        log.info({ tags: all }, 'tags changed');
+        return all;
+      },
       watch,
+      sessions,
     }).catch(async (err: unknown) => {
       // No API, no daemon: leave no half-started member behind.
       leadership.stop();
@@ -136,7 +160,7 @@ export class Daemon {
       store.close();
       throw err;
     });
-    daemon = new Daemon(cfg, agent, leadership, store, api, watch, log, metrics);
+    daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics);
     log.info({ bind: `${agent.address.host}:${agent.address.port}`, socket: cfg.api.socket, join: cfg.join.length }, 'swimd started');
     return daemon;
   }
@@ -154,12 +178,48 @@ export class Daemon {
     return d;
   }
 
+  /**
+   * A planned stop first drains: the member advertises drain, its partitions'
+   * successors claim them (with this member's drained state as evidence), and
+   * it waits, at most partitions.handoffTimeout, until it sees every one of
+   * them held by another member. Only then does it leave, so the gap an
+   * application sees is one claim round rather than a failure detection.
+   */
+  private async handOff(): Promise<void> {
+    const self = this.agent.node.name;
+    const held = this.leadership.owned(self).primary;
+    const timeoutMs = this.cfg.partitions.handoffTimeoutMs;
+    if (held.length === 0 || timeoutMs === 0) return;
+    const t0 = Date.now();
+    try {
+      this.tags.update({ drain: 'true' }, []);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot drain before leaving');
+      return;
+    }
+    let left = held;
+    while (Date.now() - t0 < timeoutMs) {
+      const snap = this.leadership.snapshot();
+      left = left.filter((p) => {
+        const e = snap.partitions[p]!;
+        return e.primary === null || e.primary === self;
+      });
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const fields = { partitions: held.length, notHandedOff: left.length, ms: Date.now() - t0 };
+    if (left.length === 0) this.log.info(fields, 'partitions handed off before leaving');
+    else this.log.warn(fields, 'leaving before every partition was taken over (partitions.handoffTimeout)');
+  }
+
   /** Graceful leave (bounded by the leave timeout), then close everything. */
   async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    await this.handOff();
     this.log.info({ reason }, 'leaving the cluster');
     await this.agent.leave(this.cfg.swim.leavePropagateDelayMs + 1000);
+    this.sessions.closeAll();
     this.watch.closeAll();
     await new Promise<void>((resolve) => {
       this.api.close(() => resolve());

@@ -190,8 +190,11 @@ export class Leadership {
       this.markDirty(ids);
       if (this.ownership) {
         const q = this.quorumState();
-        if (q !== this.lastQuorum) this.ownership.reconcile(null);
-        else this.ownership.reconcile(ids);
+        if (q !== this.lastQuorum) {
+          this.ownership.reconcile(null);
+          // What this daemon shows for other owners depends on its own quorum too.
+          this.markAll();
+        } else this.ownership.reconcile(ids);
         const nowAlive = this.protocolPeers.has(ev.member.name);
         if (nowAlive && !wasAlive) this.ownership.memberAlive(ev.member.name);
       } else if (this.quorumState() !== this.lastQuorum || diff.viewVersion !== this.snapshotCache?.viewVersion) {
@@ -274,7 +277,8 @@ export class Leadership {
     if (held > 0) return { id: p, primary: self, replicas: placed.replicas, token: held };
     const owner = o.knownOwnerOf(p);
     const token = o.knownEpochOf(p);
-    const shown = owner !== null && owner !== self && owner === placed.primary && this.aliveEligible.has(owner) ? owner : null;
+    // Without a quorum in view this daemon vouches for no owner: the one it knew of may have lost its quorum too.
+    const shown = owner !== null && owner !== self && owner === placed.primary && this.aliveEligible.has(owner) && o.quorumOk() ? owner : null;
     return { id: p, primary: shown, replicas: placed.replicas, token };
   }
 

@@ -3,6 +3,12 @@
 import type { MemberSnapshot, MemberState } from '../core/member-types.js';
 import { decodeTags } from '../wire/serf-tags.js';
 
+/**
+ * Tag a daemon sets with partitions.requireSession: "down" while no application
+ * session is live. Such a member is treated like a drained one (never primary).
+ */
+export const APP_TAG = 'swimd-app';
+
 export interface PartitionMember {
   readonly name: string;
   readonly state: MemberState;
@@ -11,7 +17,7 @@ export interface PartitionMember {
   readonly zone: string;
   /** Tag `weight` (> 0, default 1): scales how many partitions a member wins. */
   readonly weight: number;
-  /** Tag `drain` ("true" or "1"): never primary, may stay a replica. */
+  /** Tag `drain` ("true" or "1"), or no live application session: never primary, may stay a replica. */
   readonly drain: boolean;
   /** All tags, for eligibility selectors (partitions.eligible). */
   readonly tags: Readonly<Record<string, string>>;
@@ -26,7 +32,7 @@ export function partitionMemberOf(s: MemberSnapshot): PartitionMember {
     incarnation: s.incarnation,
     zone: tags?.zone ?? '',
     weight: Number.isFinite(weight) && weight > 0 ? weight : 1,
-    drain: tags?.drain === 'true' || tags?.drain === '1',
+    drain: tags?.drain === 'true' || tags?.drain === '1' || tags?.[APP_TAG] === 'down',
     tags: tags ?? {},
   };
 }
