@@ -30,6 +30,8 @@ import type { MemberEvent, MemberSnapshot, MemberState } from './member-types.js
 import { shuffleInPlace } from './prng.js';
 import { countDrop, newStats, type CoreStats } from './stats.js';
 import { Suspicion } from './suspicion.js';
+import { Invariants } from './invariants.js';
+import { TimerSet } from './timer-set.js';
 import { expectedConfirmations, pushPullScaledIntervalMs, retransmitLimit, suspicionTimeoutsMs } from './timing.js';
 
 export type { CoreStats } from './stats.js';
@@ -114,7 +116,9 @@ export class SwimNode {
   /** When the next protocol period is due, to measure how late it runs. */
   private probeDueAtMs = 0;
   private lastPeriodMs = 1;
-  private readonly periodic: TimerHandle[] = [];
+  private readonly invariants: Invariants;
+  /** The periodic timers (probe, gossip, push/pull, reconnect); shutdown cancels them all. */
+  private readonly timers: TimerSet;
   private highPriority: Message[] = [];
   private lowPriority: Message[] = [];
   private drainScheduled = false;
@@ -152,6 +156,8 @@ export class SwimNode {
     };
     this.awareness = new Awareness(opts.config.awarenessMaxMultiplier);
     this.broadcasts = new BroadcastQueue(opts.config.maxBroadcasts);
+    this.invariants = new Invariants(this.stats, this.log);
+    this.timers = new TimerSet(opts.env.scheduler, this.invariants);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -168,8 +174,8 @@ export class SwimNode {
     // Stagger the first round so members started together do not probe in lockstep.
     const firstProbeMs = this.env.random.int(this.cfg.probeIntervalMs);
     this.probeDueAtMs = this.env.scheduler.nowMs() + firstProbeMs;
-    this.periodic.push(this.env.scheduler.setTimer(firstProbeMs, () => this.probeTick()));
-    this.periodic.push(this.env.scheduler.setTimer(this.env.random.int(this.cfg.gossipIntervalMs), () => this.gossipTick()));
+    this.timers.arm('probe', firstProbeMs, () => this.probeTick());
+    this.timers.arm('gossip', this.env.random.int(this.cfg.gossipIntervalMs), () => this.gossipTick());
     this.lastPeriodMs = this.cfg.probeIntervalMs;
     this.pushPullRampMs = this.cfg.probeIntervalMs;
     this.schedulePushPull();
@@ -212,8 +218,7 @@ export class SwimNode {
   shutdown(): void {
     this.stopped = true;
     this.running = false;
-    for (const t of this.periodic) t.cancel();
-    this.periodic.length = 0;
+    this.timers.cancelAll();
     for (const s of this.suspicions.values()) s.cancel();
     this.suspicions.clear();
     for (const h of this.ackHandlers.values()) h.timer.cancel();
@@ -233,8 +238,17 @@ export class SwimNode {
   }
 
   updateTiming(patch: Partial<Pick<SwimConfig, TimingKey>>): void {
+    const pushPullChanged = patch.pushPullIntervalMs !== undefined && patch.pushPullIntervalMs !== this.cfg.pushPullIntervalMs;
     Object.assign(this.cfg, patch);
     if (patch.awarenessMaxMultiplier !== undefined) this.awareness.setMax(patch.awarenessMaxMultiplier);
+    // The pending push/pull was armed for the old interval (or not at all when
+    // it was 0): arm it for the new one now, or stop it, rather than at a
+    // next exchange that may never come. Straight to the interval, no ramp.
+    if (pushPullChanged && this.running) {
+      this.timers.cancel('push-pull');
+      this.pushPullRampMs = null;
+      this.schedulePushPull();
+    }
   }
 
   /** The knobs in force now (after live updates). */
@@ -893,7 +907,7 @@ export class SwimNode {
     const now = this.env.scheduler.nowMs();
     const latenessMs = Math.max(0, now - this.probeDueAtMs);
     const periodMs = this.awareness.scaleTimeoutMs(this.cfg.probeIntervalMs);
-    this.periodic[0] = this.env.scheduler.setTimer(periodMs, () => this.probeTick());
+    this.timers.arm('probe', periodMs, () => this.probeTick());
     this.stats.probePeriods++;
     if (latenessMs > this.stats.maxProbeLatenessMs) this.stats.maxProbeLatenessMs = latenessMs;
     if (latenessMs >= this.lastPeriodMs) this.stats.missedProbePeriods += Math.floor(latenessMs / this.lastPeriodMs);
@@ -1035,7 +1049,7 @@ export class SwimNode {
 
   private gossipTick(reschedule = true): void {
     if (this.stopped) return;
-    if (reschedule) this.periodic[1] = this.env.scheduler.setTimer(this.cfg.gossipIntervalMs, () => this.gossipTick());
+    if (reschedule) this.timers.arm('gossip', this.cfg.gossipIntervalMs, () => this.gossipTick());
     if (this.broadcasts.size() === 0) return;
     const now = this.env.scheduler.nowMs();
     const targets = this.randomMembers(this.cfg.gossipNodes, (m) => {
@@ -1066,8 +1080,7 @@ export class SwimNode {
       delay = this.pushPullRampMs + this.env.random.int(Math.max(1, Math.floor(this.pushPullRampMs / 2)));
       this.pushPullRampMs *= 2;
     } else this.pushPullRampMs = null;
-    this.periodic[2]?.cancel();
-    this.periodic[2] = this.env.scheduler.setTimer(delay, () => {
+    this.timers.rearm('push-pull', delay, () => {
       if (this.stopped) return;
       const [peer] = this.randomMembers(1, (m) => m !== this.self && m.state === 'alive');
       if (peer) {
@@ -1092,7 +1105,7 @@ export class SwimNode {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.cfg.reconnectIntervalMs <= 0) return;
-    this.periodic[3] = this.env.scheduler.setTimer(this.cfg.reconnectIntervalMs, () => {
+    this.timers.arm('reconnect', this.cfg.reconnectIntervalMs, () => {
       if (this.stopped) return;
       this.reconnectTick();
       this.scheduleReconnect();
