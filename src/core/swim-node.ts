@@ -6,6 +6,7 @@ import { COMPOUND_HEADER_BYTES, COMPOUND_PART_OVERHEAD, makeCompound } from '../
 import { Keyring } from '../wire/keyring.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/limits.js';
 import {
+  COMPOUND_MAX_PARTS,
   META_MAX_BYTES,
   MessageType,
   PROTOCOL_VERSION_MAX,
@@ -417,8 +418,9 @@ export class SwimNode {
   /** Sends a message with as many queued broadcasts piggybacked as fit the packet budget. */
   private sendWithPiggyback(to: Address, msg: Uint8Array): void {
     const budget = this.cfg.udpBufferSize - msg.length - COMPOUND_HEADER_BYTES - packetOverheadBytes(this.security);
-    const extra = budget > 0 ? this.broadcasts.take(COMPOUND_PART_OVERHEAD, budget, this.retransmitLimit()) : [];
-    this.sendRaw(to, extra.length === 0 ? msg : makeCompound([msg, ...extra.slice(0, 254)]));
+    // Take no more than the compound can carry beside `msg`: whatever is taken is counted as sent.
+    const extra = budget > 0 ? this.broadcasts.take(COMPOUND_PART_OVERHEAD, budget, this.retransmitLimit(), COMPOUND_MAX_PARTS - 1) : [];
+    this.sendRaw(to, extra.length === 0 ? msg : makeCompound([msg, ...extra]));
   }
 
   private queueBroadcast(node: string, msg: Message, onDone?: () => void): void {
@@ -1059,9 +1061,9 @@ export class SwimNode {
     });
     const budget = this.cfg.udpBufferSize - COMPOUND_HEADER_BYTES - packetOverheadBytes(this.security);
     for (const peer of targets) {
-      const msgs = this.broadcasts.take(COMPOUND_PART_OVERHEAD, budget, this.retransmitLimit());
+      const msgs = this.broadcasts.take(COMPOUND_PART_OVERHEAD, budget, this.retransmitLimit(), COMPOUND_MAX_PARTS);
       if (msgs.length === 0) return;
-      this.sendRaw(this.addressOf(peer), msgs.length === 1 ? msgs[0]! : makeCompound(msgs.slice(0, 255)), peer);
+      this.sendRaw(this.addressOf(peer), msgs.length === 1 ? msgs[0]! : makeCompound(msgs), peer);
     }
   }
 

@@ -1,9 +1,17 @@
-// Timers and live timing updates, in virtual time.
+// Timers, live timing updates and the piggyback budget, in virtual time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lanConfig } from '../../src/config/presets.js';
 import type { SwimConfig } from '../../src/config/swim-config.js';
+import type { Address } from '../../src/core/env.js';
+import { SeededRandom } from '../../src/core/prng.js';
+import { SwimNode } from '../../src/core/swim-node.js';
+import { retransmitLimit } from '../../src/core/timing.js';
 import { SimCluster } from '../../src/sim/cluster.js';
+import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
+import { encodeMessage } from '../../src/wire/codec.js';
+import { MessageType } from '../../src/wire/messages.js';
+import { PLAINTEXT, openPacket, sealPacket } from '../../src/wire/packet.js';
 
 const pushPullCount = (c: SimCluster): number => c.members.reduce((sum, m) => sum + m.node.stats.pushPulls, 0);
 
@@ -50,4 +58,53 @@ test('a live timing update of the push/pull interval re-arms its timer at the ne
   for (const m of c.members) m.node.updateTiming({ pushPullIntervalMs: 2_000 });
   c.run(20_000);
   assert.ok(pushPullCount(c) - before >= 12, `the new 2 s interval applies at once (${pushPullCount(c) - before} exchanges in 20 s)`);
+});
+
+test('with a large UDP buffer, every broadcast counted as transmitted is in a datagram that was sent', () => {
+  const scheduler = new VirtualScheduler();
+  const random = new SeededRandom(31);
+  const sent: Uint8Array[] = [];
+  let deliver: ((from: Address, data: Uint8Array, at: number) => void) | null = null;
+  const hour = 3_600_000;
+  // Probes and gossip far apart so the only traffic is the acks this test asks for.
+  const config: SwimConfig = { ...lanConfig(), udpBufferSize: 65_000, probeIntervalMs: hour, gossipIntervalMs: hour, pushPullIntervalMs: 0, reconnectIntervalMs: 0 };
+  const node = new SwimNode({
+    name: 'big',
+    advertise: { host: '10.0.0.1', port: 7946 },
+    config,
+    env: {
+      scheduler,
+      random: random.fork(),
+      packets: { sendPacket: (_to, data) => sent.push(data.slice()), onPacket: (h) => { deliver = h; } },
+      streams: { request: (_to, _req, _expect, _timeout, done) => done(new Error('no streams here'), null), onRequest: () => {} },
+    },
+  });
+  node.start();
+  // 600 members learnt at once: 600 alive broadcasts of about 50 bytes, far more than 255 fit 65 KB.
+  const count = 600;
+  const names = Array.from({ length: count }, (_, i) => `member-${String(i).padStart(4, '0')}`);
+  node.mergeEvidence(
+    names.map((name, i) =>
+      encodeMessage({ type: MessageType.Alive, body: { incarnation: 1, node: name, addr: Uint8Array.from([10, 1, (i >> 8) & 255, i & 255]), port: 7946, meta: new Uint8Array(0), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) } }),
+    ),
+  );
+  assert.ok(node.broadcastQueueDepth() >= count);
+  const limit = retransmitLimit(config.retransmitMult, count + 1);
+  const pinger: Address = { host: '10.9.9.9', port: 7946 };
+  // Each ping is answered by an ack carrying as many broadcasts as fit; stop once the queue is empty.
+  for (let seq = 1; seq <= 10_000 && node.broadcastQueueDepth() > 0; seq++) {
+    const ping = encodeMessage({ type: MessageType.Ping, body: { seqNo: seq, node: 'big', sourceAddr: Uint8Array.from([10, 9, 9, 9]), sourcePort: 7946, sourceNode: 'pinger' } });
+    deliver!(pinger, sealPacket(ping, { crc: false, compress: false, security: PLAINTEXT, random }), scheduler.nowMs());
+    scheduler.advance(1);
+  }
+  assert.equal(node.broadcastQueueDepth(), 0, 'every broadcast retired');
+  const seen = new Map<string, number>();
+  for (const data of sent) {
+    const opened = openPacket(data, PLAINTEXT);
+    assert.ok(opened.ok, 'every datagram sent is well formed');
+    for (const msg of opened.value.messages) if (msg.type === MessageType.Alive) seen.set(msg.body.node, (seen.get(msg.body.node) ?? 0) + 1);
+  }
+  const short = names.filter((n) => seen.get(n) !== limit);
+  assert.deepEqual(short.slice(0, 5), [], `${short.length} of ${count} broadcasts were retired without being sent ${limit} times`);
+  for (const data of sent) assert.ok(data.length <= config.udpBufferSize, `a datagram of ${data.length} bytes`);
 });
