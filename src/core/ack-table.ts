@@ -33,6 +33,7 @@ export class AckTable {
     }
     const timer = this.ctx.env.scheduler.setTimer(timeoutMs, () => this.handlers.delete(seq));
     this.handlers.set(seq, { onAck, onNack, timer });
+    this.ctx.invariants.check(this.handlers.size <= this.ctx.cfg.maxAckHandlers, 'ack-handlers-over-bound');
     return true;
   }
 
