@@ -65,11 +65,12 @@ export class BroadcastQueue {
 
   /**
    * Takes the broadcasts that fit in `limitBytes` (each costs its size plus
-   * `overheadBytes`), counts a transmit on each, and retires those that reach
-   * `transmitLimit`.
+   * `overheadBytes`), at most `maxCount` of them, counts a transmit on each,
+   * and retires those that reach `transmitLimit`. Everything returned must be
+   * sent: it is already counted.
    */
-  take(overheadBytes: number, limitBytes: number, transmitLimit: number): Uint8Array[] {
-    if (this.count === 0) return [];
+  take(overheadBytes: number, limitBytes: number, transmitLimit: number, maxCount = Infinity): Uint8Array[] {
+    if (this.count === 0 || maxCount <= 0) return [];
     const out: Uint8Array[] = [];
     const taken: Entry[] = [];
     let used = 0;
@@ -81,7 +82,7 @@ export class BroadcastQueue {
         used += cost;
         out.push(e.b.message);
         taken.push(e);
-        if (limitBytes - used <= overheadBytes) break scan;
+        if (limitBytes - used <= overheadBytes || out.length >= maxCount) break scan;
       }
     }
     const retired: Entry[] = [];

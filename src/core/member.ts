@@ -1,5 +1,6 @@
 // One member's record inside the core (mutable, private to the core) and its
 // immutable snapshot for everyone else.
+import type { Address } from './env.js';
 import type { MemberSnapshot, MemberState } from './member-types.js';
 
 export interface MemberRecord {
@@ -44,4 +45,8 @@ export function sameBytes(a: Uint8Array | null | undefined, b: Uint8Array | null
 
 export function isDeadOrLeft(m: MemberRecord): boolean {
   return m.state === 'dead' || m.state === 'left';
+}
+
+export function addressOf(m: MemberRecord): Address {
+  return { host: m.host, port: m.port };
 }

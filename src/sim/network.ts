@@ -8,7 +8,7 @@ import type { MemberScheduler } from './member-scheduler.js';
 import type { VirtualScheduler } from './virtual-scheduler.js';
 
 export interface LinkProfile {
-  /** Probability in [0, 1] that a datagram is lost. */
+  /** Probability in [0, 1] that a datagram, or one leg (request or reply) of a stream exchange, is lost. */
   loss: number;
   delayMs: number;
   /** Extra uniform random delay in [0, jitterMs). */
@@ -169,6 +169,21 @@ export class SimNetwork {
     }
   }
 
+  /** Counts one stream leg and decides whether it gets through (not blocked, not lost). */
+  private streamLegPasses(from: Address, to: Address): boolean {
+    this.stats.sent++;
+    if (this.isBlocked(from, to)) {
+      this.stats.blocked++;
+      return false;
+    }
+    const link = this.linkOf(from, to);
+    if (link.loss > 0 && this.random.next() < link.loss) {
+      this.stats.lost++;
+      return false;
+    }
+    return true;
+  }
+
   private request(src: Endpoint, to: Address, req: Uint8Array, expectReply: boolean, timeoutMs: number, done: (err: Error | null, reply: Uint8Array | null) => void): void {
     let finished = false;
     const finish = (err: Error | null, reply: Uint8Array | null): void => {
@@ -180,11 +195,15 @@ export class SimNetwork {
     };
     const timer = this.clock.setTimer(timeoutMs, () => finish(new Error('stream timeout'), null));
     if (src.crashed) return;
+    // Each leg of the exchange (request, reply) meets the link's partition and
+    // loss like a datagram: a connection that cannot get through is, to the
+    // caller, one that times out.
+    if (!this.streamLegPasses(src.address, to)) return;
     const link = this.linkOf(src.address, to);
     this.clock.setTimer(this.delayOf(link), () => {
       if (finished) return;
       const dst = this.endpoints.get(keyOf(to));
-      if (this.isBlocked(src.address, to)) return; // like a SYN into a black hole: the timeout decides
+      if (this.isBlocked(src.address, to)) return; // blocked while connecting: the timeout decides
       if (!dst || dst.crashed || !dst.streamHandler) {
         finish(new Error('connection refused'), null);
         return;
@@ -197,6 +216,7 @@ export class SimNetwork {
           replied = true;
           if (!expectReply) return finish(null, new Uint8Array(0));
           if (data === null) return finish(new Error('stream closed without a reply'), null);
+          if (!this.streamLegPasses(to, src.address)) return;
           this.clock.setTimer(this.delayOf(this.linkOf(to, src.address)), () => {
             if (this.isBlocked(to, src.address)) return;
             const cur = this.endpoints.get(keyOf(to));

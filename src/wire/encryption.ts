@@ -2,7 +2,6 @@
 // Version 1 encrypts the message as is; version 0 (protocol 1 peers only) pads
 // it with PKCS#7 first. The key length picks AES-128/192/256.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import type { Random } from '../core/env.js';
 import { WireError } from './errors.js';
 
 export const NONCE_BYTES = 12;
@@ -24,7 +23,15 @@ function algorithm(key: Uint8Array): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gc
   throw new WireError('decrypt-failed', `bad key length ${key.length}`);
 }
 
-export function encryptPayload(version: number, key: Uint8Array, msg: Uint8Array, additionalData: Uint8Array, random: Random): Uint8Array {
+/**
+ * The randomness sealing needs (AES-GCM nonces). Declared here so the codec
+ * depends on nothing above it; the core's Random satisfies it.
+ */
+export interface NonceSource {
+  fill(out: Uint8Array): void;
+}
+
+export function encryptPayload(version: number, key: Uint8Array, msg: Uint8Array, additionalData: Uint8Array, random: NonceSource): Uint8Array {
   const nonce = new Uint8Array(NONCE_BYTES);
   random.fill(nonce);
   let plain = msg;

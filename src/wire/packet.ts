@@ -2,12 +2,11 @@
 // whose protocol max is ≥ 5; the core decides) → encrypt → label. Receiving
 // reverses it. A bad label, key or CRC drops the whole packet; a bad part inside
 // a compound drops only that part.
-import type { Random } from '../core/env.js';
 import { compressMessage, decompressMessage } from './compress.js';
 import { splitCompound } from './compound.js';
 import { addCrc, stripCrc } from './crc.js';
 import { decodeMessage } from './codec.js';
-import { decryptPayload, encryptedLength, encryptPayload } from './encryption.js';
+import { decryptPayload, encryptedLength, encryptPayload, type NonceSource } from './encryption.js';
 import { WireError, capture, type DecodeResult, type DropReason } from './errors.js';
 import { utf8 } from './gomsgpack.js';
 import type { Keyring } from './keyring.js';
@@ -31,7 +30,7 @@ export interface SealOptions {
   crc: boolean;
   compress: boolean;
   security: WireSecurity;
-  random: Random;
+  random: NonceSource;
 }
 
 /** Encryption version we send: 1 (no padding), as memberlist does for protocol ≥ 2. */

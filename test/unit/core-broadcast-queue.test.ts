@@ -132,3 +132,29 @@ test('property: the bucketed queue takes, retires, replaces and drops exactly as
     { numRuns: 300 },
   );
 });
+
+test('a part limit caps a take, and what it leaves behind is not counted as sent', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 4 }), (sizes, maxParts, limit) => {
+      const capped = new BroadcastQueue(1000);
+      const free = new BroadcastQueue(1000);
+      sizes.forEach((len, i) => {
+        capped.queue({ key: `k${i}`, message: msg(len, i) });
+        free.queue({ key: `k${i}`, message: msg(len, i) });
+      });
+      // The first take is the first parts of what an uncapped take would give.
+      const first = capped.take(2, 1_000, limit, maxParts);
+      assert.ok(first.length <= maxParts);
+      assert.deepEqual(first, free.take(2, 1_000, limit).slice(0, maxParts));
+      // Drained to the end, every message goes out exactly `limit` times: none is counted without being returned.
+      const sent = new Map<Uint8Array, number>();
+      for (const m of first) sent.set(m, (sent.get(m) ?? 0) + 1);
+      for (let round = 0; round < sizes.length * limit + 1 && capped.size() > 0; round++) {
+        for (const m of capped.take(2, 1_000, limit, maxParts)) sent.set(m, (sent.get(m) ?? 0) + 1);
+      }
+      assert.equal(capped.size(), 0);
+      assert.equal(sent.size, sizes.length);
+      for (const n of sent.values()) assert.equal(n, limit);
+    }),
+  );
+});

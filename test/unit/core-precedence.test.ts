@@ -42,13 +42,15 @@ function harness() {
     handler(PEER, encodeMessage(msg), scheduler.nowMs());
     scheduler.advance(1);
   };
+  /** Raw bytes into the node's packet handler, as the transport would hand them over. */
+  const deliverBytes = (bytes: Uint8Array): void => handler(PEER, bytes, scheduler.nowMs());
   const alive = (node: string, incarnation: number, meta: Uint8Array | null = null): Message => ({
     type: MessageType.Alive,
     body: { incarnation, node, addr: Uint8Array.from([10, 0, 0, 2]), port: 7946, meta, vsn: VSN },
   });
   const suspect = (node: string, incarnation: number, from = 'x'): Message => ({ type: MessageType.Suspect, body: { incarnation, node, from } });
   const dead = (node: string, incarnation: number, from = 'x'): Message => ({ type: MessageType.Dead, body: { incarnation, node, from } });
-  return { node, events, sent, deliver, alive, suspect, dead, scheduler };
+  return { node, events, sent, deliver, deliverBytes, alive, suspect, dead, scheduler };
 }
 
 test('precedence table: (state, incoming) → new state, incarnation and event', () => {
@@ -117,7 +119,7 @@ test('a ping for another name is dropped; a ping for us is acked to its source a
 
 test('garbage packets are counted drops and never throw', () => {
   const h = harness();
-  for (const bytes of [[], [0xff], [7, 200, 1], [4, 0x81, 0xa1, 0x41]]) h.node['onPacket'](PEER, Uint8Array.from(bytes));
+  for (const bytes of [[], [0xff], [7, 200, 1], [4, 0x81, 0xa1, 0x41]]) h.deliverBytes(Uint8Array.from(bytes));
   const drops = Object.values(h.node.stats.drops).reduce((a, b) => a + b, 0);
   assert.equal(drops, 4);
 });

@@ -1,0 +1,60 @@
+// Pending acks by sequence number: who waits for an ack or nack, until when.
+// Bounded by maxAckHandlers; a probe that cannot register is not sent.
+import type { CoreContext } from './context.js';
+import type { TimerHandle } from './env.js';
+import { countDrop } from './stats.js';
+
+interface AckHandler {
+  onAck: () => void;
+  onNack: () => void;
+  timer: TimerHandle;
+}
+
+export class AckTable {
+  private readonly handlers = new Map<number, AckHandler>();
+  private seqNo = 0;
+
+  constructor(private readonly ctx: CoreContext) {}
+
+  size(): number {
+    return this.handlers.size;
+  }
+
+  nextSeq(): number {
+    this.seqNo = (this.seqNo + 1) >>> 0;
+    return this.seqNo;
+  }
+
+  /** Waits up to `timeoutMs` for the ack of `seq`; false (and counted) when the table is full. */
+  expect(seq: number, onAck: () => void, onNack: () => void, timeoutMs: number): boolean {
+    if (this.handlers.size >= this.ctx.cfg.maxAckHandlers) {
+      countDrop(this.ctx.stats, 'ack-handlers-full');
+      return false;
+    }
+    const timer = this.ctx.env.scheduler.setTimer(timeoutMs, () => this.handlers.delete(seq));
+    this.handlers.set(seq, { onAck, onNack, timer });
+    this.ctx.invariants.check(this.handlers.size <= this.ctx.cfg.maxAckHandlers, 'ack-handlers-over-bound');
+    return true;
+  }
+
+  /** An ack ends the wait; one nobody waits for is counted. */
+  ack(seq: number): void {
+    const h = this.handlers.get(seq);
+    if (!h) return countDrop(this.ctx.stats, 'unknown-ack');
+    this.handlers.delete(seq);
+    h.timer.cancel();
+    h.onAck();
+  }
+
+  /** A nack is news for the waiter, which keeps waiting for an ack. */
+  nack(seq: number): void {
+    const h = this.handlers.get(seq);
+    if (!h) return countDrop(this.ctx.stats, 'unknown-nack');
+    h.onNack();
+  }
+
+  clear(): void {
+    for (const h of this.handlers.values()) h.timer.cancel();
+    this.handlers.clear();
+  }
+}

@@ -1,0 +1,135 @@
+// The member table: every member this node knows (tombstones included) by
+// name, the shuffled probe order, the cluster-size estimate the timing
+// formulas use, and reaping of long-gone members at each new probe round.
+import type { CoreContext } from './context.js';
+import { isDeadOrLeft, type MemberRecord } from './member.js';
+import type { MemberState } from './member-types.js';
+import { shuffleInPlace } from './prng.js';
+
+export class MemberTable {
+  private readonly byName = new Map<string, MemberRecord>();
+  /** Same records as `byName`, as an array for random picks. */
+  private list: MemberRecord[] = [];
+  private probeList: MemberRecord[] = [];
+  private probeIndex = 0;
+  private estimated = 1;
+  private selfRecord: MemberRecord | null = null;
+  /** Every change to the table, and when the last one happened: is the view settling? */
+  private changes = 0;
+  private lastChangeAtMs = 0;
+
+  constructor(private readonly ctx: CoreContext) {}
+
+  /** This node's own record; it exists from start() on. */
+  get self(): MemberRecord {
+    const self = this.selfRecord;
+    if (self === null) throw new Error('the member table has no record of this node before start()');
+    return self;
+  }
+
+  get(name: string): MemberRecord | undefined {
+    return this.byName.get(name);
+  }
+
+  size(): number {
+    return this.byName.size;
+  }
+
+  isFull(): boolean {
+    return this.byName.size >= this.ctx.cfg.maxMembers;
+  }
+
+  all(): readonly MemberRecord[] {
+    return this.list;
+  }
+
+  /** Members that count for the timing formulas: live ones and the recently gone. */
+  estimatedMembers(): number {
+    return this.estimated;
+  }
+
+  viewChanges(): number {
+    return this.changes;
+  }
+
+  lastViewChangeAtMs(): number {
+    return this.lastChangeAtMs;
+  }
+
+  aliveCount(): number {
+    let n = 0;
+    for (const m of this.list) if (m.state === 'alive') n++;
+    return n;
+  }
+
+  add(m: MemberRecord): void {
+    this.ctx.invariants.check(!this.byName.has(m.name), 'member-added-twice');
+    this.byName.set(m.name, m);
+    this.list.push(m);
+    // A random place in the probe order keeps the detection bound low on average.
+    this.probeList.splice(this.ctx.env.random.int(this.probeList.length + 1), 0, m);
+    this.estimated++;
+    if (m.name === this.ctx.name) this.selfRecord = m;
+    this.ctx.invariants.check(this.byName.size <= this.ctx.cfg.maxMembers, 'members-over-bound');
+  }
+
+  /** Records a change to `m` (and its new state, if any) for snapshots and the settling clock. */
+  touch(m: MemberRecord, state?: MemberState): void {
+    const now = this.ctx.env.scheduler.nowMs();
+    if (state !== undefined && m.state !== state) {
+      m.state = state;
+      m.stateChangedAtMs = now;
+      m.changeSeq++;
+    }
+    m.snapshot = null;
+    this.changes++;
+    this.lastChangeAtMs = now;
+  }
+
+  nextProbeTarget(): MemberRecord | undefined {
+    for (let checked = 0; checked <= this.probeList.length + 1; checked++) {
+      if (this.probeIndex >= this.probeList.length) {
+        this.resetProbeList();
+        this.probeIndex = 0;
+        if (this.probeList.length === 0) return undefined;
+        continue;
+      }
+      const m = this.probeList[this.probeIndex++]!;
+      if (m === this.selfRecord || isDeadOrLeft(m) || this.byName.get(m.name) !== m) continue;
+      return m;
+    }
+    return undefined;
+  }
+
+  /** Up to `k` distinct members that `accept` takes, picked at random (bounded tries). */
+  randomMembers(k: number, accept: (m: MemberRecord) => boolean): MemberRecord[] {
+    const out: MemberRecord[] = [];
+    const n = this.list.length;
+    for (let i = 0; i < 3 * n && out.length < k; i++) {
+      const m = this.list[this.ctx.env.random.int(n)]!;
+      if (accept(m) && !out.includes(m)) out.push(m);
+    }
+    return out;
+  }
+
+  /** Start of a probe round: reap long-gone members, recount, reshuffle. */
+  private resetProbeList(): void {
+    const cfg = this.ctx.cfg;
+    const now = this.ctx.env.scheduler.nowMs();
+    let active = 0;
+    const kept: MemberRecord[] = [];
+    for (const m of this.list) {
+      const goneFor = now - m.stateChangedAtMs;
+      const reap = m !== this.selfRecord && ((m.state === 'dead' && goneFor > cfg.reconnectTimeoutMs) || (m.state === 'left' && goneFor > cfg.gossipToTheDeadTimeMs));
+      if (reap) {
+        this.byName.delete(m.name);
+        continue;
+      }
+      kept.push(m);
+      if (!isDeadOrLeft(m) || goneFor <= cfg.gossipToTheDeadTimeMs) active++;
+    }
+    this.list = kept;
+    this.estimated = Math.max(1, active);
+    this.probeList = shuffleInPlace(kept.slice(), this.ctx.env.random);
+  }
+}

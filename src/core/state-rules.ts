@@ -1,0 +1,251 @@
+// memberlist's precedence rules for alive, suspect and dead (aliveNode,
+// suspectNode, deadNode in its state.go): which message wins, suspicion timers
+// with Lifeguard confirmations, refuting accusations against this node,
+// correcting stale accusations, and the member events observers see.
+import { encodeMessage } from '../wire/codec.js';
+import { MessageType, type AliveMsg, type DeadMsg, type Message, type SuspectMsg } from '../wire/messages.js';
+import { bytesToIp } from './addresses.js';
+import type { Awareness } from './awareness.js';
+import type { CoreContext } from './context.js';
+import { addressOf, isDeadOrLeft, sameBytes, snapshotOf, type MemberRecord } from './member.js';
+import type { MemberTable } from './member-table.js';
+import { STATE_RANK, type MemberEvent, type MemberState } from './member-types.js';
+import type { Outbox } from './outbox.js';
+import { countDrop } from './stats.js';
+import { Suspicion } from './suspicion.js';
+import { expectedConfirmations, suspicionTimeoutsMs } from './timing.js';
+
+/** Pairs (accuser, member) remembered for stale-accusation answers before the memory is reset. */
+const CORRECTED_PAIRS_MAX = 256;
+
+export class StateRules {
+  private readonly suspicions = new Map<string, Suspicion>();
+  private readonly listeners = new Set<(ev: MemberEvent) => void>();
+  private refuteGossipPending = false;
+  private lastReassertAtMs = -Infinity;
+  private readonly corrected = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly table: MemberTable,
+    private readonly outbox: Outbox,
+    private readonly awareness: Awareness,
+    /** Sends queued broadcasts now instead of at the next gossip tick. */
+    private readonly gossipNow: () => void,
+  ) {}
+
+  on(listener: (ev: MemberEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops every suspicion timer (shutdown). */
+  cancelAll(): void {
+    for (const s of this.suspicions.values()) s.cancel();
+    this.suspicions.clear();
+  }
+
+  /** The alive message that states what this node holds about `m` (for itself: its own advertisement). */
+  aliveOf(m: MemberRecord): Message {
+    return { type: MessageType.Alive, body: { incarnation: m.incarnation, node: m.name, addr: m.addr, port: m.port, meta: m.meta, vsn: Uint8Array.from(m.vsn) } };
+  }
+
+  aliveNode(a: AliveMsg, bootstrap: boolean): void {
+    const { ctx, table } = this;
+    if (ctx.life.leaving && a.node === ctx.name) return;
+    if (a.vsn.length >= 3 && (a.vsn[0] === 0 || a.vsn[1] === 0 || a.vsn[0]! > a.vsn[1]!)) return countDrop(ctx.stats, 'bad-version');
+    const host = bytesToIp(a.addr);
+    if (host === null) return countDrop(ctx.stats, 'bad-address');
+    let m = table.get(a.node);
+    const isLocal = a.node === ctx.name;
+    let isNew = false;
+    let updatesAddress = false;
+    if (m === undefined) {
+      if (table.isFull()) return countDrop(ctx.stats, 'members-full');
+      isNew = true;
+      m = { name: a.node, host, port: a.port, addr: a.addr, meta: a.meta ?? new Uint8Array(0), incarnation: a.incarnation, state: 'dead', stateChangedAtMs: ctx.env.scheduler.nowMs(), vsn: Array.from(a.vsn), changeSeq: 0, snapshot: null };
+      table.add(m);
+    } else if (!isLocal && (m.host !== host || m.port !== a.port)) {
+      // Another process claims the name from another address: accept only if the old one is gone.
+      if (!isDeadOrLeft(m)) return countDrop(ctx.stats, 'address-conflict');
+      updatesAddress = true;
+    }
+    if (!isNew) {
+      if (isLocal && a.incarnation < m.incarnation) return;
+      if (!isLocal && a.incarnation <= m.incarnation && !updatesAddress) return;
+    }
+    this.stopSuspicion(a.node);
+    const oldState: MemberState = isNew ? 'dead' : m.state;
+    const oldMeta = m.meta;
+    const oldIncarnation = m.incarnation;
+    if (!bootstrap && isLocal) {
+      if (a.incarnation === m.incarnation && sameBytes(a.meta, m.meta) && a.vsn.length === m.vsn.length && a.vsn.every((v, i) => v === m.vsn[i])) return;
+      this.refute(a.incarnation);
+      return;
+    }
+    this.outbox.queueBroadcast(a.node, { type: MessageType.Alive, body: a });
+    // A new process under a dead member's name and address starts its own incarnations.
+    if (!isNew && !updatesAddress) this.checkForward(m, a.incarnation, 'alive');
+    m.incarnation = a.incarnation;
+    m.meta = a.meta ?? new Uint8Array(0);
+    m.addr = a.addr;
+    m.host = host;
+    m.port = a.port;
+    if (a.vsn.length >= 6) m.vsn = Array.from(a.vsn);
+    table.touch(m, 'alive');
+    const snap = snapshotOf(m);
+    if (isNew || oldState === 'left') {
+      ctx.stats.joins++;
+      this.emit({ kind: 'join', member: snap });
+    } else if (oldState !== 'alive') {
+      this.emit({ kind: 'alive-again', member: snap });
+    } else if (!sameBytes(oldMeta, m.meta) || updatesAddress || m.incarnation > oldIncarnation) {
+      // Incarnation bumps are updates too: observers that derive values from the
+      // whole view (the partition view version) must see every change.
+      this.emit({ kind: 'update', member: snap });
+    }
+  }
+
+  suspectNode(s: SuspectMsg): void {
+    const { ctx, table } = this;
+    const m = table.get(s.node);
+    if (m && s.incarnation < m.incarnation && !ctx.life.leaving) {
+      this.correctStaleAccusation(m, s.from);
+      return;
+    }
+    if (!m || s.incarnation < m.incarnation) return;
+    const existing = this.suspicions.get(s.node);
+    if (existing) {
+      if (existing.confirm(s.from)) this.outbox.queueBroadcast(s.node, { type: MessageType.Suspect, body: s });
+      return;
+    }
+    if (m.state !== 'alive') return;
+    if (s.node === ctx.name) {
+      this.refute(s.incarnation);
+      return;
+    }
+    this.outbox.queueBroadcast(s.node, { type: MessageType.Suspect, body: s });
+    this.checkForward(m, s.incarnation, 'suspect');
+    m.incarnation = s.incarnation;
+    table.touch(m, 'suspect');
+    ctx.stats.suspicions++;
+    const n = table.estimatedMembers();
+    const k = expectedConfirmations(ctx.cfg.suspicionMult, n);
+    const { minMs, maxMs } = suspicionTimeoutsMs(n, ctx.cfg.suspicionMult, ctx.cfg.suspicionMaxTimeoutMult, ctx.cfg.probeIntervalMs);
+    const seq = m.changeSeq;
+    const name = s.node;
+    this.suspicions.set(
+      name,
+      new Suspicion(ctx.env.scheduler, s.from, k, minMs, maxMs, () => {
+        if (ctx.life.stopped) return;
+        const cur = table.get(name);
+        if (cur && cur.state === 'suspect' && cur.changeSeq === seq) this.deadNode({ incarnation: cur.incarnation, node: name, from: ctx.name });
+      }),
+    );
+    this.emit({ kind: 'suspect', member: snapshotOf(m), from: s.from });
+  }
+
+  deadNode(d: DeadMsg): void {
+    const { ctx, table } = this;
+    const m = table.get(d.node);
+    if (m && d.incarnation < m.incarnation && d.node !== d.from && !ctx.life.leaving) {
+      this.correctStaleAccusation(m, d.from);
+      return;
+    }
+    if (!m || d.incarnation < m.incarnation) return;
+    this.stopSuspicion(d.node);
+    if (isDeadOrLeft(m)) return;
+    if (d.node === ctx.name && !ctx.life.leaving) {
+      this.refute(d.incarnation);
+      return;
+    }
+    this.outbox.queueBroadcast(d.node, { type: MessageType.Dead, body: d });
+    const left = d.node === d.from;
+    this.checkForward(m, d.incarnation, left ? 'left' : 'dead');
+    m.incarnation = d.incarnation;
+    table.touch(m, left ? 'left' : 'dead');
+    if (left) {
+      ctx.stats.leaves++;
+      this.emit({ kind: 'left', member: snapshotOf(m) });
+    } else {
+      ctx.stats.deaths++;
+      this.emit({ kind: 'dead', member: snapshotOf(m), from: d.from });
+    }
+  }
+
+  private stopSuspicion(name: string): void {
+    this.suspicions.get(name)?.cancel();
+    this.suspicions.delete(name);
+  }
+
+  /** What this node holds of a member never goes back in (incarnation, state rank). */
+  private checkForward(m: MemberRecord, incarnation: number, state: MemberState): void {
+    const forward = incarnation > m.incarnation || (incarnation === m.incarnation && STATE_RANK[state] >= STATE_RANK[m.state]);
+    this.ctx.invariants.check(forward, 'view-went-back', () => ({ member: m.name, from: [m.incarnation, m.state], to: [incarnation, state] }));
+  }
+
+  private emit(ev: MemberEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch (err) {
+        countDrop(this.ctx.stats, 'listener-error');
+        this.ctx.log.log('error', 'member event listener failed', { err: String(err) });
+      }
+    }
+  }
+
+  private refute(accusedIncarnation: number): void {
+    const { ctx } = this;
+    const self = this.table.self;
+    let inc = self.incarnation + 1;
+    if (accusedIncarnation >= inc) inc = accusedIncarnation + 1;
+    self.incarnation = inc;
+    this.table.touch(self);
+    ctx.stats.refutes++;
+    this.emit({ kind: 'update', member: snapshotOf(self) });
+    this.awareness.applyDelta(1);
+    this.outbox.queueBroadcast(ctx.name, this.aliveOf(self));
+    // A refutation races suspicion timers all over the cluster: send it now
+    // rather than at the next gossip tick.
+    if (ctx.life.running && !this.refuteGossipPending) {
+      this.refuteGossipPending = true;
+      ctx.env.scheduler.setTimer(0, () => {
+        this.refuteGossipPending = false;
+        this.gossipNow();
+      });
+    }
+  }
+
+  /**
+   * A suspect or dead message older than what this node knows about an alive
+   * member: the accuser missed a refutation (easy among the many broadcasts a
+   * healed partition produces) and would keep its suspicion until it times
+   * out, then declare a death nobody else believes. Send the accuser the alive
+   * this node holds; if the member is this node, also re-announce it through
+   * gossip (no new incarnation). memberlist ignores such messages; this only
+   * repeats a fact, so it cannot move any view backwards. Bounded: one reply
+   * per (accuser, member) and one re-announcement per probe interval,
+   * remembered for at most CORRECTED_PAIRS_MAX pairs.
+   */
+  private correctStaleAccusation(m: MemberRecord, accuser: string): void {
+    if (m.state !== 'alive') return;
+    const { ctx } = this;
+    const isSelf = m === this.table.self;
+    if (isSelf) ctx.stats.staleAccusations++;
+    const now = ctx.env.scheduler.nowMs();
+    const alive = this.aliveOf(m);
+    const peer = this.table.get(accuser);
+    const key = `${accuser}\u0000${m.name}`;
+    const last = this.corrected.get(key) ?? -Infinity;
+    if (peer && peer !== this.table.self && !isDeadOrLeft(peer) && now - last >= ctx.cfg.probeIntervalMs) {
+      if (this.corrected.size >= CORRECTED_PAIRS_MAX) this.corrected.clear();
+      this.corrected.set(key, now);
+      this.outbox.sendRaw(addressOf(peer), encodeMessage(alive), peer);
+    }
+    if (isSelf && now - this.lastReassertAtMs >= ctx.cfg.probeIntervalMs) {
+      this.lastReassertAtMs = now;
+      this.outbox.queueBroadcast(ctx.name, alive);
+    }
+  }
+}
