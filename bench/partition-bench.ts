@@ -4,7 +4,7 @@ import { createPartitionEngine } from '../src/partition/engine.js';
 import type { MemberSnapshot } from '../src/core/member-types.js';
 
 const quick = process.argv.includes('--quick');
-const snap = (name: string, state: MemberSnapshot['state'], incarnation: number): MemberSnapshot => ({ name, host: '10.0.0.1', port: 7946, state, incarnation, meta: new Uint8Array(0), stateChangedAtMs: 0, vsn: [] });
+const snap = (name: string, state: MemberSnapshot['state'], incarnation: number): MemberSnapshot => ({ name, host: '10.0.0.1', port: 7946, state, incarnation, meta: new Uint8Array(0), stateChangedAtMs: 0, vsn: [], contacted: true });
 
 function pct(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);

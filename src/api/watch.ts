@@ -7,6 +7,10 @@ import type { WatchLine } from './views.js';
 interface Watcher {
   res: ServerResponse;
   queue: string[];
+  /** Index of the next line to write, so taking one is O(1). */
+  head: number;
+  /** UTF-16 length of the lines queued from head on: the byte bound's measure (at most 3 bytes per unit in UTF-8, 1 for the ASCII the lines are). */
+  queuedChars: number;
   waitingForDrain: boolean;
   resyncPending: boolean;
 }
@@ -16,8 +20,11 @@ export class WatchHub {
   resyncs = 0;
 
   constructor(
+    /** Lines queued per watcher at most (limits.watchQueueDepth). */
     private readonly maxQueued: number,
     private readonly snapshotLine: () => WatchLine,
+    /** Bytes queued per watcher at most (limits.watchQueueBytes): one line can hold the whole table. */
+    private readonly maxQueuedBytes = 4 * 1024 * 1024,
   ) {}
 
   count(): number {
@@ -25,7 +32,7 @@ export class WatchHub {
   }
 
   add(res: ServerResponse): void {
-    const w: Watcher = { res, queue: [], waitingForDrain: false, resyncPending: false };
+    const w: Watcher = { res, queue: [], head: 0, queuedChars: 0, waitingForDrain: false, resyncPending: false };
     this.watchers.add(w);
     res.on('close', () => this.watchers.delete(w));
     res.on('drain', () => this.flush(w));
@@ -46,13 +53,16 @@ export class WatchHub {
   private write(w: Watcher, text: string): void {
     if (w.resyncPending) return; // everything before the resync is dropped anyway
     if (w.waitingForDrain) {
-      if (w.queue.length >= this.maxQueued) {
+      if (w.queue.length - w.head >= this.maxQueued || w.queuedChars + text.length > this.maxQueuedBytes) {
         w.queue = [];
+        w.head = 0;
+        w.queuedChars = 0;
         w.resyncPending = true;
         this.resyncs++;
         return;
       }
       w.queue.push(text);
+      w.queuedChars += text.length;
       return;
     }
     if (!w.res.write(text)) w.waitingForDrain = true;
@@ -66,9 +76,14 @@ export class WatchHub {
       this.write(w, JSON.stringify(this.snapshotLine()) + '\n');
       return;
     }
-    while (w.queue.length > 0 && !w.waitingForDrain) {
-      const next = w.queue.shift()!;
+    while (w.head < w.queue.length && !w.waitingForDrain) {
+      const next = w.queue[w.head++]!;
+      w.queuedChars -= next.length;
       if (!w.res.write(next)) w.waitingForDrain = true;
+    }
+    if (w.head === w.queue.length) {
+      w.queue = [];
+      w.head = 0;
     }
   }
 }

@@ -20,8 +20,15 @@ export interface ClientSession {
   close(): void;
 }
 
+/** Largest response body or watch line the client reads (a snapshot of 65,536 partitions is about 5 MB). */
+export const CLIENT_MAX_READ_BYTES = 64 * 1024 * 1024;
+
 export class SwimdClient {
-  constructor(readonly socketPath: string) {}
+  constructor(
+    readonly socketPath: string,
+    /** Bound on one response body and on one watch line, in bytes. */
+    readonly maxReadBytes = CLIENT_MAX_READ_BYTES,
+  ) {}
 
   /** One request; resolves with the status and the body as text. */
   private raw(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
@@ -31,7 +38,10 @@ export class SwimdClient {
       const req = request({ socketPath: this.socketPath, path, method, timeout: 10_000, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
+        res.on('data', (c: string) => {
+          body += c;
+          if (body.length > this.maxReadBytes) req.destroy(new ClientError(`response over ${this.maxReadBytes} bytes`, 'RESPONSE_TOO_LARGE'));
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 500, body }));
       });
       req.on('timeout', () => req.destroy(new ClientError('request timed out', 'TIMEOUT')));
@@ -167,6 +177,7 @@ export class SwimdClient {
     try {
       for await (const chunk of res) {
         buf += chunk.toString();
+        if (buf.length > this.maxReadBytes && buf.indexOf('\n') < 0) throw new ClientError(`watch line over ${this.maxReadBytes} bytes`, 'LINE_TOO_LONG');
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, nl);

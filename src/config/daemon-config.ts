@@ -34,7 +34,7 @@ export interface DaemonConfig {
     /** A planned stop drains first and waits this long at most for successors to take over. */
     handoffTimeoutMs: number;
   };
-  api: { socket: string; mode: number; watchQueueDepth: number; maxConnections: number; maxSessions: number };
+  api: { socket: string; mode: number; watchQueueDepth: number; watchQueueBytes: number; maxConnections: number; maxSessions: number };
   log: { level: LogLevel };
   /** Where the file came from ('' for text parsed directly). */
   source: string;
@@ -69,7 +69,10 @@ export const LIMITS: Record<string, keyof SwimConfig> = {
   maxConcurrentPushPulls: 'maxConcurrentPushPulls',
   handoffQueueDepth: 'handoffQueueDepth',
   maxAckHandlers: 'maxAckHandlers',
+  maxNameBytes: 'maxNameBytes',
 };
+/** limits.* keys that are strings (validated on their own). */
+export const LIMIT_STRINGS: Record<string, keyof SwimConfig> = { memberNamePattern: 'memberNamePattern' };
 const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Timing knobs a running daemon applies on SIGHUP; every other change needs a restart. */
@@ -210,7 +213,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   }
   if (swim.probeTimeoutMs >= swim.probeIntervalMs) c.bad('swim.probeTimeout', `expected less than swim.probeInterval (${swim.probeIntervalMs}ms)`, s.probeTimeout ?? `${swim.probeTimeoutMs}ms`);
 
-  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections', 'maxSessions']);
+  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections', 'maxSessions', 'memberNamePattern', 'watchQueueBytes']);
   for (const [key, field] of Object.entries(LIMITS)) {
     const v = c.int(limits, key, `limits.${key}`, 1, 10_000_000);
     if (v !== undefined) (swim[field] as number) = v;
@@ -218,6 +221,20 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   const watchQueueDepth = c.int(limits, 'watchQueueDepth', 'limits.watchQueueDepth', 1, 1_000_000) ?? 1024;
   const maxApiConnections = c.int(limits, 'maxApiConnections', 'limits.maxApiConnections', 1, 100_000) ?? 256;
   const maxSessions = c.int(limits, 'maxSessions', 'limits.maxSessions', 1, 10_000) ?? 16;
+  const watchQueueBytes = c.int(limits, 'watchQueueBytes', 'limits.watchQueueBytes', 1024, 1 << 30) ?? 4 * 1024 * 1024;
+  if (limits.memberNamePattern !== undefined && limits.memberNamePattern !== null) {
+    const pat = limits.memberNamePattern;
+    let ok = typeof pat === 'string' && pat.length <= 1000;
+    if (ok) {
+      try {
+        new RegExp(pat as string, 'u');
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) c.bad('limits.memberNamePattern', 'expected a regular expression such as "^[A-Za-z0-9.-]+$"', pat);
+    else swim.memberNamePattern = pat as string;
+  }
 
   const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout']);
   const strategy = p.strategy ?? 'rendezvous';
@@ -304,7 +321,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     profile,
     swim,
     partitions,
-    api: { socket, mode, watchQueueDepth, maxConnections: maxApiConnections, maxSessions },
+    api: { socket, mode, watchQueueDepth, watchQueueBytes, maxConnections: maxApiConnections, maxSessions },
     log: { level },
     source,
   };

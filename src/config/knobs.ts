@@ -11,7 +11,7 @@ export interface KnobDoc {
   readonly key: string;
   /** The SwimConfig field it sets. */
   readonly field: keyof SwimConfig;
-  readonly kind: 'duration' | 'int' | 'bool';
+  readonly kind: 'duration' | 'int' | 'bool' | 'string';
   readonly sentence: string;
   readonly formula: string;
   readonly tradeOff: string;
@@ -210,11 +210,28 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
     formula: 'each expires after its probe timeout',
     tradeOff: 'Protects against a flood of indirect-probe requests; too small refuses legitimate ones.',
   },
+  {
+    key: 'limits.maxNameBytes',
+    field: 'maxNameBytes',
+    kind: 'int',
+    sentence: 'Longest member name accepted from the network; an alive message with a longer name is refused and counted (`identity-bad-name`).',
+    formula: 'UTF-8 bytes; Serf allows 128',
+    tradeOff: 'Smaller bounds memory per invented member; must admit every real name.',
+  },
+  {
+    key: 'limits.memberNamePattern',
+    field: 'memberNamePattern',
+    kind: 'string',
+    sentence: 'A regular expression every member name from the network must match, as Serf\'s node-name validation; empty accepts any printable UTF-8 name.',
+    formula: 'applied to alive messages (gossip, push/pull, evidence) before they touch the view',
+    tradeOff: 'A strict pattern (e.g. `^[A-Za-z0-9.-]+$`) refuses forged names early; it must admit every real member, Serf agents included.',
+  },
 ];
 
 function formatValue(doc: KnobDoc, cfg: SwimConfig): string {
   const v = cfg[doc.field];
   if (doc.kind === 'duration') return formatDurationMs(v as number);
+  if (doc.kind === 'string') return v === '' ? '""' : `\`${String(v)}\``;
   return String(v);
 }
 

@@ -29,6 +29,8 @@ export function lanConfig(): SwimConfig {
     maxConcurrentPushPulls: 128,
     handoffQueueDepth: 1024,
     maxAckHandlers: 4096,
+    maxNameBytes: 128,
+    memberNamePattern: '',
     protocolVersion: 2,
     delegateProtocolMin: 2,
     delegateProtocolMax: 5,

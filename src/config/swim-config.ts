@@ -32,6 +32,10 @@ export interface SwimConfig {
   maxConcurrentPushPulls: number;
   handoffQueueDepth: number;
   maxAckHandlers: number;
+  /** Longest member name accepted from the network, in UTF-8 bytes. */
+  maxNameBytes: number;
+  /** A regular expression every member name from the network must match ('' = printable UTF-8 only). */
+  memberNamePattern: string;
   // --- identity / protocol versions ---
   protocolVersion: number;
   delegateProtocolMin: number;

@@ -1,12 +1,13 @@
 // Pending acks by sequence number: who waits for an ack or nack, until when.
 // Bounded by maxAckHandlers; a probe that cannot register is not sent.
 import type { CoreContext } from './context.js';
-import type { TimerHandle } from './env.js';
+import type { Address, TimerHandle } from './env.js';
 import { countDrop } from './stats.js';
 
 interface AckHandler {
-  onAck: () => void;
+  onAck: (from: Address | null) => void;
   onNack: () => void;
+  onExpire: (() => void) | null;
   timer: TimerHandle;
 }
 
@@ -26,24 +27,29 @@ export class AckTable {
   }
 
   /** Waits up to `timeoutMs` for the ack of `seq`; false (and counted) when the table is full. */
-  expect(seq: number, onAck: () => void, onNack: () => void, timeoutMs: number): boolean {
+  expect(seq: number, onAck: (from: Address | null) => void, onNack: () => void, timeoutMs: number, onExpire: (() => void) | null = null): boolean {
     if (this.handlers.size >= this.ctx.cfg.maxAckHandlers) {
       countDrop(this.ctx.stats, 'ack-handlers-full');
       return false;
     }
-    const timer = this.ctx.env.scheduler.setTimer(timeoutMs, () => this.handlers.delete(seq));
-    this.handlers.set(seq, { onAck, onNack, timer });
+    const timer = this.ctx.env.scheduler.setTimer(timeoutMs, () => {
+      if (this.handlers.get(seq)?.timer !== timer) return;
+      this.handlers.delete(seq);
+      onExpire?.();
+    });
+    this.handlers.set(seq, { onAck, onNack, onExpire, timer });
     this.ctx.invariants.check(this.handlers.size <= this.ctx.cfg.maxAckHandlers, 'ack-handlers-over-bound');
     return true;
   }
 
   /** An ack ends the wait; one nobody waits for is counted. */
-  ack(seq: number): void {
+  /** `from` is where the ack came from (null when it is not known, as for a relayed one). */
+  ack(seq: number, from: Address | null = null): void {
     const h = this.handlers.get(seq);
     if (!h) return countDrop(this.ctx.stats, 'unknown-ack');
     this.handlers.delete(seq);
     h.timer.cancel();
-    h.onAck();
+    h.onAck(from);
   }
 
   /** A nack is news for the waiter, which keeps waiting for an ack. */

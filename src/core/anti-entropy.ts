@@ -174,6 +174,9 @@ export class AntiEntropy {
       }
       stats.pushPulls++;
       this.mergeRemoteState(msg.body.nodes);
+      // This node dialled that address and got a full state back: whoever lives there is reached.
+      const there = this.table.liveHolderOf(to.host, to.port, '');
+      if (there) this.rules.markContacted(there);
       done?.(null);
     });
   }

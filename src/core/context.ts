@@ -5,6 +5,7 @@ import type { SwimConfig } from '../config/swim-config.js';
 import type { WireLimits } from '../wire/limits.js';
 import type { WireSecurity } from '../wire/packet.js';
 import type { Address, CoreEnv, CoreLogger } from './env.js';
+import type { IdentityRules } from './identity.js';
 import type { Invariants } from './invariants.js';
 import type { CoreStats } from './stats.js';
 
@@ -27,6 +28,8 @@ export interface CoreContext {
   readonly limits: WireLimits;
   readonly security: WireSecurity;
   readonly invariants: Invariants;
+  /** What an alive message must satisfy before it touches the view. */
+  readonly identity: IdentityRules;
   readonly advertise: Address;
   readonly advertiseAddr: Uint8Array;
   readonly life: Lifecycle;

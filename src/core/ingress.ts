@@ -112,7 +112,7 @@ export class Ingress {
       case MessageType.IndirectPing:
         return this.prober.relayIndirectPing(msg.body, from);
       case MessageType.AckResp:
-        return this.acks.ack(msg.body.seqNo);
+        return this.acks.ack(msg.body.seqNo, from);
       case MessageType.NackResp:
         return this.acks.nack(msg.body.seqNo);
       case MessageType.Alive:

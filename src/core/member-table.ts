@@ -8,6 +8,8 @@ import { shuffleInPlace } from './prng.js';
 
 export class MemberTable {
   private readonly byName = new Map<string, MemberRecord>();
+  /** Records by advertised address ("host|port"): an address belongs to one live member. */
+  private readonly byAddress = new Map<string, MemberRecord[]>();
   /** Same records as `byName`, as an array for random picks. */
   private list: MemberRecord[] = [];
   private probeList: MemberRecord[] = [];
@@ -65,12 +67,48 @@ export class MemberTable {
   add(m: MemberRecord): void {
     this.ctx.invariants.check(!this.byName.has(m.name), 'member-added-twice');
     this.byName.set(m.name, m);
+    this.indexAddress(m);
     this.list.push(m);
     // A random place in the probe order keeps the detection bound low on average.
     this.probeList.splice(this.ctx.env.random.int(this.probeList.length + 1), 0, m);
     this.estimated++;
     if (m.name === this.ctx.name) this.selfRecord = m;
     this.ctx.invariants.check(this.byName.size <= this.ctx.cfg.maxMembers, 'members-over-bound');
+  }
+
+  /** A live (alive or suspect) member other than `name` advertised at host:port, if any. */
+  liveHolderOf(host: string, port: number, name: string): MemberRecord | undefined {
+    for (const r of this.byAddress.get(`${host}|${port}`) ?? []) if (r.name !== name && !isDeadOrLeft(r) && this.byName.get(r.name) === r) return r;
+    return undefined;
+  }
+
+  /** Moves `m` to a new advertised address, keeping the address index right. */
+  setAddress(m: MemberRecord, host: string, port: number, addr: Uint8Array): void {
+    if (m.host === host && m.port === port) {
+      m.addr = addr;
+      return;
+    }
+    this.unindexAddress(m);
+    m.host = host;
+    m.port = port;
+    m.addr = addr;
+    this.indexAddress(m);
+  }
+
+  private indexAddress(m: MemberRecord): void {
+    const key = `${m.host}|${m.port}`;
+    const at = this.byAddress.get(key);
+    if (at) at.push(m);
+    else this.byAddress.set(key, [m]);
+  }
+
+  private unindexAddress(m: MemberRecord): void {
+    const key = `${m.host}|${m.port}`;
+    const at = this.byAddress.get(key);
+    if (!at) return;
+    const rest = at.filter((r) => r !== m);
+    if (rest.length === 0) this.byAddress.delete(key);
+    else this.byAddress.set(key, rest);
   }
 
   /** Records a change to `m` (and its new state, if any) for snapshots and the settling clock. */
@@ -123,6 +161,7 @@ export class MemberTable {
       const reap = m !== this.selfRecord && ((m.state === 'dead' && goneFor > cfg.reconnectTimeoutMs) || (m.state === 'left' && goneFor > cfg.gossipToTheDeadTimeMs));
       if (reap) {
         this.byName.delete(m.name);
+        this.unindexAddress(m);
         continue;
       }
       kept.push(m);

@@ -28,6 +28,8 @@ export interface MemberSnapshot {
   readonly stateChangedAtMs: number;
   /** [pMin, pMax, pCur, dMin, dMax, dCur] as advertised by the member. */
   readonly vsn: readonly number[];
+  /** This node has reached the member at its address itself (not only heard of it by gossip). */
+  readonly contacted: boolean;
 }
 
 /** Typed membership events, emitted by the core in the order they happen. */

@@ -15,6 +15,12 @@ export interface MemberRecord {
   vsn: number[];
   /** Bumped on every state change, so a suspicion timer can tell it is still current. */
   changeSeq: number;
+  /**
+   * This node reached the member at its advertised address itself (a direct or
+   * TCP ack, a verification ping, a push/pull it started). A member known only
+   * from gossip is not trusted with roles (partition ownership) until then.
+   */
+  contacted: boolean;
   /** Cached snapshot, rebuilt only when the record changes. */
   snapshot: MemberSnapshot | null;
 }
@@ -30,6 +36,7 @@ export function snapshotOf(m: MemberRecord): MemberSnapshot {
       meta: m.meta,
       stateChangedAtMs: m.stateChangedAtMs,
       vsn: Object.freeze([...m.vsn]),
+      contacted: m.contacted,
     });
   }
   return m.snapshot;

@@ -90,6 +90,8 @@ class ProbeRound {
   private onAck(): void {
     this.acked = true;
     this.d.ctx.stats.acks++;
+    // Direct or relayed, an ack answers a ping that named the target at its address.
+    this.d.rules.markContacted(this.target);
     if (!this.concluded) {
       this.concluded = true;
       this.d.awareness.applyDelta(-1);
@@ -122,7 +124,10 @@ class ProbeRound {
         this.tcpPending = false;
         if (!err && reply) {
           const r = openStream(reply, ctx.security, ctx.limits);
-          if (r.ok && r.value.type === MessageType.AckResp && r.value.body.seqNo === this.seq) this.tcpContact = true;
+          if (r.ok && r.value.type === MessageType.AckResp && r.value.body.seqNo === this.seq) {
+            this.tcpContact = true;
+            this.d.rules.markContacted(this.target);
+          }
         }
         if (this.deadlinePassed) this.conclude();
       });

@@ -5,6 +5,7 @@
 import { encodeMessage } from '../wire/codec.js';
 import { MessageType, type AliveMsg, type DeadMsg, type Message, type SuspectMsg } from '../wire/messages.js';
 import { bytesToIp } from './addresses.js';
+import { checkAlive } from './identity.js';
 import type { Awareness } from './awareness.js';
 import type { CoreContext } from './context.js';
 import { addressOf, isDeadOrLeft, sameBytes, snapshotOf, type MemberRecord } from './member.js';
@@ -34,6 +35,17 @@ export class StateRules {
     private readonly gossipNow: () => void,
   ) {}
 
+  /** Called for a member heard of at an address this node has not reached yet (the verifier pings it). */
+  onUnverified: ((m: MemberRecord) => void) | null = null;
+
+  /** This node reached `m` at its advertised address: it may now hold roles. Observers get an update event. */
+  markContacted(m: MemberRecord): void {
+    if (m.contacted || this.table.get(m.name) !== m) return;
+    m.contacted = true;
+    this.table.touch(m);
+    this.emit({ kind: 'update', member: snapshotOf(m) });
+  }
+
   on(listener: (ev: MemberEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -54,16 +66,24 @@ export class StateRules {
     const { ctx, table } = this;
     if (ctx.life.leaving && a.node === ctx.name) return;
     if (a.vsn.length >= 3 && (a.vsn[0] === 0 || a.vsn[1] === 0 || a.vsn[0]! > a.vsn[1]!)) return countDrop(ctx.stats, 'bad-version');
+    const isLocal = a.node === ctx.name;
+    if (!isLocal) {
+      const refusal = checkAlive(a, ctx.identity);
+      if (refusal !== null) return countDrop(ctx.stats, `identity-${refusal}`);
+    }
     const host = bytesToIp(a.addr);
     if (host === null) return countDrop(ctx.stats, 'bad-address');
     let m = table.get(a.node);
-    const isLocal = a.node === ctx.name;
     let isNew = false;
     let updatesAddress = false;
+    if (!isLocal && (m === undefined || m.host !== host || m.port !== a.port) && table.liveHolderOf(host, a.port, a.node) !== undefined) {
+      // An address belongs to one live member: a second name there is forged, or a restart the old name has not yet left.
+      return countDrop(ctx.stats, 'identity-address-taken');
+    }
     if (m === undefined) {
       if (table.isFull()) return countDrop(ctx.stats, 'members-full');
       isNew = true;
-      m = { name: a.node, host, port: a.port, addr: a.addr, meta: a.meta ?? new Uint8Array(0), incarnation: a.incarnation, state: 'dead', stateChangedAtMs: ctx.env.scheduler.nowMs(), vsn: Array.from(a.vsn), changeSeq: 0, snapshot: null };
+      m = { name: a.node, host, port: a.port, addr: a.addr, meta: a.meta ?? new Uint8Array(0), incarnation: a.incarnation, state: 'dead', stateChangedAtMs: ctx.env.scheduler.nowMs(), vsn: Array.from(a.vsn), changeSeq: 0, snapshot: null, contacted: isLocal };
       table.add(m);
     } else if (!isLocal && (m.host !== host || m.port !== a.port)) {
       // Another process claims the name from another address: accept only if the old one is gone.
@@ -88,11 +108,12 @@ export class StateRules {
     if (!isNew && !updatesAddress) this.checkForward(m, a.incarnation, 'alive');
     m.incarnation = a.incarnation;
     m.meta = a.meta ?? new Uint8Array(0);
-    m.addr = a.addr;
-    m.host = host;
-    m.port = a.port;
+    // A member at a new address has to be reached there before it is trusted again.
+    if (updatesAddress) m.contacted = false;
+    table.setAddress(m, host, a.port, a.addr);
     if (a.vsn.length >= 6) m.vsn = Array.from(a.vsn);
     table.touch(m, 'alive');
+    if (!m.contacted && (isNew || updatesAddress)) this.onUnverified?.(m);
     const snap = snapshotOf(m);
     if (isNew || oldState === 'left') {
       ctx.stats.joins++;

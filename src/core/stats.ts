@@ -15,6 +15,8 @@ export interface CoreStats {
   leaves: number;
   joins: number;
   pushPulls: number;
+  /** Verification pings sent to members heard of only by gossip. */
+  verifications: number;
   pushPullFailures: number;
   reconnects: number;
   packetsIn: number;
@@ -46,6 +48,7 @@ export function newStats(): CoreStats {
     leaves: 0,
     joins: 0,
     pushPulls: 0,
+    verifications: 0,
     pushPullFailures: 0,
     reconnects: 0,
     packetsIn: 0,

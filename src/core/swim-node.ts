@@ -17,6 +17,8 @@ import { silentLogger, type Address, type CoreEnv } from './env.js';
 import { SwimError } from './errors.js';
 import { Gossip } from './gossip.js';
 import { Ingress } from './ingress.js';
+import { identityRulesOf } from './identity.js';
+import { ContactVerifier } from './verify.js';
 import { Invariants } from './invariants.js';
 import { snapshotOf } from './member.js';
 import { MemberTable } from './member-table.js';
@@ -92,6 +94,7 @@ export class SwimNode {
         requireEncryptedIncoming: opts.config.gossipVerifyIncoming,
       },
       invariants,
+      identity: identityRulesOf({ maxNameBytes: opts.config.maxNameBytes ?? 128, memberNamePattern: opts.config.memberNamePattern ?? '' }),
       advertise: opts.advertise,
       advertiseAddr: ipToBytes(opts.advertise.host),
       life: { running: false, stopped: false, leaving: false },
@@ -107,6 +110,8 @@ export class SwimNode {
     this.prober = new Prober({ ctx, table: this.table, outbox: this.outbox, rules: this.rules, awareness: this.awareness, acks: this.acks }, this.timers);
     this.antiEntropy = new AntiEntropy(ctx, this.table, this.outbox, this.rules, this.timers);
     this.ingress = new Ingress(ctx, this.rules, this.acks, this.prober, this.outbox, this.antiEntropy);
+    const verifier = new ContactVerifier(ctx, this.acks, this.outbox, this.rules);
+    this.rules.onUnverified = (m) => verifier.verify(m);
   }
 
   // ------------------------------------------------------------------ lifecycle

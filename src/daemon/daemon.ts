@@ -95,7 +95,7 @@ export class Daemon {
     );
     const metrics = createMetrics(node, leadership, () => agent.transportStats());
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
-    const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine);
+    const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine, cfg.api.watchQueueBytes);
     const sessions = new SessionHub(cfg.api.maxSessions, (live, why, id) => {
       log.info({ session: id, live, why }, why === 'opened' ? 'application session opened' : 'application session ended');
       // The member gives up (or may take) primaries through a tag change every member sees.

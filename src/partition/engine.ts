@@ -172,6 +172,7 @@ export class PartitionEngine {
     const wasEligible = before !== undefined && this.eligible(before);
     const isEligible = this.eligible(next);
     const rankingChanged = before !== undefined && (before.zone !== next.zone || before.weight !== next.weight || (before.drain && !next.drain) || this.eligibleByTags(before) !== this.eligibleByTags(next));
+    // (A member becoming contacted is a member becoming eligible: the join path below handles it.)
     if (rankingChanged) return this.publish(this.computeAll());
     const touched = new Set<number>();
     if (wasEligible && (!isEligible || (next.drain && !before!.drain))) {
@@ -206,7 +207,7 @@ export class PartitionEngine {
   }
 
   private eligible(m: PartitionMember): boolean {
-    return (m.state === 'alive' || (m.state === 'suspect' && !this.opts.failoverOnSuspect)) && this.eligibleByTags(m);
+    return (m.state === 'alive' || (m.state === 'suspect' && !this.opts.failoverOnSuspect)) && m.contacted && this.eligibleByTags(m);
   }
 
   /** Passes the tag selector (whatever its state). */

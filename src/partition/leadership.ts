@@ -119,7 +119,7 @@ export class Leadership {
         isAliveEligible: (n) => this.aliveEligible.has(n),
         isEligibleMember: (n) => {
           const m = engine.memberOf(n);
-          return m !== undefined && m.state !== 'left' && engine.eligibleByTags(m);
+          return m !== undefined && m.state !== 'left' && m.contacted && engine.eligibleByTags(m);
         },
         outranking: (p, n) => engine.outranking(p, n),
         listeners: () => this.protocolPeers,
@@ -242,7 +242,7 @@ export class Leadership {
   private track(m: MemberSnapshot): void {
     const pm = partitionMemberOf(m);
     const alive = m.state === 'alive';
-    if (alive && this.engine.eligibleByTags(pm)) this.aliveEligible.add(m.name);
+    if (alive && m.contacted && this.engine.eligibleByTags(pm)) this.aliveEligible.add(m.name);
     else this.aliveEligible.delete(m.name);
     if (alive && pm.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE) this.protocolPeers.add(m.name);
     else this.protocolPeers.delete(m.name);

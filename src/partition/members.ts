@@ -21,6 +21,8 @@ export interface PartitionMember {
   readonly drain: boolean;
   /** All tags, for eligibility selectors (partitions.eligible). */
   readonly tags: Readonly<Record<string, string>>;
+  /** The local node reached it itself; a member known only from gossip holds no role. */
+  readonly contacted: boolean;
 }
 
 export function partitionMemberOf(s: MemberSnapshot): PartitionMember {
@@ -34,5 +36,6 @@ export function partitionMemberOf(s: MemberSnapshot): PartitionMember {
     weight: Number.isFinite(weight) && weight > 0 ? weight : 1,
     drain: tags?.drain === 'true' || tags?.drain === '1' || tags?.[APP_TAG] === 'down',
     tags: tags ?? {},
+    contacted: s.contacted,
   };
 }

@@ -47,3 +47,20 @@ test('a reader that keeps up gets every line in order', () => {
   assert.deepEqual(res.written.map((l) => JSON.parse(l).reason), ['snap', 'a', 'b', 'c']);
   assert.equal(hub.resyncs, 0);
 });
+
+test('the queue is bounded in bytes too: a few huge lines trip the resync long before the line bound', () => {
+  const hub = new WatchHub(1_000, () => ({ type: 'resync', reason: 'snap' }), 10_000);
+  const res = new FakeResponse();
+  hub.add(res as unknown as ServerResponse);
+  res.accepting = false;
+  hub.publish({ type: 'resync', reason: 'fills the socket' });
+  const big = 'x'.repeat(4_000);
+  hub.publish({ type: 'resync', reason: big });
+  hub.publish({ type: 'resync', reason: big });
+  assert.equal(hub.resyncs, 0, 'two lines of 4 kB fit in 10 kB');
+  hub.publish({ type: 'resync', reason: big });
+  assert.equal(hub.resyncs, 1, 'the third passes the byte bound with 3 of 1,000 lines queued');
+  res.accepting = true;
+  res.emit('drain');
+  assert.deepEqual(res.written.slice(2).map((l) => JSON.parse(l).reason), ['reader too slow; queue dropped', 'snap']);
+});

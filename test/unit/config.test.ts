@@ -91,12 +91,13 @@ test('every shipped config file parses and validates', () => {
 
 test('every swim.* and limits.* key of the file is documented in knobs.ts with the field it sets, and nothing else is', async () => {
   const { KNOB_DOCS } = await import('../../src/config/knobs.js');
-  const { SWIM_DURATIONS, SWIM_INTS, SWIM_BOOLS, LIMITS } = await import('../../src/config/daemon-config.js');
+  const { SWIM_DURATIONS, SWIM_INTS, SWIM_BOOLS, LIMITS, LIMIT_STRINGS } = await import('../../src/config/daemon-config.js');
   const fileKeys = new Map<string, string>([
     ...Object.entries(SWIM_DURATIONS).map(([k, f]) => [`swim.${k}`, f] as [string, string]),
     ...Object.entries(SWIM_INTS).map(([k, [f]]) => [`swim.${k}`, f] as [string, string]),
     ...Object.entries(SWIM_BOOLS).map(([k, f]) => [`swim.${k}`, f] as [string, string]),
     ...Object.entries(LIMITS).map(([k, f]) => [`limits.${k}`, f] as [string, string]),
+    ...Object.entries(LIMIT_STRINGS).map(([k, f]) => [`limits.${k}`, f] as [string, string]),
   ]);
   const documented = new Map(KNOB_DOCS.map((d) => [d.key, d.field as string]));
   assert.deepEqual([...documented.keys()].sort(), [...fileKeys.keys()].sort());

@@ -119,6 +119,7 @@ test('three nodes join through one seed and all see each other alive', () => {
     assert.equal(n.aliveCount(), 3, `${n.name} sees ${n.aliveCount()} alive`);
     const names = c.events.get(n.name)!.filter((e) => e.kind === 'join').map((e) => e.member.name).sort();
     assert.ok(names.length >= 2, `${n.name} emitted join events for its peers`);
+    for (const m of n.members()) assert.equal(m.contacted, true, `${n.name} has reached ${m.name} itself (push/pull, verification ping or probe)`);
   }
 });
 

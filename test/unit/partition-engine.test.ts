@@ -9,7 +9,7 @@ import { decodeTags, encodeTags } from '../../src/wire/serf-tags.js';
 const RUNS = Number(process.env.SWIMD_PROP_RUNS ?? 60);
 
 function snap(name: string, state: MemberState, incarnation: number, tags: Record<string, string> = {}): MemberSnapshot {
-  return { name, host: '10.0.0.1', port: 7946, state, incarnation, meta: Object.keys(tags).length ? encodeTags(tags) : new Uint8Array(0), stateChangedAtMs: 0, vsn: [1, 5, 2, 2, 5, 4] };
+  return { name, host: '10.0.0.1', port: 7946, state, incarnation, meta: Object.keys(tags).length ? encodeTags(tags) : new Uint8Array(0), stateChangedAtMs: 0, vsn: [1, 5, 2, 2, 5, 4], contacted: true };
 }
 
 const base: PartitionOptions = { partitions: 64, replicas: 3, strategy: 'rendezvous', quorum: 0 };
@@ -205,4 +205,16 @@ test('weights: a weighted member joining switches every key to one scale, and th
   assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()));
   const won = e.snapshot().partitions.filter((p) => p.primary === 'h').length / 1024;
   assert.ok(Math.abs(won - 0.5) < 0.05, `weight 4 among four of weight 1 wins ${won}, expected about 0.5`);
+});
+
+test('a member known only from gossip (not yet contacted) holds no role until it is reached', async () => {
+  const e = await engine({ partitions: 32, replicas: 2 });
+  const members = ['a', 'b', 'c'].map((n) => snap(n, 'alive', 1));
+  e.applyMembers([...members, { ...snap('ghost', 'alive', 1), contacted: false }]);
+  assert.ok(e.snapshot().partitions.every((p) => p.primary !== 'ghost' && !p.replicas.includes('ghost')));
+  e.applyEvent({ kind: 'update', member: snap('ghost', 'alive', 1) });
+  assert.ok(e.snapshot().partitions.some((p) => p.primary === 'ghost'), 'once contacted it wins its share');
+  const full = await engine({ partitions: 32, replicas: 2 });
+  full.applyMembers([...members, snap('ghost', 'alive', 1)]);
+  assert.deepEqual(e.snapshot().partitions.map((p) => [p.primary, p.replicas]), full.snapshot().partitions.map((p) => [p.primary, p.replicas]), 'the incremental result equals the full recompute');
 });
