@@ -11,6 +11,8 @@ export interface MemberView {
   incarnation: number;
   /** Tags when the metadata is in Serf's tag format, else { raw: base64 }. */
   meta: Record<string, string>;
+  /** This daemon has reached the member at its address itself; until then it holds no partition role. */
+  contacted: boolean;
 }
 
 export interface PartitionView {
@@ -29,7 +31,7 @@ export interface PartitionsView {
 
 export function memberView(m: MemberSnapshot): MemberView {
   const tags = m.meta.length === 0 ? {} : decodeTags(m.meta);
-  return { name: m.name, address: m.host, port: m.port, state: m.state, incarnation: m.incarnation, meta: tags ?? { raw: Buffer.from(m.meta).toString('base64') } };
+  return { name: m.name, address: m.host, port: m.port, state: m.state, incarnation: m.incarnation, meta: tags ?? { raw: Buffer.from(m.meta).toString('base64') }, contacted: m.contacted };
 }
 
 export function partitionView(p: OwnedPartition): PartitionView {

@@ -70,6 +70,7 @@ export const LIMITS: Record<string, keyof SwimConfig> = {
   handoffQueueDepth: 'handoffQueueDepth',
   maxAckHandlers: 'maxAckHandlers',
   maxNameBytes: 'maxNameBytes',
+  maxPacketsPerSource: 'maxPacketsPerSource',
 };
 /** limits.* keys that are strings (validated on their own). */
 export const LIMIT_STRINGS: Record<string, keyof SwimConfig> = { memberNamePattern: 'memberNamePattern' };
@@ -215,7 +216,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
 
   const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections', 'maxSessions', 'memberNamePattern', 'watchQueueBytes']);
   for (const [key, field] of Object.entries(LIMITS)) {
-    const v = c.int(limits, key, `limits.${key}`, 1, 10_000_000);
+    const v = c.int(limits, key, `limits.${key}`, key === 'maxPacketsPerSource' ? 0 : 1, 10_000_000);
     if (v !== undefined) (swim[field] as number) = v;
   }
   const watchQueueDepth = c.int(limits, 'watchQueueDepth', 'limits.watchQueueDepth', 1, 1_000_000) ?? 1024;

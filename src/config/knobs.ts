@@ -211,6 +211,14 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
     tradeOff: 'Protects against a flood of indirect-probe requests; too small refuses legitimate ones.',
   },
   {
+    key: 'limits.maxPacketsPerSource',
+    field: 'maxPacketsPerSource',
+    kind: 'int',
+    sentence: 'Datagrams per second one source address and port may have processed; the rest are dropped before decoding and counted (`source-rate`); 0 disables the limit.',
+    formula: 'per source, per one-second window; a member sends a few per second (probes, acks, gossip)',
+    tradeOff: 'Lower sheds a flooding peer sooner; it must stay well above what one real member sends (indirect probes and gossip bursts included).',
+  },
+  {
     key: 'limits.maxNameBytes',
     field: 'maxNameBytes',
     kind: 'int',

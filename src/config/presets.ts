@@ -29,6 +29,7 @@ export function lanConfig(): SwimConfig {
     maxConcurrentPushPulls: 128,
     handoffQueueDepth: 1024,
     maxAckHandlers: 4096,
+    maxPacketsPerSource: 2000,
     maxNameBytes: 128,
     memberNamePattern: '',
     protocolVersion: 2,

@@ -32,6 +32,8 @@ export interface SwimConfig {
   maxConcurrentPushPulls: number;
   handoffQueueDepth: number;
   maxAckHandlers: number;
+  /** Datagrams per second one source address and port may have processed (0: no limit). */
+  maxPacketsPerSource: number;
   /** Longest member name accepted from the network, in UTF-8 bytes. */
   maxNameBytes: number;
   /** A regular expression every member name from the network must match ('' = printable UTF-8 only). */

@@ -13,6 +13,7 @@ import { InvariantError } from './invariants.js';
 import type { Outbox } from './outbox.js';
 import { replyAddress, type Prober } from './probe.js';
 import { RingQueue } from './ring-queue.js';
+import { SourceRateLimit } from './source-limit.js';
 import type { StateRules } from './state-rules.js';
 import { countDrop } from './stats.js';
 
@@ -24,6 +25,7 @@ export class Ingress {
   private readonly lowPriority: RingQueue<Message>;
   private drainScheduled = false;
   private userHandler: UserMessageHandler | null = null;
+  private readonly sourceLimit: SourceRateLimit;
 
   constructor(
     private readonly ctx: CoreContext,
@@ -35,6 +37,7 @@ export class Ingress {
   ) {
     this.highPriority = new RingQueue(ctx.cfg.handoffQueueDepth);
     this.lowPriority = new RingQueue(ctx.cfg.handoffQueueDepth);
+    this.sourceLimit = new SourceRateLimit(ctx.cfg.maxPacketsPerSource ?? 0, 4096);
   }
 
   setUserHandler(handler: UserMessageHandler | null): void {
@@ -60,6 +63,7 @@ export class Ingress {
     if (ctx.life.stopped) return;
     ctx.stats.packetsIn++;
     ctx.stats.bytesIn += data.length;
+    if (!this.sourceLimit.admit(from, ctx.env.scheduler.nowMs())) return countDrop(ctx.stats, 'source-rate');
     try {
       const opened = openPacket(data, ctx.security, ctx.limits);
       if (!opened.ok) {

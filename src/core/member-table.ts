@@ -76,9 +76,15 @@ export class MemberTable {
     this.ctx.invariants.check(this.byName.size <= this.ctx.cfg.maxMembers, 'members-over-bound');
   }
 
-  /** A live (alive or suspect) member other than `name` advertised at host:port, if any. */
-  liveHolderOf(host: string, port: number, name: string): MemberRecord | undefined {
-    for (const r of this.byAddress.get(`${host}|${port}`) ?? []) if (r.name !== name && !isDeadOrLeft(r) && this.byName.get(r.name) === r) return r;
+  /**
+   * A live (alive or suspect) member other than `name` advertised at host:port,
+   * if any; with `verifiedOnly`, only one this node has reached there (an
+   * address is owned by the member that answers at it, not by whoever claimed it).
+   */
+  liveHolderOf(host: string, port: number, name: string, verifiedOnly = false): MemberRecord | undefined {
+    for (const r of this.byAddress.get(`${host}|${port}`) ?? []) {
+      if (r.name !== name && !isDeadOrLeft(r) && this.byName.get(r.name) === r && (!verifiedOnly || r.contacted)) return r;
+    }
     return undefined;
   }
 

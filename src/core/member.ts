@@ -21,6 +21,8 @@ export interface MemberRecord {
    * from gossip is not trusted with roles (partition ownership) until then.
    */
   contacted: boolean;
+  /** Where it was last reached (set with contacted): a takeover of its address that never verifies reverts here. */
+  verified: { host: string; port: number; addr: Uint8Array } | null;
   /** Cached snapshot, rebuilt only when the record changes. */
   snapshot: MemberSnapshot | null;
 }

@@ -16,6 +16,9 @@ import { countDrop } from './stats.js';
 import { Suspicion } from './suspicion.js';
 import { expectedConfirmations, suspicionTimeoutsMs } from './timing.js';
 
+/** How many times an unhealthy node puts off declaring a suspect dead (each by minimum timeout × health score). */
+const MAX_DEATH_DEFERRALS = 2;
+
 /** Pairs (accuser, member) remembered for stale-accusation answers before the memory is reset. */
 const CORRECTED_PAIRS_MAX = 256;
 
@@ -35,6 +38,9 @@ export class StateRules {
     private readonly gossipNow: () => void,
   ) {}
 
+  /** Called when an alive changed what this node holds about another live member (the subject is told). */
+  onUpdatedOther: ((m: MemberRecord) => void) | null = null;
+
   /** Called for a member heard of at an address this node has not reached yet (the verifier pings it). */
   onUnverified: ((m: MemberRecord) => void) | null = null;
 
@@ -42,8 +48,26 @@ export class StateRules {
   markContacted(m: MemberRecord): void {
     if (m.contacted || this.table.get(m.name) !== m) return;
     m.contacted = true;
+    m.verified = { host: m.host, port: m.port, addr: m.addr };
     this.table.touch(m);
     this.emit({ kind: 'update', member: snapshotOf(m) });
+  }
+
+  /**
+   * Nobody answered to `m`'s name at the address it moved to. If it was reached
+   * before at another address that no live member holds now, it goes back there
+   * (to be verified again): a forged takeover of a real member's address heals
+   * without waiting for a death and a push/pull. Returns true when it moved.
+   */
+  revertUnverifiedMove(m: MemberRecord): boolean {
+    const v = m.verified;
+    if (m.contacted || v === null || this.table.get(m.name) !== m || (v.host === m.host && v.port === m.port)) return false;
+    if (this.table.liveHolderOf(v.host, v.port, m.name, true) !== undefined) return false;
+    this.table.setAddress(m, v.host, v.port, v.addr);
+    this.table.touch(m);
+    this.ctx.stats.addressReverts++;
+    this.emit({ kind: 'update', member: snapshotOf(m) });
+    return true;
   }
 
   on(listener: (ev: MemberEvent) => void): () => void {
@@ -76,18 +100,20 @@ export class StateRules {
     let m = table.get(a.node);
     let isNew = false;
     let updatesAddress = false;
-    if (!isLocal && (m === undefined || m.host !== host || m.port !== a.port) && table.liveHolderOf(host, a.port, a.node) !== undefined) {
+    if (!isLocal && (m === undefined || m.host !== host || m.port !== a.port) && table.liveHolderOf(host, a.port, a.node, true) !== undefined) {
       // An address belongs to one live member: a second name there is forged, or a restart the old name has not yet left.
       return countDrop(ctx.stats, 'identity-address-taken');
     }
     if (m === undefined) {
       if (table.isFull()) return countDrop(ctx.stats, 'members-full');
       isNew = true;
-      m = { name: a.node, host, port: a.port, addr: a.addr, meta: a.meta ?? new Uint8Array(0), incarnation: a.incarnation, state: 'dead', stateChangedAtMs: ctx.env.scheduler.nowMs(), vsn: Array.from(a.vsn), changeSeq: 0, snapshot: null, contacted: isLocal };
+      m = { name: a.node, host, port: a.port, addr: a.addr, meta: a.meta ?? new Uint8Array(0), incarnation: a.incarnation, state: 'dead', stateChangedAtMs: ctx.env.scheduler.nowMs(), vsn: Array.from(a.vsn), changeSeq: 0, snapshot: null, contacted: isLocal, verified: isLocal ? { host, port: a.port, addr: a.addr } : null };
       table.add(m);
     } else if (!isLocal && (m.host !== host || m.port !== a.port)) {
-      // Another process claims the name from another address: accept only if the old one is gone.
-      if (!isDeadOrLeft(m)) return countDrop(ctx.stats, 'address-conflict');
+      // Another process claims the name from another address: accept only if the old one is gone,
+      // or if the address we hold was never verified and the claim is newer (the real member
+      // refuting a forged takeover with a higher incarnation wins its address back).
+      if (!isDeadOrLeft(m) && (m.contacted || a.incarnation <= m.incarnation)) return countDrop(ctx.stats, 'address-conflict');
       updatesAddress = true;
     }
     if (!isNew) {
@@ -124,6 +150,8 @@ export class StateRules {
       // Incarnation bumps are updates too: observers that derive values from the
       // whole view (the partition view version) must see every change.
       this.emit({ kind: 'update', member: snap });
+      // Only what can hurt: a forged incarnation alone is outrun by the member's next refutation.
+      if (!sameBytes(oldMeta, m.meta) || updatesAddress) this.onUpdatedOther?.(m);
     }
   }
 
@@ -155,14 +183,23 @@ export class StateRules {
     const { minMs, maxMs } = suspicionTimeoutsMs(n, ctx.cfg.suspicionMult, ctx.cfg.suspicionMaxTimeoutMult, ctx.cfg.probeIntervalMs);
     const seq = m.changeSeq;
     const name = s.node;
-    this.suspicions.set(
-      name,
-      new Suspicion(ctx.env.scheduler, s.from, k, minMs, maxMs, () => {
-        if (ctx.life.stopped) return;
-        const cur = table.get(name);
-        if (cur && cur.state === 'suspect' && cur.changeSeq === seq) this.deadNode({ incarnation: cur.incarnation, node: name, from: ctx.name });
-      }),
-    );
+    // Lifeguard, carried to the verdict: a node that is itself unhealthy (health
+    // score above 0: missed nacks, refutations, a flooded socket) is the likeliest
+    // to be wrong, so it gives the member longer, a bounded number of times,
+    // before it declares a death everyone else would have to refute.
+    const expire = (deferrals: number) => (): void => {
+      if (ctx.life.stopped) return;
+      const cur = table.get(name);
+      if (!cur || cur.state !== 'suspect' || cur.changeSeq !== seq) return;
+      const score = this.awareness.healthScore();
+      if (score > 0 && deferrals < MAX_DEATH_DEFERRALS) {
+        ctx.stats.deferredDeaths++;
+        ctx.env.scheduler.setTimer(minMs * score, expire(deferrals + 1));
+        return;
+      }
+      this.deadNode({ incarnation: cur.incarnation, node: name, from: ctx.name });
+    };
+    this.suspicions.set(name, new Suspicion(ctx.env.scheduler, s.from, k, minMs, maxMs, expire(0)));
     this.emit({ kind: 'suspect', member: snapshotOf(m), from: s.from });
   }
 

@@ -17,6 +17,10 @@ export interface CoreStats {
   pushPulls: number;
   /** Verification pings sent to members heard of only by gossip. */
   verifications: number;
+  /** Members moved back to their last verified address after a move there never verified. */
+  addressReverts: number;
+  /** Deaths an unhealthy node put off (Lifeguard: the slow node is the likeliest to be wrong). */
+  deferredDeaths: number;
   pushPullFailures: number;
   reconnects: number;
   packetsIn: number;
@@ -49,6 +53,8 @@ export function newStats(): CoreStats {
     joins: 0,
     pushPulls: 0,
     verifications: 0,
+    addressReverts: 0,
+    deferredDeaths: 0,
     pushPullFailures: 0,
     reconnects: 0,
     packetsIn: 0,

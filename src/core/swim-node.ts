@@ -19,6 +19,7 @@ import { Gossip } from './gossip.js';
 import { Ingress } from './ingress.js';
 import { identityRulesOf } from './identity.js';
 import { ContactVerifier } from './verify.js';
+import { SubjectNotifier } from './subject-notice.js';
 import { Invariants } from './invariants.js';
 import { snapshotOf } from './member.js';
 import { MemberTable } from './member-table.js';
@@ -71,6 +72,7 @@ export class SwimNode {
   private readonly gossip: Gossip;
   private readonly antiEntropy: AntiEntropy;
   private readonly ingress: Ingress;
+  private readonly notifier: SubjectNotifier;
 
   constructor(opts: SwimNodeOptions) {
     this.name = opts.name;
@@ -112,6 +114,8 @@ export class SwimNode {
     this.ingress = new Ingress(ctx, this.rules, this.acks, this.prober, this.outbox, this.antiEntropy);
     const verifier = new ContactVerifier(ctx, this.acks, this.outbox, this.rules);
     this.rules.onUnverified = (m) => verifier.verify(m);
+    this.notifier = new SubjectNotifier(ctx, this.outbox, this.rules, opts.config.maxMembers);
+    this.rules.onUpdatedOther = (m) => this.notifier.notify(m);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -167,6 +171,7 @@ export class SwimNode {
     this.rules.cancelAll();
     this.acks.clear();
     this.ingress.clear();
+    this.notifier.cancelAll();
   }
 
   setMeta(meta: Uint8Array): void {

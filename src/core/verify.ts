@@ -16,11 +16,18 @@ import { countDrop } from './stats.js';
 
 /** Verifications in flight at once; beyond it a member waits for its turn in the probe order. */
 const MAX_PENDING = 64;
-/** Pings per member before leaving it to the regular probe rounds. */
+/** Pings per member before its silence counts as a failed probe (after a revert, as many again). */
 const ATTEMPTS = 3;
 
 export class ContactVerifier {
   private pending = 0;
+  /**
+   * Members waiting for a free slot: first those reached before at another
+   * address (a takeover to undo), then the others, each in arrival order. One
+   * entry per member, so bounded by the member table.
+   */
+  private readonly waitingMoved = new Set<MemberRecord>();
+  private readonly waitingNew = new Set<MemberRecord>();
 
   constructor(
     private readonly ctx: CoreContext,
@@ -31,13 +38,18 @@ export class ContactVerifier {
 
   verify(m: MemberRecord, attempt = 1): void {
     const { ctx } = this;
-    if (ctx.life.stopped || m.contacted || m.state !== 'alive') return;
-    if (this.pending >= MAX_PENDING) return countDrop(ctx.stats, 'verify-busy');
+    if (ctx.life.stopped || m.contacted || m.state === 'dead' || m.state === 'left') return;
+    if (this.pending >= MAX_PENDING) {
+      countDrop(ctx.stats, 'verify-queued');
+      (m.verified !== null ? this.waitingMoved : this.waitingNew).add(m);
+      return;
+    }
     const seq = this.acks.nextSeq();
     const timeoutMs = ctx.cfg.probeTimeoutMs * 2;
     this.pending++;
     const settle = (): void => {
       this.pending--;
+      this.next();
     };
     const ok = this.acks.expect(
       seq,
@@ -49,15 +61,32 @@ export class ContactVerifier {
       timeoutMs,
       () => {
         settle();
-        // Lost, or nobody of that name there: try again a little later, a bounded number of times.
+        // Lost, or nobody of that name there: try again a little later, a bounded number of times,
+        // then send it back to where it was last reached (and verify that once).
         if (attempt < ATTEMPTS) ctx.env.scheduler.setTimer(ctx.cfg.probeIntervalMs, () => this.verify(m, attempt + 1));
+        else if (this.rules.revertUnverifiedMove(m)) this.verify(m, 1);
+        // Nobody answers to that name there: that is a failed probe, and starts a suspicion the member can refute.
+        else if (!m.contacted && m.state === 'alive') this.rules.suspectNode({ incarnation: m.incarnation, node: m.name, from: ctx.name });
       },
     );
     if (!ok) {
       settle();
       return;
     }
+    this.waitingMoved.delete(m);
+    this.waitingNew.delete(m);
     ctx.stats.verifications++;
     this.outbox.sendRaw(addressOf(m), encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }));
+  }
+
+  private next(): void {
+    for (const q of [this.waitingMoved, this.waitingNew]) {
+      for (const m of q) {
+        q.delete(m);
+        if (m.contacted || m.state === 'dead' || m.state === 'left') continue;
+        this.verify(m);
+        return;
+      }
+    }
   }
 }

@@ -10,7 +10,7 @@ import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
 import type { Address, CoreEnv } from '../../src/core/env.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { MessageType, type AliveMsg } from '../../src/wire/messages.js';
-import { PLAINTEXT, sealPacket } from '../../src/wire/packet.js';
+import { openPacket, PLAINTEXT, sealPacket } from '../../src/wire/packet.js';
 
 const rules = identityRulesOf({ maxNameBytes: 16, memberNamePattern: '' });
 const alive = (over: Partial<AliveMsg> = {}): AliveMsg => ({ incarnation: 1, node: 'b', addr: Uint8Array.from([127, 0, 0, 2]), port: 7946, meta: new Uint8Array(0), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]), ...over });
@@ -48,13 +48,27 @@ function oneNode() {
     deliver!({ host: '127.0.0.9', port: 9 }, sealPacket(encodeMessage({ type: MessageType.Alive, body: msg }), { crc: false, compress: false, security: PLAINTEXT, random: new SeededRandom(1) }), scheduler.nowMs());
     scheduler.advance(1);
   };
-  return { node, inject, sent, scheduler };
+  /** Answers the last verification ping sent to `host` with an ack, as the real member there would. */
+  const ackLastPing = (host: string): void => {
+    const ping = [...sent].reverse().find((p) => p.to.host === host);
+    assert.ok(ping, `a ping was sent to ${host}`);
+    const opened = openPacket(ping.data, PLAINTEXT);
+    assert.ok(opened.ok);
+    const msg = opened.value.messages.find((m) => m.type === MessageType.Ping);
+    assert.ok(msg && msg.type === MessageType.Ping);
+    deliver!({ host, port: 7946 }, sealPacket(encodeMessage({ type: MessageType.AckResp, body: { seqNo: msg.body.seqNo, payload: null } }), { crc: false, compress: false, security: PLAINTEXT, random: new SeededRandom(2) }), scheduler.nowMs());
+    scheduler.advance(1);
+  };
+  return { node, inject, sent, scheduler, ackLastPing };
 }
 
 test('a forged alive that puts a second name on a live member\'s address is refused and counted; a dead holder frees it', () => {
-  const { node, inject } = oneNode();
+  const { node, inject, ackLastPing } = oneNode();
   inject(alive({ node: 'b' }));
   assert.equal(node.member('b')?.state, 'alive');
+  // Until b answers at its address, the address is not yet b's to defend.
+  ackLastPing('127.0.0.2');
+  assert.equal(node.member('b')?.contacted, true);
   inject(alive({ node: 'phantom' }));
   assert.equal(node.member('phantom'), undefined);
   assert.equal(node.stats.drops['identity-address-taken'], 1);
@@ -71,7 +85,7 @@ test('a forged alive that puts a second name on a live member\'s address is refu
 });
 
 test('a member heard of by gossip is pinged by name at its address and counts as contacted only after the ack', () => {
-  const { node, inject, sent, scheduler } = oneNode();
+  const { node, inject, sent, scheduler, ackLastPing } = oneNode();
   const before = sent.length;
   inject(alive({ node: 'b' }));
   assert.equal(node.member('b')!.contacted, false);
@@ -82,4 +96,27 @@ test('a member heard of by gossip is pinged by name at its address and counts as
   scheduler.advance(500);
   assert.equal(node.member('b')!.contacted, false);
   assert.equal(node.member('a')!.contacted, true, 'a node has always reached itself');
+  inject(alive({ node: 'c', addr: Uint8Array.from([127, 0, 0, 3]) }));
+  ackLastPing('127.0.0.3');
+  assert.equal(node.member('c')!.contacted, true, 'an ack to the verification ping is contact');
 });
+
+test('a forged move of a reached member to an address where nobody answers reverts to where it was reached', () => {
+  const { node, inject, sent, scheduler, ackLastPing } = oneNode();
+  inject(alive({ node: 'b' }));
+  ackLastPing('127.0.0.2');
+  // b is declared dead (say this node was overloaded), then a forged alive moves it.
+  deliverDead(node, scheduler, 'b');
+  inject(alive({ node: 'b', incarnation: 71, addr: Uint8Array.from([10, 9, 9, 9]), port: 4242 }));
+  assert.equal(node.member('b')!.host, '10.9.9.9');
+  assert.equal(node.member('b')!.contacted, false);
+  scheduler.advance(10_000);
+  assert.equal(node.member('b')!.host, '127.0.0.2', 'back at the address where it answered');
+  assert.equal(node.stats.addressReverts, 1);
+  assert.ok(sent.some((p) => p.to.host === '127.0.0.2' && p.to.port === 7946), 'and verified there again');
+});
+
+function deliverDead(node: SwimNode, scheduler: VirtualScheduler, name: string): void {
+  node.mergeEvidence([encodeMessage({ type: MessageType.Dead, body: { incarnation: node.member(name)!.incarnation, node: name, from: 'someone' } })]);
+  scheduler.advance(1);
+}

@@ -1,0 +1,35 @@
+// A bound on the datagrams one source (address and port) may make this node
+// process per second. A member sends a handful per second even in a large
+// cluster; a peer flooding far more is cut off before any decoding, so its
+// packets cost a map lookup instead of a decode and a state change, and the
+// protocol keeps its rhythm (probe deadlines, refutations). Excess is counted
+// as `source-rate`. The table of sources is bounded; when full it starts over.
+import type { Address } from './env.js';
+
+interface Window {
+  startMs: number;
+  count: number;
+}
+
+export class SourceRateLimit {
+  private readonly windows = new Map<string, Window>();
+
+  constructor(
+    /** Datagrams per second per source (0 disables). */
+    private readonly perSecond: number,
+    private readonly maxSources: number,
+  ) {}
+
+  /** True if a datagram from `from` at `nowMs` may be processed. */
+  admit(from: Address, nowMs: number): boolean {
+    if (this.perSecond <= 0) return true;
+    const key = `${from.host}|${from.port}`;
+    let w = this.windows.get(key);
+    if (w === undefined || nowMs - w.startMs >= 1000) {
+      if (w === undefined && this.windows.size >= this.maxSources) this.windows.clear();
+      w = { startMs: nowMs, count: 0 };
+      this.windows.set(key, w);
+    }
+    return ++w.count <= this.perSecond;
+  }
+}
