@@ -106,6 +106,12 @@ async function swimdPhase(rows: Row[]): Promise<void> {
       if (fault === 'kill') await rig.killDaemon(victim.index);
       else rig.isolate(victim.index);
       const failoverMs = await awaitNewOwner(partition, victim.name, faultAt);
+      if (failoverMs === null) {
+        // Say why: nobody claimed it, or its claimant was outranked by the old owner's token.
+        const f = failoverOf(await rig.admin.log(faultAt, partition), partition, victim.name, faultAt, Date.now());
+        const marks = (await rig.admin.stats()).marks[String(partition)];
+        console.log(`#   p${partition}: writes of would-be owners rejected ${f.newPrimaryRejectedBefore} (storage mark ${marks}); ${await rig.describeBeliefs([partition], victim)}`);
+      }
       if (fault === 'isolate') await sleep(HOLD_MS);
       const healAt = Date.now();
       if (fault === 'kill') rig.startDaemon(victim.index);

@@ -3,14 +3,14 @@
 // service on a host of its own. Faults cut the daemons' hosts apart but never
 // the storage host (partition rules name daemon addresses only), so an isolated
 // primary still reaches storage, as it would a database on another network path.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { SwimdClient } from '../../src/client/client.js';
 import { parseDaemonConfig } from '../../src/config/daemon-config.js';
 import { sleep, tmp, track, waitFor } from '../support/procs.js';
-import { TestHosts } from './hosts.js';
+import { TestHosts, removeStaleHosts } from './hosts.js';
 import { StorageAdmin, type Handover, type WriteRecord } from './storage-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +38,23 @@ export function supportedOptionalKeys(): { dataDir: boolean; eligible: boolean }
     dataDir: accepts('node: { name: probe, dataDir: /tmp/probe }'),
     eligible: accepts('node: { name: probe }\npartitions: { eligible: { role: app } }'),
   };
+}
+
+/**
+ * The kernel removes a deleted namespace's veths asynchronously, after the last
+ * process in it has exited; a run started right after another can find them still
+ * there. Waits (bounded) for the host links of an earlier run to go away.
+ */
+function awaitLinksGone(timeoutMs = 20_000): void {
+  removeStaleHosts();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const links = (spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' }).stdout ?? '').split('\n').map((l) => l.split(/[\s@]/)[0] ?? '');
+    const left = links.filter((l) => /^swfv\d+$/.test(l));
+    if (left.length === 0 || Date.now() > deadline) return;
+    for (const l of left) spawnSync('ip', ['link', 'del', l]);
+    spawnSync('sleep', ['0.2']);
+  }
 }
 
 export interface RigOptions {
@@ -88,6 +105,7 @@ export class OwnershipRig {
 
   /** Hosts 1..daemons run daemons and writers; the last host runs the storage. */
   static create(opts: RigOptions): OwnershipRig {
+    awaitLinksGone();
     return new OwnershipRig(TestHosts.create(opts.daemons + 1), opts);
   }
 
@@ -233,6 +251,21 @@ export class OwnershipRig {
     return claims.flatMap((c, id) => (c.length === 1 && c[0] === d.name ? [id] : []));
   }
 
+  /** What every other daemon believes about `partitions` and about `victim`: for a partition nobody took over. */
+  async describeBeliefs(partitions: number[], victim: RigDaemon): Promise<string> {
+    const views = await Promise.all(
+      this.daemons
+        .filter((x) => x !== victim)
+        .map(async (x) => {
+          const v = await x.client.partitions().catch(() => null);
+          const m = (await x.client.members().catch(() => [])).find((mm) => mm.name === victim.name);
+          const ps = partitions.map((p) => `p${p}=${v?.partitions[p]?.primary ?? '-'}/t${v?.partitions[p]?.token ?? '-'}`).join(' ');
+          return `${x.name} sees ${victim.name} ${m?.state ?? '?'} inc ${m?.incarnation ?? '?'}, quorum ${v?.quorum ?? '?'}, ${ps}`;
+        }),
+    );
+    return views.join('; ');
+  }
+
   /** Cuts host `i` off from every other daemon host, both ways; storage stays reachable. */
   isolate(i: number): void {
     this.split([i], this.daemons.map((d) => d.index).filter((x) => x !== i));
@@ -270,6 +303,7 @@ export class OwnershipRig {
   destroy(): void {
     this.stopAll();
     this.hosts.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
