@@ -19,6 +19,8 @@ const STORAGE_MAIN = join(here, 'storage-server.js');
 const WRITER_MAIN = join(here, 'app-writer.js');
 const SWIM_PORT = 7946;
 export const STORAGE_PORT = 7070;
+/** Namespaces, veths and bridge of their own, so this rig and the other fault suites never remove each other's hosts. */
+const HOST_PREFIX = 'swo';
 
 /**
  * Config keys that are being added to the daemon (durable grant state, the
@@ -46,11 +48,11 @@ export function supportedOptionalKeys(): { dataDir: boolean; eligible: boolean }
  * there. Waits (bounded) for the host links of an earlier run to go away.
  */
 function awaitLinksGone(timeoutMs = 20_000): void {
-  removeStaleHosts();
+  removeStaleHosts(HOST_PREFIX);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const links = (spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' }).stdout ?? '').split('\n').map((l) => l.split(/[\s@]/)[0] ?? '');
-    const left = links.filter((l) => /^swfv\d+$/.test(l));
+    const left = links.filter((l) => new RegExp(`^${HOST_PREFIX}v\\d+$`).test(l));
     if (left.length === 0 || Date.now() > deadline) return;
     for (const l of left) spawnSync('ip', ['link', 'del', l]);
     spawnSync('sleep', ['0.2']);
@@ -106,7 +108,7 @@ export class OwnershipRig {
   /** Hosts 1..daemons run daemons and writers; the last host runs the storage. */
   static create(opts: RigOptions): OwnershipRig {
     awaitLinksGone();
-    return new OwnershipRig(TestHosts.create(opts.daemons + 1), opts);
+    return new OwnershipRig(TestHosts.create(opts.daemons + 1, HOST_PREFIX), opts);
   }
 
   async startStorage(): Promise<void> {
