@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 const RELAY_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'delay-relay.js');
 
 const PREFIX = 'swf';
-const BRIDGE = `${PREFIX}br0`;
 const SUBNET = '10.77.0';
 const TABLE = 'swimd_fault';
 
@@ -43,13 +42,13 @@ export function assertNamespacesAvailable(): void {
   spawnSync('ip', ['netns', 'del', probe]);
 }
 
-/** Removes namespaces, veths and the bridge left by an earlier run that did not clean up. */
-export function removeStaleHosts(): void {
+/** Removes namespaces, veths and the bridge left by an earlier run (of the same prefix) that did not clean up. */
+export function removeStaleHosts(prefix = PREFIX): void {
   for (const line of run(['ip', 'netns', 'list'], true).split('\n')) {
     const ns = line.split(' ')[0];
-    if (ns && ns.startsWith(PREFIX)) run(['ip', 'netns', 'del', ns], true);
+    if (ns && ns.startsWith(prefix)) run(['ip', 'netns', 'del', ns], true);
   }
-  run(['ip', 'link', 'del', BRIDGE], true);
+  run(['ip', 'link', 'del', `${prefix}br0`], true);
 }
 
 /** A delaying relay in front of one host's daemon (see delay-relay.ts). */
@@ -95,25 +94,32 @@ export class TestHosts {
   private destroyed = false;
   private readonly onExit = (): void => this.destroy();
 
-  private constructor() {}
+  private constructor(readonly prefix: string) {}
 
-  /** Creates `count` hosts 10.77.0.1 … 10.77.0.count on one bridge. */
-  static create(count: number): TestHosts {
+  /**
+   * Creates `count` hosts 10.77.0.1 … 10.77.0.count on one bridge. Runs with
+   * different prefixes (3 letters) get their own namespaces and bridge, so they
+   * can run at the same time on one machine: the same addresses on two bridges
+   * never meet.
+   */
+  static create(count: number, prefix = PREFIX): TestHosts {
     if (count < 1 || count > 200) throw new Error(`host count out of range: ${count}`);
+    if (!/^[a-z]{3}$/.test(prefix)) throw new Error(`host prefix must be 3 lowercase letters: ${prefix}`);
     assertNamespacesAvailable();
-    removeStaleHosts();
-    const net = new TestHosts();
+    removeStaleHosts(prefix);
+    const net = new TestHosts(prefix);
     process.once('exit', net.onExit);
     try {
-      run(['ip', 'link', 'add', BRIDGE, 'type', 'bridge']);
-      run(['ip', 'link', 'set', BRIDGE, 'up']);
+      const bridge = `${prefix}br0`;
+      run(['ip', 'link', 'add', bridge, 'type', 'bridge']);
+      run(['ip', 'link', 'set', bridge, 'up']);
       for (let i = 1; i <= count; i++) {
-        const ns = `${PREFIX}h${i}`;
-        const veth = `${PREFIX}v${i}`;
+        const ns = `${prefix}h${i}`;
+        const veth = `${prefix}v${i}`;
         const ip = `${SUBNET}.${i}`;
         run(['ip', 'netns', 'add', ns]);
         run(['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-        run(['ip', 'link', 'set', veth, 'master', BRIDGE, 'up']);
+        run(['ip', 'link', 'set', veth, 'master', bridge, 'up']);
         run(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
         run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
         run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
@@ -186,7 +192,7 @@ export class TestHosts {
     process.removeListener('exit', this.onExit);
     for (const r of this.relays) r.child.kill('SIGKILL');
     for (const h of this.hosts) run(['ip', 'netns', 'del', h.ns], true);
-    removeStaleHosts();
+    removeStaleHosts(this.prefix);
   }
 
   private host(i: number): TestHost {
