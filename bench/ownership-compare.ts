@@ -299,7 +299,7 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  console.log(`# ownership failover: reps ${REPS}, systems ${SYSTEMS.join(',')}, faults ${FAULTS.join(',')}, swimd partitions ${PARTITIONS}; optional daemon keys: ${JSON.stringify(rig.optional)}`);
+  console.log(`# ownership failover: reps ${REPS}, systems ${SYSTEMS.join(',')}, faults ${FAULTS.join(',')}, swimd partitions ${PARTITIONS}`);
   await rig.startStorage();
   if (SYSTEMS.includes('swimd')) await swimdPhase(rows);
   if (SYSTEMS.includes('etcd')) await etcdPhase(rows);

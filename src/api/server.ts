@@ -12,6 +12,8 @@ export interface ApiDeps {
   self(): object;
   members(): MemberView[];
   partitions(): PartitionsView;
+  /** Ownership state of one partition as this daemon holds it (known owner and epoch, promises, claims). */
+  partitionDetail(id: number): object;
   owned(): object;
   health(): { status: 'ok' | 'degraded' } & Record<string, unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
@@ -97,7 +99,7 @@ function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void |
       throw new ApiError(404, 'PARTITION_NOT_FOUND', `partition "${idText}" does not exist; ids are 0..${all.partitions.length - 1}`);
     }
     const p: PartitionView = all.partitions[Number(idText)]!;
-    return send(res, 200, { ...p, viewVersion: all.viewVersion, quorum: all.quorum });
+    return send(res, 200, { ...p, viewVersion: all.viewVersion, quorum: all.quorum, ownership: deps.partitionDetail(p.id) });
   }
   if (path === '/v1/owned') return only('GET'), send(res, 200, deps.owned());
   if (path === '/v1/health') {

@@ -17,6 +17,11 @@ import { coreLoggerOf, createLogger } from './logger.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { unlinkSync } from 'node:fs';
 
+/** 127.0.0.0/8 and ::1: only this machine can send to it. */
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host === 'localhost';
+}
+
 export class Daemon {
   private stopping = false;
 
@@ -134,6 +139,7 @@ export class Daemon {
       },
       members: () => node.members().map(memberView),
       partitions: () => partitionsView(leadership.snapshot()),
+      partitionDetail: (id) => ({ ...leadership.ownership!.detail(id), rightful: engine.primaryOf(id) }),
       owned: () => {
         const snap = leadership.snapshot();
         const owned = leadership.owned(node.name);
@@ -161,6 +167,9 @@ export class Daemon {
       throw err;
     });
     daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics);
+    if (cfg.swim.keys.length === 0 && !isLoopback(cfg.node.bind.host)) {
+      log.warn({ bind: cfg.node.bind.host }, 'gossip is not encrypted (security.keys is empty) on a non-loopback address: any host that can reach this port can forge members, tags and deaths; see `swimd keygen`');
+    }
     log.info({ bind: `${agent.address.host}:${agent.address.port}`, socket: cfg.api.socket, join: cfg.join.length }, 'swimd started');
     return daemon;
   }

@@ -186,8 +186,11 @@ export class Leadership {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
       const wasAlive = this.aliveEligible.has(ev.member.name) || this.protocolPeers.has(ev.member.name);
+      const wasEligible = this.aliveEligible.has(ev.member.name);
       this.track(ev.member);
       this.markDirty(ids);
+      // Whether this daemon names another member as owner depends on that member being alive and reached here.
+      if (this.ownership && wasEligible !== this.aliveEligible.has(ev.member.name)) this.markOwnedBy(ev.member.name);
       if (this.ownership) {
         const q = this.quorumState();
         if (q !== this.lastQuorum) {
@@ -250,6 +253,13 @@ export class Leadership {
 
   private markDirty(parts: Iterable<number>): void {
     for (const p of parts) this.dirty.add(p);
+    if (this.batching === 0) this.flush();
+  }
+
+  /** Partitions whose last known owner is `name`. */
+  private markOwnedBy(name: string): void {
+    const o = this.ownership!;
+    for (let p = 0; p < this.published.length; p++) if (o.knownOwnerOf(p) === name) this.dirty.add(p);
     if (this.batching === 0) this.flush();
   }
 

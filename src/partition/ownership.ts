@@ -214,6 +214,19 @@ export class Ownership {
     return this.promised[p]!;
   }
 
+  /** What this member knows and promised about one partition (for operators and diagnostics). */
+  detail(p: number): { held: number; knownEpoch: number; knownOwner: string | null; promisedEpoch: number; promisedTo: string | null; claimInFlight: boolean; retryScheduled: boolean } {
+    return {
+      held: this.held[p]!,
+      knownEpoch: this.knownEpoch[p]!,
+      knownOwner: this.knownOwner[p]!,
+      promisedEpoch: this.promised[p]!,
+      promisedTo: this.promisedTo[p]!,
+      claimInFlight: this.rounds.has(p),
+      retryScheduled: this.retryAt.has(p),
+    };
+  }
+
   /** Partitions with a claim round in flight. */
   pendingClaims(): number {
     return this.rounds.size;

@@ -8,7 +8,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { SwimdClient } from '../../src/client/client.js';
-import { parseDaemonConfig } from '../../src/config/daemon-config.js';
 import { sleep, tmp, track, waitFor } from '../support/procs.js';
 import { TestHosts, removeStaleHosts } from './hosts.js';
 import { StorageAdmin, type Handover, type WriteRecord } from './storage-server.js';
@@ -21,26 +20,6 @@ const SWIM_PORT = 7946;
 export const STORAGE_PORT = 7070;
 /** Namespaces, veths and bridge of their own, so this rig and the other fault suites never remove each other's hosts. */
 const HOST_PREFIX = 'swo';
-
-/**
- * Config keys that are being added to the daemon (durable grant state, the
- * eligible set). They are written only when this build accepts them, so the
- * same scenarios run today and pick them up once the daemon has them.
- */
-export function supportedOptionalKeys(): { dataDir: boolean; eligible: boolean } {
-  const accepts = (yaml: string): boolean => {
-    try {
-      parseDaemonConfig(yaml, '<probe>');
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  return {
-    dataDir: accepts('node: { name: probe, dataDir: /tmp/probe }'),
-    eligible: accepts('node: { name: probe }\npartitions: { eligible: { role: app } }'),
-  };
-}
 
 /**
  * The kernel removes a deleted namespace's veths asynchronously, after the last
@@ -84,7 +63,6 @@ export class OwnershipRig {
   readonly storageHost: number;
   readonly storageIp: string;
   readonly admin: StorageAdmin;
-  readonly optional = supportedOptionalKeys();
   private storage: ChildProcess | null = null;
   private readonly writers: ChildProcess[] = [];
   private readonly dir: string;
@@ -129,9 +107,9 @@ export class OwnershipRig {
     mkdirSync(d.dataDir, { recursive: true });
     const seeds = this.daemons.slice(0, 3).map((s) => `${s.ip}:${SWIM_PORT}`);
     const node = [`name: ${d.name}`, `bind: ${d.ip}:${SWIM_PORT}`, `meta: { zone: z${d.index}, role: app }`];
-    if (this.optional.dataDir) node.push(`dataDir: ${d.dataDir}`);
+    node.push(`dataDir: ${d.dataDir}`);
     const partitions = [`count: ${this.opts.partitions}`, 'replicas: 3', `quorum: ${this.opts.quorum}`];
-    if (this.optional.eligible) partitions.push('eligible: { role: app }');
+    partitions.push('eligible: { role: app }');
     writeFileSync(
       file,
       [
@@ -227,14 +205,34 @@ export class OwnershipRig {
         const tables = [...views.values()].map((t) => JSON.stringify(t));
         const agree = views.size === this.daemons.length && tables.every((t) => t === tables[0]);
         const bad = claims.map((c, id) => ({ id, c })).filter((x) => x.c.length !== 1);
-        last = `views from ${views.size} daemons, agree=${agree}, partitions without exactly one writable primary: ${JSON.stringify(bad.slice(0, 6))}`;
+        const table0 = [...views.values()][0] ?? [];
+        const differs = table0.map((_, id) => id).filter((id) => [...views.values()].some((t) => t[id] !== table0[id])).slice(0, 4);
+        const shown = differs.map((id) => `p${id}: ${[...views].map(([n, t]) => `${n}=${t[id] ?? '-'}`).join(' ')}`).join('; ');
+        last = `views from ${views.size} daemons, agree=${agree}${shown ? ` (${shown})` : ''}, partitions without exactly one writable primary: ${JSON.stringify(bad.slice(0, 6))}`;
         return agree && bad.length === 0;
       },
       timeoutMs,
       what,
       200,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; ${last}`);
+    ).catch(async (err: Error) => {
+      // What each daemon holds about the members, for a disagreement that did not settle.
+      const members = await Promise.all(this.daemons.map(async (d) => {
+        try {
+          const ms = await d.client.members();
+          return `${d.name}: ${ms.map((m) => `${m.name}/${m.state}/${m.incarnation}${m.contacted ? '' : '/unreached'}${m.meta.role === 'app' ? '' : '/no-role'}`).join(',')}`;
+        } catch {
+          return `${d.name}: down`;
+        }
+      }));
+      const first = /p(\d+):/.exec(last)?.[1];
+      const detail = first === undefined ? [] : await Promise.all(this.daemons.map(async (d) => {
+        try {
+          return `${d.name}: ${JSON.stringify((await d.client.partition(Number(first))) as unknown as { ownership: unknown }['ownership'] ? (await d.client.partition(Number(first)) as unknown as { ownership: unknown }).ownership : null)}`;
+        } catch {
+          return `${d.name}: down`;
+        }
+      }));
+      throw new Error(`${err.message}; ${last}; members ${members.join(' | ')}; p${first} ownership ${detail.join(' | ')}`);
     });
     return Date.now() - t0;
   }

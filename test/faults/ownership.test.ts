@@ -97,7 +97,6 @@ async function faultScenario(label: string, cutOff: RigDaemon[], apply: () => vo
 }
 
 test('five daemons form, every partition has exactly one writable primary, writers reach storage', { timeout: 90_000 }, async () => {
-  console.log(`# optional daemon keys accepted by this build: dataDir=${rig.optional.dataDir} eligible=${rig.optional.eligible}`);
   await rig.startStorage();
   for (let i = 0; i < DAEMONS; i++) rig.startDaemon(i);
   await rig.waitAllAlive(60_000);

@@ -87,6 +87,8 @@ test('every shipped config file parses and validates', () => {
   const files = [join(CONFIG_DIR, 'swimd.yaml'), ...readdirSync(join(CONFIG_DIR, 'examples')).map((f) => join(CONFIG_DIR, 'examples', f))];
   assert.ok(files.length >= 5);
   for (const f of files) assert.doesNotThrow(() => loadDaemonConfigFile(f), f);
+  // The examples people copy encrypt gossip (plaintext trusts every sender).
+  for (const f of files.filter((x) => x.includes('examples'))) assert.ok(loadDaemonConfigFile(f).swim.keys.length > 0, `${f} sets security.keys`);
 });
 
 test('every swim.* and limits.* key of the file is documented in knobs.ts with the field it sets, and nothing else is', async () => {
