@@ -16,9 +16,6 @@ import { countDrop } from './stats.js';
 import { Suspicion } from './suspicion.js';
 import { expectedConfirmations, suspicionTimeoutsMs } from './timing.js';
 
-/** How many times an unhealthy node puts off declaring a suspect dead (each by minimum timeout × health score). */
-const MAX_DEATH_DEFERRALS = 2;
-
 /** Pairs (accuser, member) remembered for stale-accusation answers before the memory is reset. */
 const CORRECTED_PAIRS_MAX = 256;
 
@@ -183,23 +180,14 @@ export class StateRules {
     const { minMs, maxMs } = suspicionTimeoutsMs(n, ctx.cfg.suspicionMult, ctx.cfg.suspicionMaxTimeoutMult, ctx.cfg.probeIntervalMs);
     const seq = m.changeSeq;
     const name = s.node;
-    // Lifeguard, carried to the verdict: a node that is itself unhealthy (health
-    // score above 0: missed nacks, refutations, a flooded socket) is the likeliest
-    // to be wrong, so it gives the member longer, a bounded number of times,
-    // before it declares a death everyone else would have to refute.
-    const expire = (deferrals: number) => (): void => {
-      if (ctx.life.stopped) return;
-      const cur = table.get(name);
-      if (!cur || cur.state !== 'suspect' || cur.changeSeq !== seq) return;
-      const score = this.awareness.healthScore();
-      if (score > 0 && deferrals < MAX_DEATH_DEFERRALS) {
-        ctx.stats.deferredDeaths++;
-        ctx.env.scheduler.setTimer(minMs * score, expire(deferrals + 1));
-        return;
-      }
-      this.deadNode({ incarnation: cur.incarnation, node: name, from: ctx.name });
-    };
-    this.suspicions.set(name, new Suspicion(ctx.env.scheduler, s.from, k, minMs, maxMs, expire(0)));
+    this.suspicions.set(
+      name,
+      new Suspicion(ctx.env.scheduler, s.from, k, minMs, maxMs, () => {
+        if (ctx.life.stopped) return;
+        const cur = table.get(name);
+        if (cur && cur.state === 'suspect' && cur.changeSeq === seq) this.deadNode({ incarnation: cur.incarnation, node: name, from: ctx.name });
+      }),
+    );
     this.emit({ kind: 'suspect', member: snapshotOf(m), from: s.from });
   }
 

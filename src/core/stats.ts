@@ -19,8 +19,6 @@ export interface CoreStats {
   verifications: number;
   /** Members moved back to their last verified address after a move there never verified. */
   addressReverts: number;
-  /** Deaths an unhealthy node put off (Lifeguard: the slow node is the likeliest to be wrong). */
-  deferredDeaths: number;
   pushPullFailures: number;
   reconnects: number;
   packetsIn: number;
@@ -54,7 +52,6 @@ export function newStats(): CoreStats {
     pushPulls: 0,
     verifications: 0,
     addressReverts: 0,
-    deferredDeaths: 0,
     pushPullFailures: 0,
     reconnects: 0,
     packetsIn: 0,
