@@ -185,6 +185,12 @@ export class Leadership {
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
+      // The member that declared the death (or, with failoverOnSuspect, the suspicion) tells the successors: one or two senders per death, not every survivor.
+      if (this.ownership && (ev.kind === 'dead' || (ev.kind === 'suspect' && this.engine.opts.failoverOnSuspect)) && ev.from === this.node.name) {
+        const successors = new Set<string>();
+        for (const c of diff.changed) if (c.oldPrimary === ev.member.name && c.newPrimary !== null) successors.add(c.newPrimary);
+        if (successors.size > 0) this.ownership.hintSuccessors(ev.member.name, successors);
+      }
       const wasAlive = this.aliveEligible.has(ev.member.name) || this.protocolPeers.has(ev.member.name);
       const wasEligible = this.aliveEligible.has(ev.member.name);
       this.track(ev.member);

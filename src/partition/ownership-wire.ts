@@ -17,6 +17,8 @@ export enum OwnershipKind {
   Commit = 3,
   /** Anti-entropy: the committed owner and epoch this member knows, per partition. */
   Sync = 4,
+  /** "You are the new rightful primary": the evidence (a death, a leave) sent straight to the successor. */
+  Hint = 5,
 }
 
 export interface EpochEntry {
@@ -63,7 +65,14 @@ export interface SyncMsg {
   groups: SyncGroup[];
 }
 
-export type OwnershipMsg = ClaimMsg | VoteMsg | CommitMsg | SyncMsg;
+export interface HintMsg {
+  kind: OwnershipKind.Hint;
+  sender: string;
+  /** memberlist messages stating the change that made the receiver rightful. */
+  evidence: Uint8Array[];
+}
+
+export type OwnershipMsg = ClaimMsg | VoteMsg | CommitMsg | SyncMsg | HintMsg;
 
 export type OwnershipDecode = { ok: true; msg: OwnershipMsg } | { ok: false; reason: 'not-ownership' | 'bad-version' | 'malformed' | 'unknown-kind' | 'too-many-entries' };
 
@@ -199,6 +208,10 @@ export function encodeOwnership(m: OwnershipMsg): Uint8Array {
       w.str(m.owner);
       writeEntries(w, m.entries);
       break;
+    case OwnershipKind.Hint:
+      w.str(m.sender).uint(m.evidence.length);
+      for (const e of m.evidence) w.bytes(e);
+      break;
     case OwnershipKind.Sync:
       w.str(m.sender).uint(m.groups.length);
       for (const g of m.groups) {
@@ -253,6 +266,14 @@ export function decodeOwnership(b: Uint8Array): OwnershipDecode {
       case OwnershipKind.Commit:
         msg = { kind: OwnershipKind.Commit, owner: r.str(L.maxNameBytes), entries: readEntries(r) };
         break;
+      case OwnershipKind.Hint: {
+        const sender = r.str(L.maxNameBytes);
+        const ne = r.count(L.maxEvidence);
+        const evidence: Uint8Array[] = [];
+        for (let i = 0; i < ne; i++) evidence.push(r.bytes(L.maxEvidenceBytes));
+        msg = { kind: OwnershipKind.Hint, sender, evidence };
+        break;
+      }
       case OwnershipKind.Sync: {
         const sender = r.str(L.maxNameBytes);
         const ng = r.count(L.maxEntries);

@@ -305,6 +305,21 @@ export class Ownership {
     return true;
   }
 
+  /**
+   * `gone` stopped being eligible (died, left, was drained) and `successors` are
+   * now rightful primaries of some of its partitions in this view: tell each of
+   * them directly, with the evidence, so a successor that missed the gossip
+   * (each update is retransmitted only a few times) claims now rather than after
+   * its own suspicion runs out.
+   */
+  hintSuccessors(gone: string, successors: Iterable<string>): void {
+    if (this.stopped) return;
+    const evidence = this.ports.evidenceOf([gone]);
+    if (evidence.length === 0) return;
+    const msg = encodeOwnership({ kind: OwnershipKind.Hint, sender: this.opts.self, evidence });
+    for (const s of successors) if (s !== this.opts.self && s !== gone) this.ports.send(s, msg);
+  }
+
   /** A member became alive: send it what this member knows, so a healed or restarted owner learns newer epochs at once. */
   memberAlive(name: string): void {
     if (this.stopped || name === this.opts.self) return;
@@ -597,6 +612,11 @@ export class Ownership {
         return this.learn(m.owner, m.entries);
       case OwnershipKind.Sync:
         for (const g of m.groups) this.learn(g.owner, g.entries);
+        return;
+      case OwnershipKind.Hint:
+        // Merged as gossip: if it shows a death this member had not heard of, the usual event path claims.
+        if (this.ports.view.isEligibleMember(m.sender)) this.ports.mergeEvidence(m.evidence);
+        else this.countDrop('hint-from-ineligible');
         return;
     }
   }

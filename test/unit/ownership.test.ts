@@ -243,3 +243,14 @@ test('ownership messages round-trip; garbage, truncation and foreign payloads ar
     if (d.ok) assert.ok(d.msg.kind >= 1 && d.msg.kind <= 4);
   }
 });
+
+test('a hint carries the death to a successor that missed it, and is merged like gossip', () => {
+  const g = group(['a', 'b', 'c'], 2);
+  g.get('b').own.hintSuccessors('a', ['c', 'b']);
+  g.clock.advance(5);
+  const hints = g.get('b').sent.filter((s) => s.msg.kind === OwnershipKind.Hint);
+  assert.deepEqual(hints.map((h) => h.to), ['c'], 'sent to the successor, not to itself');
+  assert.ok(g.merged.includes('c merged "b says a"'), g.merged.join('; '));
+  const bytes = encodeOwnership({ kind: OwnershipKind.Hint, sender: 'b', evidence: [Uint8Array.from([1, 2])] });
+  assert.deepEqual(decodeOwnership(bytes), { ok: true, msg: { kind: OwnershipKind.Hint, sender: 'b', evidence: [Uint8Array.from([1, 2])] } });
+});
