@@ -8,6 +8,7 @@ import type { SwimConfig } from '../config/swim-config.js';
 import { createPartitionEngine } from '../partition/engine.js';
 import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';
+import { wireEventPipeline } from './pipeline.js';
 import { startApiServer } from '../api/server.js';
 import { memberView, partitionsView, type WatchLine } from '../api/views.js';
 import { WatchHub } from '../api/watch.js';
@@ -83,20 +84,7 @@ export class Daemon {
     const metrics = createMetrics(node, leadership, () => agent.transportStats());
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
     const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine);
-    leadership.on((_snap, diff) => {
-      if (diff.changed.length > 0) {
-        metrics.partitionChanges.inc(diff.changed.length);
-        log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
-      }
-      watch.publish({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed.map((c) => ({ ...c, replicas: [...c.replicas] })) });
-    });
-    node.on((ev) => {
-      const t0 = performance.now();
-      log.info({ event: ev.kind, member: ev.member.name, incarnation: ev.member.incarnation }, `member ${ev.kind}`);
-      watch.publish({ type: 'member', event: ev.kind, member: memberView(ev.member) });
-      leadership.applyEvent(ev);
-      metrics.failoverCompute.observe((performance.now() - t0) / 1000);
-    });
+    wireEventPipeline(node, leadership, watch, log, metrics);
     leadership.start();
     let daemon: Daemon | undefined;
     const api = await startApiServer(cfg.api.socket, cfg.api.mode, cfg.api.maxConnections, {
