@@ -266,7 +266,7 @@ export class Leadership {
   }
 
   private entryFor(p: number): OwnedPartition {
-    const placed = this.engine.snapshot().partitions[p]!;
+    const placed = this.engine.snapshot().partitions.get(p);
     if (!this.ownership) return { id: p, primary: placed.primary, replicas: placed.replicas, token: this.engine.snapshot().viewVersion };
     const o = this.ownership;
     const self = this.node.name;

@@ -15,7 +15,7 @@ function snap(name: string, state: MemberState, incarnation: number, tags: Recor
 const base: PartitionOptions = { partitions: 64, replicas: 3, strategy: 'rendezvous', quorum: 0 };
 const engine = (o: Partial<PartitionOptions> = {}): Promise<PartitionEngine> => createPartitionEngine({ ...base, ...o });
 
-const table = (s: PartitionSnapshot): string[] => s.partitions.map((p) => `${p.primary}|${p.replicas.join(',')}`);
+const table = (s: PartitionSnapshot): string[] => [...s.partitions].map((p) => `${p.primary}|${p.replicas.join(',')}`);
 
 const memberArb = fc.record({
   zone: fc.constantFrom('a', 'b', 'c', ''),
@@ -48,7 +48,7 @@ test('minimal movement: a death moves exactly the dead member’s partitions, ea
       const victim = view[pick % view.length]!;
       const diff = e.applyEvent({ kind: 'dead', member: snap(victim.name, 'dead', 1), from: 'x' });
       for (const c of diff.changed) {
-        const old = before.partitions[c.id]!;
+        const old = before.partitions.get(c.id);
         assert.ok(old.primary === victim.name || old.replicas.includes(victim.name), `partition ${c.id} moved without involving the dead member`);
       }
       for (const p of before.partitions) if (p.primary === victim.name) assert.ok(diff.changed.some((c) => c.id === p.id), `partition ${p.id} kept a dead primary`);
@@ -149,7 +149,7 @@ test('tokens: never decrease, rise when a primary changes, agree for equal views
         const next = e.snapshot();
         assert.ok(next.token >= prev.token, '(2) token never decreases');
         for (const p of next.partitions) {
-          if (p.primary !== prev.partitions[p.id]!.primary) assert.ok(next.token > prev.token, '(3) primary changed without a higher token');
+          if (p.primary !== prev.partitions.get(p.id).primary) assert.ok(next.token > prev.token, '(3) primary changed without a higher token');
         }
         const oracle = await engine({ quorum });
         oracle.applyMembers([...view.values()]);
@@ -157,7 +157,7 @@ test('tokens: never decrease, rise when a primary changes, agree for equal views
         assert.equal(next.token, oracle.snapshot().token, '(1) same view, same token whatever the history');
         if (quorum > 0 && next.liveMembers < quorum) {
           assert.equal(next.quorum, 'no-quorum');
-          assert.ok(next.partitions.every((p) => p.primary === null), 'no primaries without quorum');
+          assert.ok([...next.partitions].every((p) => p.primary === null), 'no primaries without quorum');
         }
         history.push(next);
       }
@@ -203,6 +203,7 @@ test('weights: a weighted member joining switches every key to one scale, and th
   const oracle = await engine({ partitions: 1024, replicas: 2 });
   oracle.applyMembers([...view, heavy]);
   assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()));
-  const won = e.snapshot().partitions.filter((p) => p.primary === 'h').length / 1024;
+  const won = [...e.snapshot().partitions].filter((p) => p.primary === 'h').length / 1024;
   assert.ok(Math.abs(won - 0.5) < 0.05, `weight 4 among four of weight 1 wins ${won}, expected about 0.5`);
 });
+
