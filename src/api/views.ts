@@ -37,7 +37,7 @@ export function partitionView(p: OwnedPartition): PartitionView {
 }
 
 export function partitionsView(s: LeadershipSnapshot): PartitionsView {
-  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: s.partitions.map(partitionView) };
+  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: Array.from(s.partitions, partitionView) };
 }
 
 /** Lines of the watch stream (NDJSON). */

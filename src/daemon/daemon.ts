@@ -107,7 +107,7 @@ export class Daemon {
       owned: () => {
         const snap = leadership.snapshot();
         const owned = leadership.owned(node.name);
-        return { name: node.name, quorum: snap.quorum, ...owned, tokens: Object.fromEntries(owned.primary.map((id) => [id, snap.partitions[id]!.token])) };
+        return { name: node.name, quorum: snap.quorum, ...owned, tokens: Object.fromEntries(owned.primary.map((id) => [id, snap.partitions.get(id).token])) };
       },
       health: () => {
         const snap = leadership.snapshot();

@@ -456,12 +456,14 @@ export class PartitionEngine {
 
   /**
    * Could a newly eligible member displace one of partition p's holders? Yes if
-   * a slot is free, if it outranks a holder, or if it brings a zone the holders
-   * lack (replicas prefer unseen zones). Otherwise the greedy picks are unchanged.
+   * a slot is free, if it can take a primary place left empty by drained
+   * holders, if it outranks a holder, or if it brings a zone the holders lack
+   * (replicas prefer unseen zones). Otherwise the greedy picks are unchanged.
    */
   private mightWin(p: number, slot: number): boolean {
     const chunk = this.chunks[p >>> CHUNK_BITS]!;
     const at = (p & CHUNK_MASK) * this.stride;
+    if (chunk[at]! < 0 && this.entries[slot]?.drain === false) return true;
     const zone = this.zoneOfSlot[slot]!;
     let holders = 0;
     let zoneHeld = false;

@@ -13,6 +13,7 @@ import type { PartitionEngine } from './engine.js';
 import type { GrantStore } from './grant-store.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
+import { ChunkedArray, type ReadonlyTable } from './table.js';
 
 /** Tag every swimd member that speaks the ownership protocol advertises. Serf agents lack it, so they are never asked. */
 export const OWNERSHIP_TAG = 'swimd-own';
@@ -57,7 +58,8 @@ export interface LeadershipSnapshot {
   readonly quorum: 'ok' | 'no-quorum';
   /** Eligible members alive (granted) or live members (view). */
   readonly liveMembers: number;
-  readonly partitions: readonly OwnedPartition[];
+  /** Read-only and shared with later snapshots chunk by chunk: a change copies only what it touches. */
+  readonly partitions: ReadonlyTable<OwnedPartition>;
 }
 
 export interface LeadershipChange {
@@ -85,13 +87,16 @@ export function eligibilityOf(opts: Pick<LeadershipOptions, 'fencing' | 'eligibl
 
 export class Leadership {
   readonly ownership: Ownership | null;
-  private published: OwnedPartition[];
+  private published: ChunkedArray<OwnedPartition>;
   private readonly listeners = new Set<LeadershipListener>();
   /** Tag-eligible members in the alive state. */
   private readonly aliveEligible = new Set<string>();
   /** Alive members running the ownership protocol (eligible or not): they hear commits. */
   private readonly protocolPeers = new Set<string>();
-  private dirty = new Set<number>();
+  /** Partitions to re-evaluate at the next flush, each once: a list and a membership flag (no Set on the event path). */
+  private readonly dirtyList: Int32Array;
+  private readonly isDirty: Uint8Array;
+  private dirtyCount = 0;
   private batching = 0;
   private lastQuorum: 'ok' | 'no-quorum' = 'no-quorum';
   private readonly unsubscribe: (() => void) | null = null;
@@ -109,7 +114,10 @@ export class Leadership {
     },
   ) {
     const P = engine.opts.partitions;
-    this.published = Array.from({ length: P }, (_, id) => Object.freeze({ id, primary: null, replicas: Object.freeze([]) as readonly string[], token: 0 }));
+    const none = Object.freeze([]) as readonly string[];
+    this.published = ChunkedArray.from<OwnedPartition>(P, (id) => Object.freeze({ id, primary: null, replicas: none, token: 0 }));
+    this.dirtyList = new Int32Array(P);
+    this.isDirty = new Uint8Array(P);
     if (opts.fencing === 'granted') {
       if (env.store === null) throw new Error('granted fencing needs a grant store');
       const view: OwnershipView = {
@@ -214,7 +222,7 @@ export class Leadership {
     return this.snapshotCache;
   }
 
-  /** Partitions where `name` is primary or replica now. */
+  /** Partitions where `name` is primary or replica now (a read, O(P); not on the event path). */
   owned(name: string): { primary: number[]; replica: number[] } {
     const primary: number[] = [];
     const replica: number[] = [];
@@ -246,13 +254,19 @@ export class Leadership {
   }
 
   private markDirty(parts: Iterable<number>): void {
-    for (const p of parts) this.dirty.add(p);
+    for (const p of parts) this.mark(p);
     if (this.batching === 0) this.flush();
   }
 
   private markAll(): void {
-    for (let p = 0; p < this.published.length; p++) this.dirty.add(p);
+    for (let p = 0; p < this.published.length; p++) this.mark(p);
     if (this.batching === 0) this.flush();
+  }
+
+  private mark(p: number): void {
+    if (this.isDirty[p] === 1) return;
+    this.isDirty[p] = 1;
+    this.dirtyList[this.dirtyCount++] = p;
   }
 
   private batch(fn: () => void): void {
@@ -280,25 +294,26 @@ export class Leadership {
 
   private flush(): void {
     const quorum = this.quorumState();
-    if (this.dirty.size === 0 && quorum === this.lastQuorum) return;
+    if (this.dirtyCount === 0 && quorum === this.lastQuorum) return;
     const changed: LeadershipChange[] = [];
-    let next: OwnedPartition[] | null = null;
-    for (const p of this.dirty) {
-      const old = this.published[p]!;
+    const next = this.published.edit();
+    for (let j = 0; j < this.dirtyCount; j++) {
+      const p = this.dirtyList[j]!;
+      this.isDirty[p] = 0;
+      const old = next.get(p);
       const e = this.entryFor(p);
       if (old.primary === e.primary && old.token === e.token && old.replicas.length === e.replicas.length && old.replicas.every((r, i) => r === e.replicas[i])) continue;
-      if (next === null) next = this.published.slice();
-      next[p] = Object.freeze({ id: p, primary: e.primary, replicas: e.replicas, token: e.token });
+      next.set(p, Object.freeze({ id: p, primary: e.primary, replicas: e.replicas, token: e.token }));
       // In view mode every token moves on every change; report only partitions whose holders moved.
       if (this.ownership || old.primary !== e.primary || old.replicas.length !== e.replicas.length || !old.replicas.every((r, i) => r === e.replicas[i])) {
         changed.push({ id: p, oldPrimary: old.primary, newPrimary: e.primary, replicas: e.replicas, token: e.token });
       }
     }
-    this.dirty.clear();
+    this.dirtyCount = 0;
     const quorumChanged = quorum !== this.lastQuorum;
     this.lastQuorum = quorum;
-    if (next === null && !quorumChanged) return;
-    if (next !== null) this.published = next;
+    if (!next.changed() && !quorumChanged) return;
+    if (next.changed()) this.published = next.done();
     this.snapshotCache = null;
     const snap = this.snapshot();
     const diff: LeadershipDiff = { viewVersion: snap.viewVersion, quorum, changed };

@@ -207,3 +207,87 @@ test('weights: a weighted member joining switches every key to one scale, and th
   assert.ok(Math.abs(won - 0.5) < 0.05, `weight 4 among four of weight 1 wins ${won}, expected about 0.5`);
 });
 
+// Histories over tagged members: zones, weights, drain and a role tag change with updates, for every option.
+const tagArb = fc.record({
+  zone: fc.constantFrom('a', 'b', 'c', ''),
+  weight: fc.constantFrom('1', '1', '1', '3'),
+  drain: fc.constantFrom('false', 'false', 'false', 'true'),
+  role: fc.constantFrom('app', 'app', 'app', 'tool'),
+});
+const taggedStepArb = fc.record({ who: fc.nat({ max: 7 }), what: fc.constantFrom('suspect', 'dead', 'left', 'alive', 'bump', 'retag'), tags: tagArb });
+
+const optionSets: [string, Partial<PartitionOptions>][] = [
+  ['plain', {}],
+  ['zones and weights only (tags carry them)', { replicas: 2 }],
+  ['drain-heavy, one replica', { replicas: 1 }],
+  ['eligibility selector', { eligible: (m) => m.tags.role !== 'tool' }],
+  ['bounded load', { boundedLoadEpsilon: 0.25 }],
+  ['failoverOnSuspect', { failoverOnSuspect: true }],
+  ['quorum 3', { quorum: 3 }],
+  ['modulo', { strategy: 'modulo' }],
+  ['everything at once', { eligible: (m) => m.tags.role !== 'tool', failoverOnSuspect: true, boundedLoadEpsilon: 0.5, quorum: 2 }],
+];
+
+for (const [label, o] of optionSets) {
+  test(`incremental equals full recompute, the diff names exactly the partitions that moved, old snapshots never change: ${label}`, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(taggedStepArb, { minLength: 1, maxLength: 30 }), async (steps) => {
+        const opts: Partial<PartitionOptions> = { partitions: 48, ...o };
+        const e = await engine(opts);
+        const view = new Map<string, MemberSnapshot>();
+        const tagsOf = new Map<string, Record<string, string>>();
+        for (const s of steps) {
+          const name = `n${s.who}`;
+          const cur = view.get(name);
+          let ev: MemberEvent;
+          if (s.what === 'retag' || cur === undefined) {
+            tagsOf.set(name, s.tags);
+            ev = cur === undefined ? { kind: 'join', member: snap(name, 'alive', 1, s.tags) } : { kind: cur.state === 'alive' ? 'update' : 'alive-again', member: snap(name, 'alive', cur.incarnation + 1, s.tags) };
+          } else {
+            const plain = advance(cur, name, s.what);
+            ev = { ...plain, member: snap(name, plain.member.state, plain.member.incarnation, tagsOf.get(name)!) } as MemberEvent;
+          }
+          view.set(name, ev.member);
+          const prev = e.snapshot();
+          const prevRows = table(prev);
+          const diff = e.applyEvent(ev);
+          const next = e.snapshot();
+          const oracle = await engine(opts);
+          oracle.applyMembers([...view.values()]);
+          const nextRows = table(next);
+          assert.deepEqual(nextRows, table(oracle.snapshot()), 'incremental equals full recompute');
+          const moved = nextRows.flatMap((row, p) => (row !== prevRows[p] ? [p] : []));
+          assert.deepEqual(diff.changed.map((c) => c.id), moved, 'the diff lists exactly the partitions whose holders changed, in id order');
+          for (const c of diff.changed) {
+            const a = next.partitions.get(c.id);
+            assert.equal(c.newPrimary, a.primary);
+            assert.deepEqual(c.replicas, a.replicas);
+            assert.equal(c.oldPrimary, prev.partitions.get(c.id).primary);
+          }
+          assert.deepEqual(table(prev), prevRows, 'a published snapshot does not change afterwards');
+          for (const m of view.keys()) {
+            const owned = e.owned(m);
+            const rows = [...next.partitions];
+            assert.deepEqual(owned.primary, rows.filter((p) => p.primary === m).map((p) => p.id), `${m} primaries`);
+            assert.deepEqual(owned.replica, rows.filter((p) => p.replicas.includes(m)).map((p) => p.id), `${m} replicas`);
+          }
+        }
+      }),
+      { numRuns: Math.max(10, Math.floor(RUNS / 3)) },
+    );
+  });
+}
+
+test('a snapshot table reads like a read-only array: length, get, iteration, JSON, and a RangeError outside it', async () => {
+  const e = await engine({ partitions: 130, replicas: 2 });
+  e.applyMembers(['a', 'b', 'c'].map((n) => snap(n, 'alive', 1)));
+  const t = e.snapshot().partitions;
+  assert.equal(t.length, 130);
+  assert.equal([...t].length, 130);
+  assert.deepEqual([...t].map((p) => p.id), Array.from({ length: 130 }, (_, i) => i));
+  assert.deepEqual(JSON.parse(JSON.stringify(t)), JSON.parse(JSON.stringify([...t])));
+  assert.deepEqual(t.get(129), [...t][129]);
+  assert.throws(() => t.get(130), RangeError);
+  assert.throws(() => t.get(-1), RangeError);
+  assert.throws(() => t.get(1.5), RangeError);
+});
