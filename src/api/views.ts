@@ -44,5 +44,5 @@ export function partitionsView(s: LeadershipSnapshot): PartitionsView {
 export type WatchLine =
   | { type: 'snapshot'; members: MemberView[]; partitions: PartitionsView }
   | { type: 'member'; event: string; member: MemberView }
-  | { type: 'partitions'; viewVersion: number; quorum: 'ok' | 'no-quorum'; changed: { id: number; oldPrimary: string | null; newPrimary: string | null; replicas: string[]; token: number }[] }
+  | { type: 'partitions'; viewVersion: number; quorum: 'ok' | 'no-quorum'; changed: readonly { readonly id: number; readonly oldPrimary: string | null; readonly newPrimary: string | null; readonly replicas: readonly string[]; readonly token: number }[] }
   | { type: 'resync'; reason: string };

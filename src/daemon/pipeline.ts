@@ -18,7 +18,7 @@ export function wireEventPipeline(node: EventSource, leadership: Leadership, wat
       metrics.partitionChanges.inc(diff.changed.length);
       log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
     }
-    watch.publish({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed.map((c) => ({ ...c, replicas: [...c.replicas] })) });
+    watch.publish({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed });
   });
   const offNode = node.on((ev) => {
     const t0 = performance.now();

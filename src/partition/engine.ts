@@ -465,6 +465,7 @@ export class PartitionEngine {
     const at = (p & CHUNK_MASK) * this.stride;
     if (chunk[at]! < 0 && this.entries[slot]?.drain === false) return true;
     const zone = this.zoneOfSlot[slot]!;
+    const key = this.keyOf(p, slot);
     let holders = 0;
     let zoneHeld = false;
     for (let k = 0; k < this.stride; k++) {
@@ -472,7 +473,9 @@ export class PartitionEngine {
       if (h < 0) continue;
       holders++;
       const hm = this.entries[h];
-      if (hm === undefined || !this.eligible(hm) || this.betterSlot(p, slot, h)) return true;
+      if (hm === undefined || !this.eligible(hm)) return true;
+      const hk = this.keyOf(p, h);
+      if (key > hk || (key === hk && this.names[slot]! < this.names[h]!)) return true;
       if (this.zoneOfSlot[h] === zone) zoneHeld = true;
     }
     return holders < this.opts.replicas || !zoneHeld;
@@ -501,7 +504,10 @@ export class PartitionEngine {
     // With a single zone the zone preference cannot change any pick.
     const multiZone = this.zoneCounts.size > 1;
     let primary = -1;
+    let primaryKey = -Infinity;
     let topLen = 0;
+    /** Key of the last of the top R + 1 once it is full: most members fall below it and cost one comparison. */
+    let topFloor = -Infinity;
     for (let i = 0; i < n; i++) {
       let h = (eHash[i]! ^ salt) >>> 0;
       h ^= h >>> 16;
@@ -510,8 +516,13 @@ export class PartitionEngine {
       h = Math.imul(h, 0xc2b2ae35);
       h ^= h >>> 16;
       const score = h >>> 0;
-      keys[i] = weighted ? (-this.eWeight[i]! / Math.log((score + 1) / 4294967297)) * 1e9 : score;
-      if (eDrain[i] === 0 && !(loads !== null && loads[eSlot[i]!]! >= cap) && (primary < 0 || this.beats(i, primary))) primary = i;
+      const key = weighted ? (-this.eWeight[i]! / Math.log((score + 1) / 4294967297)) * 1e9 : score;
+      keys[i] = key;
+      // Equal keys (a 2^-32 event unweighted) fall back to the name order in beats().
+      if (key >= primaryKey && eDrain[i] === 0 && !(loads !== null && loads[eSlot[i]!]! >= cap) && (primary < 0 || key > primaryKey || this.beats(i, primary))) {
+        primary = i;
+        primaryKey = key;
+      }
       if (multiZone) {
         const z = eZone[i]!;
         if (zoneStamp[z] !== seq || this.beats(i, zoneBest[z]!)) {
@@ -519,15 +530,17 @@ export class PartitionEngine {
           zoneBest[z] = i;
         }
       }
+      if (key < topFloor) continue;
       let at: number;
       if (topLen <= R) at = topLen++;
-      else if (this.beats(i, top[R]!)) at = R;
+      else if (key > topFloor || this.beats(i, top[R]!)) at = R;
       else continue;
       while (at > 0 && this.beats(i, top[at - 1]!)) {
         top[at] = top[at - 1]!;
         at--;
       }
       top[at] = i;
+      if (topLen > R) topFloor = keys[top[R]!]!;
     }
     if (primary >= 0 && loads !== null) loads[eSlot[primary]!]!++;
     const chosen = this.chosen;
