@@ -5,12 +5,15 @@
 //      ownership and the watch hub, and a watch client on the API's Unix socket
 //      receives the line; timed from the merge to the client reading that line.
 //   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16]
+//   node --expose-gc dist/bench/partition-bench.js --heap   (heap used after GC, P 65536, N 1024, a fresh process per figure)
 // Each death is followed by the member coming back (a higher incarnation), so
 // the cluster stays at N members; only deaths are timed.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { lanConfig } from '../src/config/presets.js';
@@ -116,7 +119,7 @@ async function engineAlone(v: Variant, P: number, N: number): Promise<Row> {
 }
 
 /** One daemon's pipeline: a SwimNode that hears no packets, granted ownership, the API server and a watch client. */
-async function endToEnd(v: Variant, P: number, N: number): Promise<Row & { heapMiB?: number }> {
+async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   const scheduler = new VirtualScheduler(); // never advanced: no probes, no timeouts, only what the bench injects
   const ownTags = (i: number): Record<string, string> => ({ [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...tagsOf(v, i) });
   const node = new SwimNode({
@@ -135,7 +138,6 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row & { heapM
   const alive = (i: number, incarnation: number): Uint8Array =>
     encodeMessage({ type: MessageType.Alive, body: { incarnation, node: `m${i}`, addr: Uint8Array.from([10, 0, (i >> 8) & 255, i & 255]), port: 7946, meta: encodeTags(ownTags(i)), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) } });
   node.mergeEvidence(Array.from({ length: N - 1 }, (_, j) => alive(j + 1, 1)));
-  const heapBefore = gc ? (gc(), process.memoryUsage().heapUsed) : 0;
   const engine = await createPartitionEngine({ ...optionsOf(v, P), eligible: eligibilityOf({ fencing: 'granted', eligibleTags: {} }) });
   const quorum = Math.floor(N / 2) + 1; // a majority both before and after one death
   const leadership = new Leadership(
@@ -161,7 +163,6 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row & { heapM
   });
   wireEventPipeline(node, leadership, watch, log, metrics);
   leadership.start();
-  const heapAfter = gc ? (gc(), process.memoryUsage().heapUsed) : 0;
 
   const dir = mkdtempSync(join(tmpdir(), 'swimd-bench-'));
   const socket = join(dir, 'api.sock');
@@ -260,7 +261,6 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row & { heapM
     max: Math.max(...times),
     moved: moved / Math.max(1, deaths),
     changed: changed / Math.max(1, deaths),
-    ...(gc ? { heapMiB: (heapAfter - heapBefore) / 2 ** 20 } : {}),
   };
 }
 
@@ -275,19 +275,61 @@ async function main(): Promise<void> {
   if (!argv.includes('--engine-only')) {
     console.log('\n(2) End to end in one daemon process: dead message merged by the SwimNode → the watch client has read the line (the partitions line when one is published, else the member line)');
     for (const l of header) console.log(l);
-    const heap: string[] = [];
-    for (const P of PS) {
-      for (const N of NS) {
-        for (const v of VARIANTS) {
-          const r = await endToEnd(v, P, N);
-          console.log(rowLine(r));
-          if (r.heapMiB !== undefined && P === 65536 && N === 1024) heap.push(`- ${v.label}: ${r.heapMiB.toFixed(1)} MiB`);
-        }
-      }
-    }
-    if (heap.length > 0) console.log(`\nHeap used after GC by engine + leadership (P 65536, N 1024), beyond the SwimNode's member table:\n${heap.join('\n')}`);
-    else if (!gc) console.log('\n(run with --expose-gc for the heap figure)');
+    for (const P of PS) for (const N of NS) for (const v of VARIANTS) console.log(rowLine(await endToEnd(v, P, N)));
   }
 }
 
-await main();
+function settledHeap(): number {
+  // Several collections: one can leave garbage that a finaliser or weak reference still held.
+  for (let i = 0; i < 4; i++) gc!();
+  const m = process.memoryUsage();
+  // Typed arrays keep their bytes outside the JS heap: count them too.
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/** In a fresh process: heap used after GC by the engine (and leadership over it) with the table filled, P 65536, N 1024. */
+async function heapOne(variant: number, withLeadership: boolean): Promise<void> {
+  const v = VARIANTS[variant]!;
+  const P = 65536;
+  const N = 1024;
+  const members = Array.from({ length: N }, (_, i) => memberSnap(`m${i}`, 'alive', 1, { [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...tagsOf(v, i) }));
+  const base = settledHeap();
+  const engine = await createPartitionEngine({ ...optionsOf(v, P), eligible: eligibilityOf({ fencing: 'granted', eligibleTags: {} }) });
+  let leadership: Leadership | null = null;
+  if (withLeadership) {
+    const scheduler = new VirtualScheduler();
+    const node = { name: 'm0', members: () => members, member: (n: string) => members.find((m) => m.name === n), onUserMessage: () => () => {}, sendUserMessage: () => true, userMessageBudgetBytes: () => 1200, evidenceOf: () => [], mergeEvidence: () => {} };
+    leadership = new Leadership({ fencing: 'granted', quorum: N / 2 + 1, eligibleTags: {}, claimTimeoutMs: 1000, claimBackoffMaxMs: 4000, syncIntervalMs: 1000 }, engine, node, { scheduler, random: new SeededRandom(2), store: new MemoryGrantStore() });
+    leadership.start();
+  } else {
+    engine.applyMembers(members);
+  }
+  const used = settledHeap() - base;
+  console.log(JSON.stringify({ variant: v.label, withLeadership, MiB: used / 2 ** 20, partitions: engine.snapshot().partitions.length, leadership: leadership !== null }));
+}
+
+async function heapTable(): Promise<void> {
+  console.log(`command: node --expose-gc dist/bench/partition-bench.js --heap`);
+  console.log('\nHeap used + array buffers after GC, P 65536, N 1024, replicas 3 (each figure from a fresh process; the member list itself excluded):');
+  console.log('| strategy | engine | engine + leadership |');
+  console.log('|---|---|---|');
+  const self = fileURLToPath(import.meta.url);
+  for (let i = 0; i < VARIANTS.length; i++) {
+    const fig = (lead: boolean): string => {
+      const out = execFileSync(process.execPath, ['--expose-gc', self, '--heap-one', String(i), lead ? 'lead' : 'engine'], { encoding: 'utf8' });
+      return `${(JSON.parse(out.trim().split('\n').at(-1)!) as { MiB: number }).MiB.toFixed(1)} MiB`;
+    };
+    console.log(`| ${VARIANTS[i]!.label} | ${fig(false)} | ${fig(true)} |`);
+  }
+}
+
+const heapOneAt = argv.indexOf('--heap-one');
+if (heapOneAt >= 0) {
+  if (!gc) throw new Error('--heap-one needs --expose-gc');
+  await heapOne(Number(argv[heapOneAt + 1]), argv[heapOneAt + 2] === 'lead');
+} else if (argv.includes('--heap')) {
+  if (!gc) throw new Error('--heap needs --expose-gc');
+  await heapTable();
+} else {
+  await main();
+}

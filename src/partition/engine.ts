@@ -378,6 +378,28 @@ export class PartitionEngine {
     return slot === undefined ? undefined : this.entries[slot];
   }
 
+  /** Width of a holder row: the primary and up to `replicas` replicas. */
+  rowWidth(): number {
+    return this.stride;
+  }
+
+  /** Copies partition p's current holder row (member slots, −1 for none) into `out` at `at`. */
+  copyRow(p: number, out: Int32Array, at: number): void {
+    const chunk = this.chunks[p >>> CHUNK_BITS]!;
+    const from = (p & CHUNK_MASK) * this.stride;
+    for (let k = 0; k < this.stride; k++) out[at + k] = chunk[from + k]!;
+  }
+
+  /** Member names by slot; only ever appended to, so a slot keeps its name for good. */
+  slotNames(): readonly string[] {
+    return this.names;
+  }
+
+  /** The slot of a member the engine has recorded, or −1. */
+  slotOfName(name: string): number {
+    return this.slotOf.get(name) ?? -1;
+  }
+
   /** Primary of p in the current snapshot. */
   primaryOf(p: number): string | null {
     if (!(p >= 0 && p < this.opts.partitions)) return null;
