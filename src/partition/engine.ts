@@ -129,6 +129,9 @@ class PlacementTable implements ReadonlyTable<PartitionAssignment> {
   }
 }
 
+/** Candidates kept per partition beyond the R + 1 the picks need, so a few deaths still leave enough. */
+const CANDIDATE_SPARE = 4;
+
 function grownInt32(a: Int32Array, need: number, fill = 0): Int32Array {
   if (a.length >= need) return a;
   const b = new Int32Array(Math.max(need, a.length * 2)).fill(fill);
@@ -175,6 +178,23 @@ export class PartitionEngine {
   private eDrain = new Uint8Array(16);
   private eWeight = new Float64Array(16);
 
+  /**
+   * Per partition, the best-ranked eligible members (slots, −1 padded), best
+   * first: filled by every full ranking of the partition, a member that becomes
+   * eligible is inserted where it ranks, one that stops being eligible is only
+   * skipped. So the eligible entries are always the top eligible members, and
+   * any eligible member not listed ranks below the last entry. With one zone the
+   * picks need only the top R + 1 and the best primary candidate, which the list
+   * usually holds: then a partition is ranked from a handful of entries instead
+   * of every member. candStamp[p] !== candEpoch: no list (keys changed).
+   */
+  private readonly candWidth: number;
+  private readonly cand: Int32Array;
+  private readonly candStamp: Uint32Array;
+  private candEpoch = 1;
+  private readonly candTop: Int32Array;
+  private eligibleSlot = new Uint8Array(16);
+
   // Ranking scratch, reused for every partition.
   private keys = new Float64Array(16);
   private zoneBest: Int32Array = new Int32Array(4);
@@ -218,7 +238,11 @@ export class PartitionEngine {
     this.salts = new Uint32Array(P);
     for (let p = 0; p < P; p++) this.salts[p] = fmix32(Math.imul(p + 1, 0x9e3779b1) >>> 0);
     this.stride = opts.replicas + 1;
-    this.top = new Int32Array(opts.replicas + 1);
+    this.candWidth = opts.replicas + 1 + CANDIDATE_SPARE;
+    this.cand = new Int32Array(P * this.candWidth).fill(-1);
+    this.candStamp = new Uint32Array(P);
+    this.candTop = new Int32Array(opts.replicas + 1);
+    this.top = new Int32Array(this.candWidth);
     this.chosen = new Int32Array(opts.replicas);
     this.chosenZones = new Int32Array(opts.replicas);
     this.row = new Int32Array(this.stride);
@@ -260,6 +284,8 @@ export class PartitionEngine {
 
   /** Replaces the whole view and recomputes everything (the fallback and the test oracle). */
   applyMembers(list: readonly (MemberSnapshot | PartitionMember)[]): PartitionDiff {
+    // Many members may become eligible at once: the full ranking below rebuilds every list instead.
+    this.candEpoch++;
     for (const x of list) this.record('zone' in x ? x : partitionMemberOf(x));
     const names = new Set(list.map((x) => x.name));
     for (let slot = 0; slot < this.names.length; slot++) {
@@ -269,6 +295,7 @@ export class PartitionEngine {
       if (m.weight !== 1) this.weightedCount--;
       this.dropZone(m.zone);
       this.entries[slot] = undefined;
+      this.eligibleSlot[slot] = 0;
       this.eligibleStale = true;
     }
     this.computeAll();
@@ -283,14 +310,16 @@ export class PartitionEngine {
     const quorumBefore = this.quorumOk();
     const weightedBefore = this.weightedCount > 0;
     const slot = this.record(next);
+    const wasEligible = before !== undefined && this.eligible(before);
+    const isEligible = this.eligible(next);
+    const rankingChanged = before !== undefined && (before.zone !== next.zone || before.weight !== next.weight || (before.drain && !next.drain) || this.eligibleByTags(before) !== this.eligibleByTags(next));
+    if (weightedBefore !== this.weightedCount > 0 || (before !== undefined && before.weight !== next.weight)) this.candEpoch++; // keys changed
+    else if (!wasEligible && isEligible) this.insertCandidate(slot);
     if (this.quorumOk() !== quorumBefore || weightedBefore !== this.weightedCount > 0 || this.opts.strategy === 'modulo' || this.opts.boundedLoadEpsilon !== undefined) {
       this.computeAll();
       return this.publish();
     }
     if (!this.quorumOk()) return this.publish();
-    const wasEligible = before !== undefined && this.eligible(before);
-    const isEligible = this.eligible(next);
-    const rankingChanged = before !== undefined && (before.zone !== next.zone || before.weight !== next.weight || (before.drain && !next.drain) || this.eligibleByTags(before) !== this.eligibleByTags(next));
     if (rankingChanged) {
       this.computeAll();
       return this.publish();
@@ -334,6 +363,11 @@ export class PartitionEngine {
       this.zoneOfSlot = grownInt32(this.zoneOfSlot, slot + 1);
       this.holdCount = grownInt32(this.holdCount, slot + 1);
       this.loads = grownInt32(this.loads, slot + 1);
+      if (this.eligibleSlot.length <= slot) {
+        const e = new Uint8Array(this.eligibleSlot.length * 2);
+        e.set(this.eligibleSlot);
+        this.eligibleSlot = e;
+      }
     }
     const prev = this.entries[slot];
     this.live += (isLive(m) ? 1 : 0) - (isLive(prev) ? 1 : 0);
@@ -354,6 +388,7 @@ export class PartitionEngine {
     const isEligible = this.eligible(m);
     if (wasEligible !== isEligible || (isEligible && (prev!.zone !== m.zone || prev!.weight !== m.weight || prev!.drain !== m.drain))) this.eligibleStale = true;
     this.entries[slot] = m;
+    this.eligibleSlot[slot] = isEligible ? 1 : 0;
     return slot;
   }
 
@@ -476,6 +511,76 @@ export class PartitionEngine {
     return ki > kj || (ki === kj && this.names[this.eSlot[i]!]! < this.names[this.eSlot[j]!]!);
   }
 
+  /** A member became eligible: list it in every partition's candidates where it ranks. */
+  private insertCandidate(slot: number): void {
+    const K = this.candWidth;
+    const cand = this.cand;
+    const name = this.names[slot]!;
+    for (let p = 0; p < this.opts.partitions; p++) {
+      if (this.candStamp[p] !== this.candEpoch) continue;
+      const base = p * K;
+      let listed = false;
+      for (let j = 0; j < K; j++) if (cand[base + j] === slot) listed = true;
+      if (listed) continue; // ranked there already, skipped while it was not eligible
+      const key = this.keyOf(p, slot);
+      let at = K;
+      for (let j = 0; j < K; j++) {
+        const s = cand[base + j]!;
+        if (s < 0) {
+          at = j;
+          break;
+        }
+        const ks = this.keyOf(p, s);
+        if (key > ks || (key === ks && name < this.names[s]!)) {
+          at = j;
+          break;
+        }
+      }
+      if (at === K) continue; // below every entry: the list stays the top
+      for (let j = K - 1; j > at; j--) cand[base + j] = cand[base + j - 1]!;
+      cand[base + at] = slot;
+    }
+  }
+
+  /**
+   * Ranks p from its candidate list when that list settles every pick (one
+   * zone only): the best primary candidate and the top R + 1 eligible members.
+   * False when the list cannot tell, e.g. too many of its members died.
+   */
+  private rankFromCandidates(p: number, loads: Int32Array | null, cap: number): boolean {
+    const K = this.candWidth;
+    const R = this.opts.replicas;
+    const cand = this.cand;
+    const base = p * K;
+    const top = this.candTop;
+    let primary = -1;
+    let seen = 0;
+    let topLen = 0;
+    for (let j = 0; j < K; j++) {
+      const s = cand[base + j]!;
+      if (s < 0) break;
+      if (this.eligibleSlot[s] === 0) continue;
+      seen++;
+      if (topLen <= R) top[topLen++] = s;
+      if (primary < 0 && !this.entries[s]!.drain && !(loads !== null && loads[s]! >= cap)) primary = s;
+      if (primary >= 0 && topLen > R) break;
+    }
+    // Unlisted eligible members rank below every entry: enough only if the list found both, or holds every eligible member.
+    if ((primary < 0 || topLen <= R) && seen < this.eCount) return false;
+    if (primary >= 0 && loads !== null) loads[primary]!++;
+    const row = this.row;
+    row[0] = primary;
+    let k = 1;
+    let c = primary >= 0 ? 1 : 0;
+    for (let t = 0; t < topLen && c < R; t++) {
+      if (top[t] === primary) continue;
+      row[k++] = top[t]!;
+      c++;
+    }
+    while (k < this.stride) row[k++] = -1;
+    return true;
+  }
+
   /**
    * Could a newly eligible member displace one of partition p's holders? Yes if
    * a slot is free, if it can take a primary place left empty by drained
@@ -510,6 +615,9 @@ export class PartitionEngine {
    * replica picks below need nothing else.
    */
   private rankInto(p: number, loads: Int32Array | null, cap: number): void {
+    // With a single zone the zone preference cannot change any pick.
+    const multiZone = this.zoneCounts.size > 1;
+    if (!multiZone && this.candStamp[p] === this.candEpoch && this.rankFromCandidates(p, loads, cap)) return;
     const n = this.eCount;
     const keys = this.keys;
     const eHash = this.eHash;
@@ -523,12 +631,11 @@ export class PartitionEngine {
     const zoneBest = this.zoneBest;
     const zoneStamp = this.zoneStamp;
     const seq = ++this.rankSeq;
-    // With a single zone the zone preference cannot change any pick.
-    const multiZone = this.zoneCounts.size > 1;
+    const last = this.candWidth - 1;
     let primary = -1;
     let primaryKey = -Infinity;
     let topLen = 0;
-    /** Key of the last of the top R + 1 once it is full: most members fall below it and cost one comparison. */
+    /** Key of the last of the top list once it is full: most members fall below it and cost one comparison. */
     let topFloor = -Infinity;
     for (let i = 0; i < n; i++) {
       let h = (eHash[i]! ^ salt) >>> 0;
@@ -554,16 +661,20 @@ export class PartitionEngine {
       }
       if (key < topFloor) continue;
       let at: number;
-      if (topLen <= R) at = topLen++;
-      else if (key > topFloor || this.beats(i, top[R]!)) at = R;
+      if (topLen <= last) at = topLen++;
+      else if (key > topFloor || this.beats(i, top[last]!)) at = last;
       else continue;
       while (at > 0 && this.beats(i, top[at - 1]!)) {
         top[at] = top[at - 1]!;
         at--;
       }
       top[at] = i;
-      if (topLen > R) topFloor = keys[top[R]!]!;
+      if (topLen > last) topFloor = keys[top[last]!]!;
     }
+    // This ranking saw every eligible member: its top list is the partition's candidate list from now on.
+    const cbase = p * this.candWidth;
+    for (let t = 0; t <= last; t++) this.cand[cbase + t] = t < topLen ? eSlot[top[t]!]! : -1;
+    this.candStamp[p] = this.candEpoch;
     if (primary >= 0 && loads !== null) loads[eSlot[primary]!]!++;
     const chosen = this.chosen;
     const chosenZones = this.chosenZones;

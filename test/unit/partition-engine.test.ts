@@ -214,12 +214,12 @@ const tagArb = fc.record({
   drain: fc.constantFrom('false', 'false', 'false', 'true'),
   role: fc.constantFrom('app', 'app', 'app', 'tool'),
 });
-const taggedStepArb = fc.record({ who: fc.nat({ max: 7 }), what: fc.constantFrom('suspect', 'dead', 'left', 'alive', 'bump', 'retag'), tags: tagArb });
+const taggedStepArb = fc.record({ who: fc.nat({ max: 13 }), what: fc.constantFrom('suspect', 'dead', 'left', 'alive', 'bump', 'retag'), tags: tagArb });
 
 const optionSets: [string, Partial<PartitionOptions>][] = [
   ['plain', {}],
-  ['zones and weights only (tags carry them)', { replicas: 2 }],
-  ['drain-heavy, one replica', { replicas: 1 }],
+  ['two replicas', { replicas: 2 }],
+  ['one replica', { replicas: 1 }],
   ['eligibility selector', { eligible: (m) => m.tags.role !== 'tool' }],
   ['bounded load', { boundedLoadEpsilon: 0.25 }],
   ['failoverOnSuspect', { failoverOnSuspect: true }],
@@ -228,11 +228,13 @@ const optionSets: [string, Partial<PartitionOptions>][] = [
   ['everything at once', { eligible: (m) => m.tags.role !== 'tool', failoverOnSuspect: true, boundedLoadEpsilon: 0.5, quorum: 2 }],
 ];
 
-for (const [label, o] of optionSets) {
+// With one zone the engine ranks most partitions from its per-partition candidate lists; with several, from every member.
+for (const [label, o] of optionSets.flatMap(([l, x]) => [[`${l}, zones`, x, true] as const, [`${l}, one zone`, x, false] as const]).map(([l, x, z]) => [l, { ...x, zones: z }] as const)) {
   test(`incremental equals full recompute, the diff names exactly the partitions that moved, old snapshots never change: ${label}`, async () => {
+    const { zones, ...engineOpts } = o;
     await fc.assert(
-      fc.asyncProperty(fc.array(taggedStepArb, { minLength: 1, maxLength: 30 }), async (steps) => {
-        const opts: Partial<PartitionOptions> = { partitions: 48, ...o };
+      fc.asyncProperty(fc.array(taggedStepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
+        const opts: Partial<PartitionOptions> = { partitions: 48, ...engineOpts };
         const e = await engine(opts);
         const view = new Map<string, MemberSnapshot>();
         const tagsOf = new Map<string, Record<string, string>>();
@@ -241,8 +243,9 @@ for (const [label, o] of optionSets) {
           const cur = view.get(name);
           let ev: MemberEvent;
           if (s.what === 'retag' || cur === undefined) {
-            tagsOf.set(name, s.tags);
-            ev = cur === undefined ? { kind: 'join', member: snap(name, 'alive', 1, s.tags) } : { kind: cur.state === 'alive' ? 'update' : 'alive-again', member: snap(name, 'alive', cur.incarnation + 1, s.tags) };
+            const tags = zones ? s.tags : { ...s.tags, zone: '' };
+            tagsOf.set(name, tags);
+            ev = cur === undefined ? { kind: 'join', member: snap(name, 'alive', 1, tags) } : { kind: cur.state === 'alive' ? 'update' : 'alive-again', member: snap(name, 'alive', cur.incarnation + 1, tags) };
           } else {
             const plain = advance(cur, name, s.what);
             ev = { ...plain, member: snap(name, plain.member.state, plain.member.incarnation, tagsOf.get(name)!) } as MemberEvent;
@@ -290,4 +293,28 @@ test('a snapshot table reads like a read-only array: length, get, iteration, JSO
   assert.throws(() => t.get(130), RangeError);
   assert.throws(() => t.get(-1), RangeError);
   assert.throws(() => t.get(1.5), RangeError);
+});
+
+test('more deaths than a partition lists candidates, then every member back: each step equals the full recompute', async () => {
+  for (const o of [{}, { boundedLoadEpsilon: 0.25 }, { replicas: 1 }] as Partial<PartitionOptions>[]) {
+    const opts = { partitions: 256, ...o };
+    const e = await engine(opts);
+    const view = Array.from({ length: 14 }, (_, i) => snap(`m${i}`, 'alive', 1));
+    e.applyMembers(view);
+    const check = async (what: string): Promise<void> => {
+      const oracle = await engine(opts);
+      oracle.applyMembers(view);
+      assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()), what);
+    };
+    for (let i = 0; i < 11; i++) {
+      view[i] = snap(`m${i}`, 'dead', 1);
+      e.applyEvent({ kind: 'dead', member: view[i]!, from: 'x' });
+      await check(`after ${i + 1} deaths (${JSON.stringify(o)})`);
+    }
+    for (let i = 0; i < 11; i++) {
+      view[i] = snap(`m${i}`, 'alive', 2);
+      e.applyEvent({ kind: 'alive-again', member: view[i]! });
+      await check(`after ${i + 1} returns (${JSON.stringify(o)})`);
+    }
+  }
 });
