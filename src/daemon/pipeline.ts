@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { MemberEvent } from '../core/member-types.js';
 import type { Leadership } from '../partition/leadership.js';
-import { memberView } from '../api/views.js';
+import { memberView, partitionsLineText } from '../api/views.js';
 import type { WatchHub } from '../api/watch.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -18,7 +18,7 @@ export function wireEventPipeline(node: EventSource, leadership: Leadership, wat
       metrics.partitionChanges.inc(diff.changed.length);
       log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
     }
-    watch.publish({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed });
+    if (watch.hasWatchers()) watch.publishText(partitionsLineText({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed }));
   });
   const offNode = node.on((ev) => {
     const t0 = performance.now();

@@ -47,3 +47,19 @@ test('a reader that keeps up gets every line in order', () => {
   assert.deepEqual(res.written.map((l) => JSON.parse(l).reason), ['snap', 'a', 'b', 'c']);
   assert.equal(hub.resyncs, 0);
 });
+
+test('the partitions line written directly is byte for byte the JSON of the line', async () => {
+  const { partitionsLineText } = await import('../../src/api/views.js');
+  const line = {
+    type: 'partitions' as const,
+    viewVersion: 1234567,
+    quorum: 'no-quorum' as const,
+    changed: [
+      { id: 0, oldPrimary: null, newPrimary: 'a', replicas: ['b', 'c'], token: 9 },
+      { id: 7, oldPrimary: 'quote " back\\ slash\nnewline ☃', newPrimary: null, replicas: [], token: 0 },
+      { id: 65535, oldPrimary: 'b', newPrimary: 'b', replicas: ['quote " back\\ slash\nnewline ☃'], token: 2 ** 40 },
+    ],
+  };
+  assert.equal(partitionsLineText(line), JSON.stringify(line) + '\n');
+  assert.equal(partitionsLineText({ ...line, changed: [] }), JSON.stringify({ ...line, changed: [] }) + '\n');
+});
