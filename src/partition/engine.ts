@@ -8,7 +8,14 @@
 //   name, epoch = view version. Simple, but most partitions move on every change.
 // Bounded load (rendezvous only): no member is primary of more than
 //   ⌈(1 + ε)·P / N⌉ partitions; partitions are filled in id order, so this mode
-//   always recomputes in full.
+//   always recomputes in full (mostly from the candidate lists: O(P), not O(P·N)).
+//
+// Cost of an event. A death or a member leaving ranks only the partitions the
+// member held (a position list per member finds them); a join ranks those the
+// newcomer can win (a key per partition). A ranking reads the partition's
+// candidate list (its best few eligible members) when that settles the picks,
+// else every eligible member once. Modulo, bounded load, a quorum change or a
+// change of a member's zone, weight or tags recomputes every partition.
 //
 // Layout. Members live in slots (a slot per name, never reused, so a slot in an
 // old snapshot always names the same member). A partition's holders are one row
@@ -183,10 +190,10 @@ export class PartitionEngine {
    * first: filled by every full ranking of the partition, a member that becomes
    * eligible is inserted where it ranks, one that stops being eligible is only
    * skipped. So the eligible entries are always the top eligible members, and
-   * any eligible member not listed ranks below the last entry. With one zone the
-   * picks need only the top R + 1 and the best primary candidate, which the list
-   * usually holds: then a partition is ranked from a handful of entries instead
-   * of every member. candStamp[p] !== candEpoch: no list (keys changed).
+   * any eligible member not listed ranks below the last entry. The picks need
+   * only the top R + 1, the best primary candidate and each zone's best, which
+   * the list usually holds: then a partition is ranked from a handful of entries
+   * instead of every member. candStamp[p] !== candEpoch: no list (keys changed).
    */
   private readonly candWidth: number;
   private readonly cand: Int32Array;
@@ -194,6 +201,8 @@ export class PartitionEngine {
   private candEpoch = 1;
   private readonly candTop: Int32Array;
   private eligibleSlot = new Uint8Array(16);
+  /** Zones with at least one eligible member. */
+  private eligibleZones = 0;
 
   // Ranking scratch, reused for every partition.
   private keys = new Float64Array(16);
@@ -488,6 +497,14 @@ export class PartitionEngine {
       n++;
     }
     this.eCount = n;
+    let zones = 0;
+    const counted = ++this.rankSeq;
+    for (let i = 0; i < n; i++) {
+      if (this.zoneStamp[this.eZone[i]!] === counted) continue;
+      this.zoneStamp[this.eZone[i]!] = counted;
+      zones++;
+    }
+    this.eligibleZones = zones;
   }
 
   /** Rendezvous key of a member slot for a partition: higher wins. Weighted as −w / ln(u). */
@@ -543,40 +560,86 @@ export class PartitionEngine {
   }
 
   /**
-   * Ranks p from its candidate list when that list settles every pick (one
-   * zone only): the best primary candidate and the top R + 1 eligible members.
+   * Ranks p from its candidate list when that list settles every pick: the best
+   * primary candidate, the top R + 1 eligible members and, with several zones,
+   * the best member of every zone that has an eligible member (the first listed
+   * one of a zone is that zone's best, as unlisted members rank below the list).
    * False when the list cannot tell, e.g. too many of its members died.
    */
-  private rankFromCandidates(p: number, loads: Int32Array | null, cap: number): boolean {
+  private rankFromCandidates(p: number, loads: Int32Array | null, cap: number, multiZone: boolean): boolean {
     const K = this.candWidth;
     const R = this.opts.replicas;
     const cand = this.cand;
     const base = p * K;
+    /** List positions of the top R + 1 eligible entries; a lower position ranks higher. */
     const top = this.candTop;
+    const zoneBest = this.zoneBest;
+    const zoneStamp = this.zoneStamp;
+    const seq = ++this.rankSeq;
     let primary = -1;
     let seen = 0;
     let topLen = 0;
+    let zonesListed = 0;
     for (let j = 0; j < K; j++) {
       const s = cand[base + j]!;
       if (s < 0) break;
       if (this.eligibleSlot[s] === 0) continue;
       seen++;
-      if (topLen <= R) top[topLen++] = s;
+      if (topLen <= R) top[topLen++] = j;
       if (primary < 0 && !this.entries[s]!.drain && !(loads !== null && loads[s]! >= cap)) primary = s;
-      if (primary >= 0 && topLen > R) break;
+      if (multiZone) {
+        const z = this.zoneOfSlot[s]!;
+        if (zoneStamp[z] !== seq) {
+          zoneStamp[z] = seq;
+          zoneBest[z] = j;
+          zonesListed++;
+        }
+      }
+      if (primary >= 0 && topLen > R && (!multiZone || zonesListed === this.eligibleZones)) break;
     }
-    // Unlisted eligible members rank below every entry: enough only if the list found both, or holds every eligible member.
-    if ((primary < 0 || topLen <= R) && seen < this.eCount) return false;
+    // Unlisted eligible members rank below every entry: enough only if the list found everything, or holds every eligible member.
+    if (seen < this.eCount && (primary < 0 || topLen <= R || (multiZone && zonesListed < this.eligibleZones))) return false;
     if (primary >= 0 && loads !== null) loads[primary]!++;
+    const chosen = this.chosen;
+    const chosenZones = this.chosenZones;
+    let c = 0;
+    if (primary >= 0) {
+      chosen[0] = primary;
+      chosenZones[0] = this.zoneOfSlot[primary]!;
+      c = 1;
+    }
+    const zoneCount = this.zoneIds.size;
+    while (c < R) {
+      let pick = -1; // a list position
+      if (multiZone) {
+        for (let z = 0; z < zoneCount; z++) {
+          if (zoneStamp[z] !== seq) continue;
+          const j = zoneBest[z]!;
+          if (pick >= 0 && j > pick) continue;
+          const s = cand[base + j]!;
+          let taken = false;
+          for (let x = 0; x < c; x++) if (chosenZones[x] === z || chosen[x] === s) taken = true;
+          if (!taken) pick = j;
+        }
+      }
+      if (pick < 0) {
+        for (let t = 0; t < topLen && pick < 0; t++) {
+          const s = cand[base + top[t]!]!;
+          let taken = false;
+          for (let x = 0; x < c; x++) if (chosen[x] === s) taken = true;
+          if (!taken) pick = top[t]!;
+        }
+      }
+      if (pick < 0) break;
+      const s = cand[base + pick]!;
+      chosen[c] = s;
+      chosenZones[c] = this.zoneOfSlot[s]!;
+      c++;
+    }
     const row = this.row;
     row[0] = primary;
     let k = 1;
-    let c = primary >= 0 ? 1 : 0;
-    for (let t = 0; t < topLen && c < R; t++) {
-      if (top[t] === primary) continue;
-      row[k++] = top[t]!;
-      c++;
-    }
+    for (let x = 0; x < c; x++) if (chosen[x] !== primary) row[k++] = chosen[x]!;
     while (k < this.stride) row[k++] = -1;
     return true;
   }
@@ -617,7 +680,7 @@ export class PartitionEngine {
   private rankInto(p: number, loads: Int32Array | null, cap: number): void {
     // With a single zone the zone preference cannot change any pick.
     const multiZone = this.zoneCounts.size > 1;
-    if (!multiZone && this.candStamp[p] === this.candEpoch && this.rankFromCandidates(p, loads, cap)) return;
+    if (this.candStamp[p] === this.candEpoch && this.rankFromCandidates(p, loads, cap, multiZone)) return;
     const n = this.eCount;
     const keys = this.keys;
     const eHash = this.eHash;
