@@ -137,7 +137,7 @@ class PlacementTable implements ReadonlyTable<PartitionAssignment> {
 }
 
 /** Candidates kept per partition beyond the R + 1 the picks need, so a few deaths still leave enough. */
-const CANDIDATE_SPARE = 4;
+const CANDIDATE_SPARE = 8;
 
 function grownInt32(a: Int32Array, need: number, fill = 0): Int32Array {
   if (a.length >= need) return a;
@@ -540,6 +540,12 @@ export class PartitionEngine {
       for (let j = 0; j < K; j++) if (cand[base + j] === slot) listed = true;
       if (listed) continue; // ranked there already, skipped while it was not eligible
       const key = this.keyOf(p, slot);
+      const lastSlot = cand[base + K - 1]!;
+      if (lastSlot >= 0) {
+        // Most newcomers rank below a full list: one comparison settles it.
+        const kl = this.keyOf(p, lastSlot);
+        if (key < kl || (key === kl && name > this.names[lastSlot]!)) continue;
+      }
       let at = K;
       for (let j = 0; j < K; j++) {
         const s = cand[base + j]!;
