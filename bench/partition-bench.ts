@@ -4,7 +4,7 @@
 //      daemon's own event pipeline (src/daemon/pipeline.ts) runs placement,
 //      ownership and the watch hub, and a watch client on the API's Unix socket
 //      receives the line; timed from the merge to the client reading that line.
-//   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16]
+//   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16] [--only zones]
 //   node --expose-gc dist/bench/partition-bench.js --heap   (heap used after GC, P 65536, N 1024, a fresh process per figure)
 // Each death is followed by the member coming back (a higher incarnation), so
 // the cluster stays at N members; only deaths are timed.
@@ -49,12 +49,15 @@ interface Variant {
   zones: boolean;
   bounded: boolean;
 }
-const VARIANTS: Variant[] = [
+const ALL_VARIANTS: Variant[] = [
   { label: 'rendezvous', strategy: 'rendezvous', zones: false, bounded: false },
   { label: 'rendezvous, 3 zones', strategy: 'rendezvous', zones: true, bounded: false },
   { label: 'rendezvous, bounded ε 0.25', strategy: 'rendezvous', zones: false, bounded: true },
   { label: 'modulo', strategy: 'modulo', zones: false, bounded: false },
 ];
+const onlyAt = argv.indexOf('--only');
+/** `--only modulo` (or `zones`, `bounded`, `rendezvous`): the rows whose label contains it. */
+const VARIANTS = onlyAt >= 0 ? ALL_VARIANTS.filter((v) => (argv[onlyAt + 1] === 'rendezvous' ? v.label === 'rendezvous' : v.label.includes(argv[onlyAt + 1]!))) : ALL_VARIANTS;
 
 const tagsOf = (v: Variant, i: number): Record<string, string> => (v.zones ? { zone: `z${i % 3}` } : {});
 const optionsOf = (v: Variant, P: number): PartitionOptions => ({ partitions: P, replicas: REPLICAS, strategy: v.strategy, quorum: 0, ...(v.bounded ? { boundedLoadEpsilon: 0.25 } : {}) });
@@ -281,7 +284,7 @@ function settledHeap(): number {
 
 /** In a fresh process: heap used after GC by the engine (and leadership over it) with the table filled, P 65536, N 1024. */
 async function heapOne(variant: number, withLeadership: boolean): Promise<void> {
-  const v = VARIANTS[variant]!;
+  const v = ALL_VARIANTS[variant]!;
   const P = 65536;
   const N = 1024;
   const members = Array.from({ length: N }, (_, i) => memberSnap(`m${i}`, 'alive', 1, { [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...tagsOf(v, i) }));
@@ -306,12 +309,12 @@ async function heapTable(): Promise<void> {
   console.log('| strategy | engine | engine + leadership |');
   console.log('|---|---|---|');
   const self = fileURLToPath(import.meta.url);
-  for (let i = 0; i < VARIANTS.length; i++) {
+  for (let i = 0; i < ALL_VARIANTS.length; i++) {
     const fig = (lead: boolean): string => {
       const out = execFileSync(process.execPath, ['--expose-gc', self, '--heap-one', String(i), lead ? 'lead' : 'engine'], { encoding: 'utf8' });
       return `${(JSON.parse(out.trim().split('\n').at(-1)!) as { MiB: number }).MiB.toFixed(1)} MiB`;
     };
-    console.log(`| ${VARIANTS[i]!.label} | ${fig(false)} | ${fig(true)} |`);
+    console.log(`| ${ALL_VARIANTS[i]!.label} | ${fig(false)} | ${fig(true)} |`);
   }
 }
 
