@@ -7,10 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// fuzz-wire forces a collection before its "heap after" figure, which needs --expose-gc.
+// fuzz-wire and partition-bench force a collection before their heap figures, which needs --expose-gc.
 const runs: [string, string[], string[]?][] = [
   ['sim-bench.js', []],
-  ['partition-bench.js', []],
+  ['partition-bench.js', [], ['--expose-gc']],
+  ['partition-bench.js', ['--heap'], ['--expose-gc']],
   ['fuzz-wire.js', [], ['--expose-gc']],
   ['net-bench.js', ['--k', '16']],
   ['net-bench.js', ['--k', '64']],

@@ -39,12 +39,40 @@ export function partitionView(p: OwnedPartition): PartitionView {
 }
 
 export function partitionsView(s: LeadershipSnapshot): PartitionsView {
-  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: s.partitions.map(partitionView) };
+  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: Array.from(s.partitions, partitionView) };
 }
 
 /** Lines of the watch stream (NDJSON). */
 export type WatchLine =
   | { type: 'snapshot'; members: MemberView[]; partitions: PartitionsView }
   | { type: 'member'; event: string; member: MemberView }
-  | { type: 'partitions'; viewVersion: number; quorum: 'ok' | 'no-quorum'; changed: { id: number; oldPrimary: string | null; newPrimary: string | null; replicas: string[]; token: number }[] }
+  | { type: 'partitions'; viewVersion: number; quorum: 'ok' | 'no-quorum'; changed: readonly { readonly id: number; readonly oldPrimary: string | null; readonly newPrimary: string | null; readonly replicas: readonly string[]; readonly token: number }[] }
   | { type: 'resync'; reason: string };
+
+type PartitionsLine = Extract<WatchLine, { type: 'partitions' }>;
+
+/**
+ * The partitions line as NDJSON text, the same bytes as JSON.stringify of the
+ * line plus a newline, written out directly: the line for one death can carry
+ * thousands of entries, and each member name is quoted once, not once per entry.
+ */
+export function partitionsLineText(line: PartitionsLine): string {
+  const quoted = new Map<string, string>();
+  const q = (name: string | null): string => {
+    if (name === null) return 'null';
+    let text = quoted.get(name);
+    if (text === undefined) quoted.set(name, (text = JSON.stringify(name)));
+    return text;
+  };
+  // String(n) is JSON's form of every finite number; JSON writes the others as null.
+  const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+  const entries = new Array<string>(line.changed.length);
+  for (let i = 0; i < line.changed.length; i++) {
+    const c = line.changed[i]!;
+    let replicas = '';
+    for (let j = 0; j < c.replicas.length; j++) replicas += (j > 0 ? ',' : '') + q(c.replicas[j]!);
+    entries[i] = `{"id":${num(c.id)},"oldPrimary":${q(c.oldPrimary)},"newPrimary":${q(c.newPrimary)},"replicas":[${replicas}],"token":${num(c.token)}}`;
+  }
+  return `{"type":"partitions","viewVersion":${num(line.viewVersion)},"quorum":${JSON.stringify(line.quorum)},"changed":[${entries.join(',')}]}\n`;
+}
+

@@ -41,8 +41,17 @@ export class WatchHub {
 
   publish(line: WatchLine): void {
     if (this.watchers.size === 0) return;
-    const text = JSON.stringify(line) + '\n';
+    this.publishText(JSON.stringify(line) + '\n');
+  }
+
+  /** A line already serialised (one JSON value and a newline), e.g. by partitionsLineText. */
+  publishText(text: string): void {
     for (const w of this.watchers) this.write(w, text);
+  }
+
+  /** Whether anyone would read a line: callers skip serialising it when not. */
+  hasWatchers(): boolean {
+    return this.watchers.size > 0;
   }
 
   closeAll(): void {

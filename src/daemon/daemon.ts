@@ -8,6 +8,7 @@ import type { SwimConfig } from '../config/swim-config.js';
 import { createPartitionEngine } from '../partition/engine.js';
 import { eligibilityOf, Leadership } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';
+import { wireEventPipeline } from './pipeline.js';
 import { startApiServer } from '../api/server.js';
 import { memberView, partitionsView, type WatchLine } from '../api/views.js';
 import { WatchHub } from '../api/watch.js';
@@ -106,20 +107,7 @@ export class Daemon {
       // The member gives up (or may take) primaries through a tag change every member sees.
       tags.setAppUp(live > 0);
     });
-    leadership.on((_snap, diff) => {
-      if (diff.changed.length > 0) {
-        metrics.partitionChanges.inc(diff.changed.length);
-        log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
-      }
-      watch.publish({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed.map((c) => ({ ...c, replicas: [...c.replicas] })) });
-    });
-    node.on((ev) => {
-      const t0 = performance.now();
-      log.info({ event: ev.kind, member: ev.member.name, incarnation: ev.member.incarnation }, `member ${ev.kind}`);
-      watch.publish({ type: 'member', event: ev.kind, member: memberView(ev.member) });
-      leadership.applyEvent(ev);
-      metrics.failoverCompute.observe((performance.now() - t0) / 1000);
-    });
+    wireEventPipeline(node, leadership, watch, log, metrics);
     leadership.start();
     let daemon: Daemon | undefined;
     const api = await startApiServer(cfg.api.socket, cfg.api.mode, cfg.api.maxConnections, {
@@ -143,7 +131,7 @@ export class Daemon {
       owned: () => {
         const snap = leadership.snapshot();
         const owned = leadership.owned(node.name);
-        return { name: node.name, quorum: snap.quorum, ...owned, tokens: Object.fromEntries(owned.primary.map((id) => [id, snap.partitions[id]!.token])) };
+        return { name: node.name, quorum: snap.quorum, ...owned, tokens: Object.fromEntries(owned.primary.map((id) => [id, snap.partitions.get(id).token])) };
       },
       health: () => {
         const snap = leadership.snapshot();
@@ -210,7 +198,7 @@ export class Daemon {
     while (Date.now() - t0 < timeoutMs) {
       const snap = this.leadership.snapshot();
       left = left.filter((p) => {
-        const e = snap.partitions[p]!;
+        const e = snap.partitions.get(p);
         return e.primary === null || e.primary === self;
       });
       if (left.length === 0) break;

@@ -8,11 +8,27 @@
 //   name, epoch = view version. Simple, but most partitions move on every change.
 // Bounded load (rendezvous only): no member is primary of more than
 //   ⌈(1 + ε)·P / N⌉ partitions; partitions are filled in id order, so this mode
-//   always recomputes in full.
+//   always recomputes in full (mostly from the candidate lists: O(P), not O(P·N)).
+//
+// Cost of an event. A death or a member leaving ranks only the partitions the
+// member held (a position list per member finds them); a join ranks those the
+// newcomer can win (a key per partition). A ranking reads the partition's
+// candidate list (its best few eligible members) when that settles the picks,
+// else every eligible member once. Modulo, bounded load, a quorum change or a
+// change of a member's zone, weight or tags recomputes every partition.
+//
+// Layout. Members live in slots (a slot per name, never reused, so a slot in an
+// old snapshot always names the same member). A partition's holders are one row
+// of S = replicas + 1 member slots: [primary or −1, replica…, −1…] (with no
+// primary, up to `replicas` replicas). Rows sit in Int32Array chunks of CHUNK
+// rows; a change copies only the chunks it touches and the chunk index, so a
+// published snapshot is shared by every reader and never copied or mutated.
+// `{id, primary, replicas}` objects are made only when a reader asks for one.
 import xxhash from 'xxhash-wasm';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
 
 export interface PartitionOptions {
   partitions: number;
@@ -41,7 +57,8 @@ export interface PartitionSnapshot {
   readonly viewVersion: number;
   readonly quorum: 'ok' | 'no-quorum';
   readonly liveMembers: number;
-  readonly partitions: readonly PartitionAssignment[];
+  /** Read-only and shared: `get(p)` makes the entry on demand. */
+  readonly partitions: ReadonlyTable<PartitionAssignment>;
   /** Fencing token of every partition in this snapshot (see fencing.ts). */
   readonly token: number;
 }
@@ -85,25 +102,72 @@ export async function createPartitionEngine(opts: PartitionOptions): Promise<Par
   return new PartitionEngine(opts, await createHasher());
 }
 
-interface MemberEntry {
-  m: PartitionMember;
-  hash: number;
+/** A published placement: shared row chunks and the slot names; entries are made on demand. */
+class PlacementTable implements ReadonlyTable<PartitionAssignment> {
+  constructor(
+    private readonly chunks: readonly Int32Array[],
+    /** Names by slot; only ever appended to, so an old table's slots still resolve. */
+    private readonly names: readonly string[],
+    private readonly stride: number,
+    readonly length: number,
+  ) {}
+
+  get(p: number): PartitionAssignment {
+    checkIndex(p, this.length);
+    const chunk = this.chunks[p >>> CHUNK_BITS]!;
+    const at = (p & CHUNK_MASK) * this.stride;
+    const primary = chunk[at]!;
+    const replicas: string[] = [];
+    for (let k = 1; k < this.stride; k++) {
+      const r = chunk[at + k]!;
+      if (r < 0) break;
+      replicas.push(this.names[r]!);
+    }
+    return { id: p, primary: primary < 0 ? null : this.names[primary]!, replicas };
+  }
+
+  *[Symbol.iterator](): Iterator<PartitionAssignment> {
+    for (let p = 0; p < this.length; p++) yield this.get(p);
+  }
+
+  /** JSON.stringify of a snapshot shows the entries, not the chunks. */
+  toJSON(): PartitionAssignment[] {
+    return [...this];
+  }
+}
+
+/** Candidates kept per partition beyond the R + 1 the picks need, so a few deaths still leave enough. */
+const CANDIDATE_SPARE = 8;
+
+function grownInt32(a: Int32Array, need: number, fill = 0): Int32Array {
+  if (a.length >= need) return a;
+  const b = new Int32Array(Math.max(need, a.length * 2)).fill(fill);
+  b.set(a);
+  return b;
+}
+
+function isLive(m: PartitionMember | undefined): boolean {
+  return m !== undefined && (m.state === 'alive' || m.state === 'suspect');
 }
 
 export class PartitionEngine {
   private readonly view = new ViewVersion();
-  private readonly members = new Map<string, MemberEntry>();
   private readonly salts: Uint32Array;
-  private assignment: PartitionAssignment[];
-  /** Where each member holds a partition (primary or replica), for incremental failover. */
-  private readonly holdings = new Map<string, Set<number>>();
-  private snap: PartitionSnapshot;
-  private readonly listeners = new Set<(snap: PartitionSnapshot, diff: PartitionDiff) => void>();
-  private keyScratch = new Float64Array(0);
-  /** Members alive or suspect, kept as events arrive (the quorum guard reads it on every event). */
-  private live = 0;
+  /** Row width: the primary and up to `replicas` replicas. */
+  private readonly stride: number;
+
+  // Members by slot.
+  private readonly slotOf = new Map<string, number>();
+  private readonly names: string[] = [];
+  /** The member as last recorded; undefined once applyMembers dropped it. */
+  private readonly entries: (PartitionMember | undefined)[] = [];
+  private hashes = new Uint32Array(16);
+  private zoneOfSlot: Int32Array = new Int32Array(16);
+  private readonly zoneIds = new Map<string, number>();
   /** How many known members are in each zone. */
   private readonly zoneCounts = new Map<string, number>();
+  /** Members alive or suspect, kept as events arrive (the quorum guard reads it on every event). */
+  private live = 0;
   /**
    * Known members whose weight is not 1. While there are none, keys are the raw
    * 32-bit scores (cheap); once any weight differs, every key, weight 1 included,
@@ -112,15 +176,93 @@ export class PartitionEngine {
    */
   private weightedCount = 0;
 
+  // The eligible members as flat arrays for the ranking loop, rebuilt (O(N)) when that set or a member's ranking inputs change.
+  private eligibleStale = true;
+  private eCount = 0;
+  private eSlot = new Int32Array(16);
+  private eHash = new Uint32Array(16);
+  private eZone = new Int32Array(16);
+  private eDrain = new Uint8Array(16);
+  private eWeight = new Float64Array(16);
+
+  /**
+   * Per partition, the best-ranked eligible members (slots, −1 padded), best
+   * first: filled by every full ranking of the partition, a member that becomes
+   * eligible is inserted where it ranks, one that stops being eligible is only
+   * skipped. So the eligible entries are always the top eligible members, and
+   * any eligible member not listed ranks below the last entry. The picks need
+   * only the top R + 1, the best primary candidate and each zone's best, which
+   * the list usually holds: then a partition is ranked from a handful of entries
+   * instead of every member. candStamp[p] !== candEpoch: no list (keys changed).
+   */
+  private readonly candWidth: number;
+  private readonly cand: Int32Array;
+  private readonly candStamp: Uint32Array;
+  private candEpoch = 1;
+  private readonly candTop: Int32Array;
+  private eligibleSlot = new Uint8Array(16);
+  /** Zones with at least one eligible member. */
+  private eligibleZones = 0;
+
+  // Ranking scratch, reused for every partition.
+  private keys = new Float64Array(16);
+  private zoneBest: Int32Array = new Int32Array(4);
+  /** zoneStamp[z] === rankSeq: zoneBest[z] is valid for the partition being ranked. */
+  private zoneStamp: Int32Array = new Int32Array(4);
+  private rankSeq = 0;
+  private readonly top: Int32Array;
+  private readonly chosen: Int32Array;
+  private readonly chosenZones: Int32Array;
+  private readonly row: Int32Array;
+  private loads: Int32Array = new Int32Array(16);
+
+  // The current table and the update being built.
+  private chunks: Int32Array[];
+  private nextChunks: Int32Array[] | null = null;
+  /** chunkCopiedIn[c] === updateSeq: chunk c is already a private copy in this update. */
+  private readonly chunkCopiedIn: Uint32Array;
+  private updateSeq = 1;
+  private changedCount = 0;
+  private readonly changedIds: Int32Array;
+  private readonly changedOldPrimary: Int32Array;
+  private readonly touched: Int32Array;
+  private table: PlacementTable;
+
+  // Holdings, for incremental failover: each member slot's list of the row positions (p·stride + k) it fills, in no order;
+  // posIndex[p·stride + k] is where that position sits in its member's list (O(1) add and remove, no allocation).
+  private holdLists: Int32Array[] = [];
+  private holdCount: Int32Array = new Int32Array(16);
+  private readonly posIndex: Int32Array;
+
+  private snap: PartitionSnapshot;
+  private readonly listeners = new Set<(snap: PartitionSnapshot, diff: PartitionDiff) => void>();
+
   constructor(
     readonly opts: PartitionOptions,
     private readonly hash: Hasher,
   ) {
     if (!Number.isInteger(opts.partitions) || opts.partitions < 1 || opts.partitions > 1 << 20) throw new PartitionConfigError(`partitions.count must be 1..1048576, got ${opts.partitions}`);
     if (!Number.isInteger(opts.replicas) || opts.replicas < 1) throw new PartitionConfigError(`partitions.replicas must be ≥ 1, got ${opts.replicas}`);
-    this.salts = new Uint32Array(opts.partitions);
-    for (let p = 0; p < opts.partitions; p++) this.salts[p] = fmix32(Math.imul(p + 1, 0x9e3779b1) >>> 0);
-    this.assignment = Array.from({ length: opts.partitions }, (_, id) => Object.freeze({ id, primary: null, replicas: Object.freeze([]) as readonly string[] }));
+    const P = opts.partitions;
+    this.salts = new Uint32Array(P);
+    for (let p = 0; p < P; p++) this.salts[p] = fmix32(Math.imul(p + 1, 0x9e3779b1) >>> 0);
+    this.stride = opts.replicas + 1;
+    this.candWidth = opts.replicas + 1 + CANDIDATE_SPARE;
+    this.cand = new Int32Array(P * this.candWidth).fill(-1);
+    this.candStamp = new Uint32Array(P);
+    this.candTop = new Int32Array(opts.replicas + 1);
+    this.top = new Int32Array(this.candWidth);
+    this.chosen = new Int32Array(opts.replicas);
+    this.chosenZones = new Int32Array(opts.replicas);
+    this.row = new Int32Array(this.stride);
+    this.chunks = [];
+    for (let c = 0; c * CHUNK < P; c++) this.chunks.push(new Int32Array(CHUNK * this.stride).fill(-1));
+    this.chunkCopiedIn = new Uint32Array(this.chunks.length);
+    this.changedIds = new Int32Array(P);
+    this.changedOldPrimary = new Int32Array(P);
+    this.touched = new Int32Array(P);
+    this.posIndex = new Int32Array(P * this.stride);
+    this.table = new PlacementTable(this.chunks, this.names, this.stride, P);
     this.snap = this.freeze();
   }
 
@@ -133,71 +275,131 @@ export class PartitionEngine {
     return () => this.listeners.delete(listener);
   }
 
-  /** Partitions where `name` is primary or replica in the current snapshot. */
+  /** Partitions where `name` is primary or replica in the current snapshot, ascending. */
   owned(name: string): { primary: number[]; replica: number[] } {
     const primary: number[] = [];
     const replica: number[] = [];
-    for (const p of this.snap.partitions) {
-      if (p.primary === name) primary.push(p.id);
-      else if (p.replicas.includes(name)) replica.push(p.id);
+    const slot = this.slotOf.get(name);
+    if (slot !== undefined) {
+      const list = this.holdLists[slot]!;
+      for (let j = 0; j < this.holdCount[slot]!; j++) {
+        const pos = list[j]!;
+        const p = (pos / this.stride) | 0;
+        (pos - p * this.stride === 0 ? primary : replica).push(p);
+      }
     }
-    return { primary, replica };
+    return { primary: primary.sort((a, b) => a - b), replica: replica.sort((a, b) => a - b) };
   }
 
   /** Replaces the whole view and recomputes everything (the fallback and the test oracle). */
   applyMembers(list: readonly (MemberSnapshot | PartitionMember)[]): PartitionDiff {
+    // Many members may become eligible at once: the full ranking below rebuilds every list instead.
+    this.candEpoch++;
     for (const x of list) this.record('zone' in x ? x : partitionMemberOf(x));
     const names = new Set(list.map((x) => x.name));
-    for (const [name, e] of [...this.members]) {
-      if (names.has(name)) continue;
-      if (e.m.state === 'alive' || e.m.state === 'suspect') this.live--;
-      if (e.m.weight !== 1) this.weightedCount--;
-      this.dropZone(e.m.zone);
-      this.members.delete(name);
+    for (let slot = 0; slot < this.names.length; slot++) {
+      const m = this.entries[slot];
+      if (m === undefined || names.has(m.name)) continue;
+      if (isLive(m)) this.live--;
+      if (m.weight !== 1) this.weightedCount--;
+      this.dropZone(m.zone);
+      this.entries[slot] = undefined;
+      this.eligibleSlot[slot] = 0;
+      this.eligibleStale = true;
     }
-    return this.publish(this.computeAll());
+    this.computeAll();
+    return this.publish();
   }
 
   /** Applies one member event, recomputing only what it can change. */
   applyEvent(ev: MemberEvent): PartitionDiff {
     const next = partitionMemberOf(ev.member);
-    const before = this.members.get(next.name)?.m;
+    const known = this.slotOf.get(next.name);
+    const before = known === undefined ? undefined : this.entries[known];
     const quorumBefore = this.quorumOk();
     const weightedBefore = this.weightedCount > 0;
-    this.record(next);
-    if (this.quorumOk() !== quorumBefore || weightedBefore !== this.weightedCount > 0 || this.opts.strategy === 'modulo' || this.opts.boundedLoadEpsilon !== undefined) {
-      return this.publish(this.computeAll());
-    }
-    if (!this.quorumOk()) return this.publish(new Map());
+    const slot = this.record(next);
     const wasEligible = before !== undefined && this.eligible(before);
     const isEligible = this.eligible(next);
     const rankingChanged = before !== undefined && (before.zone !== next.zone || before.weight !== next.weight || (before.drain && !next.drain) || this.eligibleByTags(before) !== this.eligibleByTags(next));
     // (A member becoming contacted is a member becoming eligible: the join path below handles it.)
-    if (rankingChanged) return this.publish(this.computeAll());
-    const touched = new Set<number>();
+    if (weightedBefore !== this.weightedCount > 0 || (before !== undefined && before.weight !== next.weight)) this.candEpoch++; // keys changed
+    else if (!wasEligible && isEligible) this.insertCandidate(slot);
+    if (this.quorumOk() !== quorumBefore || weightedBefore !== this.weightedCount > 0 || this.opts.strategy === 'modulo' || this.opts.boundedLoadEpsilon !== undefined) {
+      this.computeAll();
+      return this.publish();
+    }
+    if (!this.quorumOk()) return this.publish();
+    if (rankingChanged) {
+      this.computeAll();
+      return this.publish();
+    }
+    const touched = this.touched;
+    let n = 0;
     if (wasEligible && (!isEligible || (next.drain && !before!.drain))) {
-      for (const p of this.holdings.get(next.name) ?? []) touched.add(p);
+      const list = this.holdLists[slot]!;
+      for (let j = 0; j < this.holdCount[slot]!; j++) touched[n++] = (list[j]! / this.stride) | 0;
+    } else if (!wasEligible && isEligible) {
+      for (let p = 0; p < this.opts.partitions; p++) if (this.mightWin(p, slot)) touched[n++] = p;
     }
-    if (!wasEligible && isEligible) {
-      const e = this.members.get(next.name)!;
-      for (let p = 0; p < this.opts.partitions; p++) if (this.mightWin(p, e)) touched.add(p);
+    if (n > 0) {
+      // Diffs list partitions in id order, as a full recompute does.
+      touched.subarray(0, n).sort();
+      this.ensureEligible();
+      for (let j = 0; j < n; j++) {
+        this.rankInto(touched[j]!, null, Infinity);
+        this.stage(touched[j]!);
+      }
     }
-    const changes = new Map<number, PartitionAssignment>();
-    for (const p of touched) changes.set(p, this.computeOne(p, this.eligibleList(), null));
-    return this.publish(changes);
+    return this.publish();
   }
 
-  private record(m: PartitionMember): void {
+  /** Records a member's latest state; returns its slot. */
+  private record(m: PartitionMember): number {
     this.view.observe(m.name, m.incarnation, m.state);
-    const prev = this.members.get(m.name);
-    const isLive = (x: PartitionMember | undefined): boolean => x !== undefined && (x.state === 'alive' || x.state === 'suspect');
-    this.live += (isLive(m) ? 1 : 0) - (isLive(prev?.m) ? 1 : 0);
-    this.weightedCount += (m.weight !== 1 ? 1 : 0) - (prev !== undefined && prev.m.weight !== 1 ? 1 : 0);
-    if (prev?.m.zone !== m.zone) {
-      if (prev) this.dropZone(prev.m.zone);
+    let slot = this.slotOf.get(m.name);
+    if (slot === undefined) {
+      slot = this.names.length;
+      this.names.push(m.name);
+      this.slotOf.set(m.name, slot);
+      this.entries.push(undefined);
+      this.holdLists.push(new Int32Array(8));
+      if (this.hashes.length <= slot) {
+        const h = new Uint32Array(this.hashes.length * 2);
+        h.set(this.hashes);
+        this.hashes = h;
+      }
+      this.hashes[slot] = this.hash(m.name);
+      this.zoneOfSlot = grownInt32(this.zoneOfSlot, slot + 1);
+      this.holdCount = grownInt32(this.holdCount, slot + 1);
+      this.loads = grownInt32(this.loads, slot + 1);
+      if (this.eligibleSlot.length <= slot) {
+        const e = new Uint8Array(this.eligibleSlot.length * 2);
+        e.set(this.eligibleSlot);
+        this.eligibleSlot = e;
+      }
+    }
+    const prev = this.entries[slot];
+    this.live += (isLive(m) ? 1 : 0) - (isLive(prev) ? 1 : 0);
+    this.weightedCount += (m.weight !== 1 ? 1 : 0) - (prev !== undefined && prev.weight !== 1 ? 1 : 0);
+    if (prev?.zone !== m.zone) {
+      if (prev) this.dropZone(prev.zone);
       this.zoneCounts.set(m.zone, (this.zoneCounts.get(m.zone) ?? 0) + 1);
     }
-    this.members.set(m.name, { m, hash: prev?.hash ?? this.hash(m.name) });
+    let zone = this.zoneIds.get(m.zone);
+    if (zone === undefined) {
+      zone = this.zoneIds.size;
+      this.zoneIds.set(m.zone, zone);
+      this.zoneBest = grownInt32(this.zoneBest, zone + 1);
+      this.zoneStamp = grownInt32(this.zoneStamp, zone + 1);
+    }
+    this.zoneOfSlot[slot] = zone;
+    const wasEligible = prev !== undefined && this.eligible(prev);
+    const isEligible = this.eligible(m);
+    if (wasEligible !== isEligible || (isEligible && (prev!.zone !== m.zone || prev!.weight !== m.weight || prev!.drain !== m.drain))) this.eligibleStale = true;
+    this.entries[slot] = m;
+    this.eligibleSlot[slot] = isEligible ? 1 : 0;
+    return slot;
   }
 
   private dropZone(zone: string): void {
@@ -217,12 +419,37 @@ export class PartitionEngine {
 
   /** The member as the engine last recorded it. */
   memberOf(name: string): PartitionMember | undefined {
-    return this.members.get(name)?.m;
+    const slot = this.slotOf.get(name);
+    return slot === undefined ? undefined : this.entries[slot];
+  }
+
+  /** Width of a holder row: the primary and up to `replicas` replicas. */
+  rowWidth(): number {
+    return this.stride;
+  }
+
+  /** Copies partition p's current holder row (member slots, −1 for none) into `out` at `at`. */
+  copyRow(p: number, out: Int32Array, at: number): void {
+    const chunk = this.chunks[p >>> CHUNK_BITS]!;
+    const from = (p & CHUNK_MASK) * this.stride;
+    for (let k = 0; k < this.stride; k++) out[at + k] = chunk[from + k]!;
+  }
+
+  /** Member names by slot; only ever appended to, so a slot keeps its name for good. */
+  slotNames(): readonly string[] {
+    return this.names;
+  }
+
+  /** The slot of a member the engine has recorded, or −1. */
+  slotOfName(name: string): number {
+    return this.slotOf.get(name) ?? -1;
   }
 
   /** Primary of p in the current snapshot. */
   primaryOf(p: number): string | null {
-    return this.assignment[p]?.primary ?? null;
+    if (!(p >= 0 && p < this.opts.partitions)) return null;
+    const s = this.chunks[p >>> CHUNK_BITS]![(p & CHUNK_MASK) * this.stride]!;
+    return s < 0 ? null : this.names[s]!;
   }
 
   /**
@@ -231,165 +458,452 @@ export class PartitionEngine {
    * what a claimant must show a granter for the granter to agree it is rightful.
    */
   outranking(p: number, name: string): string[] {
-    const me = this.members.get(name);
-    if (!me) return [];
+    const me = this.slotOf.get(name);
+    if (me === undefined || this.entries[me] === undefined) return [];
     const out: string[] = [];
-    for (const e of this.members.values()) {
-      if (e === me || !this.eligibleByTags(e.m)) continue;
-      if ((!this.eligible(e.m) || e.m.drain) && this.better(p, e, me)) out.push(e.m.name);
+    for (let slot = 0; slot < this.names.length; slot++) {
+      const m = this.entries[slot];
+      if (slot === me || m === undefined || !this.eligibleByTags(m)) continue;
+      if ((!this.eligible(m) || m.drain) && this.betterSlot(p, slot, me)) out.push(m.name);
     }
     return out;
   }
 
-  private liveCount(): number {
-    return this.live;
-  }
-
   private quorumOk(): boolean {
-    return this.opts.quorum <= 0 || this.liveCount() >= this.opts.quorum;
+    return this.opts.quorum <= 0 || this.live >= this.opts.quorum;
   }
 
-  private eligibleList(): MemberEntry[] {
-    const out: MemberEntry[] = [];
-    for (const e of this.members.values()) if (this.eligible(e.m)) out.push(e);
-    return out;
+  private ensureEligible(): void {
+    if (!this.eligibleStale) return;
+    this.eligibleStale = false;
+    const cap = this.names.length;
+    if (this.eSlot.length < cap) {
+      const size = Math.max(cap, this.eSlot.length * 2);
+      this.eSlot = new Int32Array(size);
+      this.eHash = new Uint32Array(size);
+      this.eZone = new Int32Array(size);
+      this.eDrain = new Uint8Array(size);
+      this.eWeight = new Float64Array(size);
+      this.keys = new Float64Array(size);
+    }
+    let n = 0;
+    for (let slot = 0; slot < cap; slot++) {
+      const m = this.entries[slot];
+      if (m === undefined || !this.eligible(m)) continue;
+      this.eSlot[n] = slot;
+      this.eHash[n] = this.hashes[slot]!;
+      this.eZone[n] = this.zoneOfSlot[slot]!;
+      this.eDrain[n] = m.drain ? 1 : 0;
+      this.eWeight[n] = m.weight;
+      n++;
+    }
+    this.eCount = n;
+    let zones = 0;
+    const counted = ++this.rankSeq;
+    for (let i = 0; i < n; i++) {
+      if (this.zoneStamp[this.eZone[i]!] === counted) continue;
+      this.zoneStamp[this.eZone[i]!] = counted;
+      zones++;
+    }
+    this.eligibleZones = zones;
   }
 
-  /** Rendezvous key of a member for a partition: higher wins. Weighted as −w / ln(u). */
-  private key(p: number, e: MemberEntry): number {
-    const score = fmix32((e.hash ^ this.salts[p]!) >>> 0);
+  /** Rendezvous key of a member slot for a partition: higher wins. Weighted as −w / ln(u). */
+  private keyOf(p: number, slot: number): number {
+    const score = fmix32((this.hashes[slot]! ^ this.salts[p]!) >>> 0);
     if (this.weightedCount === 0) return score;
     const u = (score + 1) / 4294967297;
-    return (-e.m.weight / Math.log(u)) * 1e9;
+    return (-(this.entries[slot]?.weight ?? 1) / Math.log(u)) * 1e9;
   }
 
-  private better(p: number, a: MemberEntry, b: MemberEntry): boolean {
-    const ka = this.key(p, a);
-    const kb = this.key(p, b);
-    return ka > kb || (ka === kb && a.m.name < b.m.name);
+  private betterSlot(p: number, a: number, b: number): boolean {
+    const ka = this.keyOf(p, a);
+    const kb = this.keyOf(p, b);
+    return ka > kb || (ka === kb && this.names[a]! < this.names[b]!);
+  }
+
+  /** Between eligible members i and j, ranked for the partition whose keys are in `keys`. */
+  private beats(i: number, j: number): boolean {
+    const ki = this.keys[i]!;
+    const kj = this.keys[j]!;
+    return ki > kj || (ki === kj && this.names[this.eSlot[i]!]! < this.names[this.eSlot[j]!]!);
+  }
+
+  /** A member became eligible: list it in every partition's candidates where it ranks. */
+  private insertCandidate(slot: number): void {
+    const K = this.candWidth;
+    const cand = this.cand;
+    const name = this.names[slot]!;
+    for (let p = 0; p < this.opts.partitions; p++) {
+      if (this.candStamp[p] !== this.candEpoch) continue;
+      const base = p * K;
+      let listed = false;
+      for (let j = 0; j < K; j++) if (cand[base + j] === slot) listed = true;
+      if (listed) continue; // ranked there already, skipped while it was not eligible
+      const key = this.keyOf(p, slot);
+      const lastSlot = cand[base + K - 1]!;
+      if (lastSlot >= 0) {
+        // Most newcomers rank below a full list: one comparison settles it.
+        const kl = this.keyOf(p, lastSlot);
+        if (key < kl || (key === kl && name > this.names[lastSlot]!)) continue;
+      }
+      let at = K;
+      for (let j = 0; j < K; j++) {
+        const s = cand[base + j]!;
+        if (s < 0) {
+          at = j;
+          break;
+        }
+        const ks = this.keyOf(p, s);
+        if (key > ks || (key === ks && name < this.names[s]!)) {
+          at = j;
+          break;
+        }
+      }
+      if (at === K) continue; // below every entry: the list stays the top
+      for (let j = K - 1; j > at; j--) cand[base + j] = cand[base + j - 1]!;
+      cand[base + at] = slot;
+    }
+  }
+
+  /**
+   * Ranks p from its candidate list when that list settles every pick: the best
+   * primary candidate, the top R + 1 eligible members and, with several zones,
+   * the best member of every zone that has an eligible member (the first listed
+   * one of a zone is that zone's best, as unlisted members rank below the list).
+   * False when the list cannot tell, e.g. too many of its members died.
+   */
+  private rankFromCandidates(p: number, loads: Int32Array | null, cap: number, multiZone: boolean): boolean {
+    const K = this.candWidth;
+    const R = this.opts.replicas;
+    const cand = this.cand;
+    const base = p * K;
+    /** List positions of the top R + 1 eligible entries; a lower position ranks higher. */
+    const top = this.candTop;
+    const zoneBest = this.zoneBest;
+    const zoneStamp = this.zoneStamp;
+    const seq = ++this.rankSeq;
+    let primary = -1;
+    let seen = 0;
+    let topLen = 0;
+    let zonesListed = 0;
+    for (let j = 0; j < K; j++) {
+      const s = cand[base + j]!;
+      if (s < 0) break;
+      if (this.eligibleSlot[s] === 0) continue;
+      seen++;
+      if (topLen <= R) top[topLen++] = j;
+      if (primary < 0 && !this.entries[s]!.drain && !(loads !== null && loads[s]! >= cap)) primary = s;
+      if (multiZone) {
+        const z = this.zoneOfSlot[s]!;
+        if (zoneStamp[z] !== seq) {
+          zoneStamp[z] = seq;
+          zoneBest[z] = j;
+          zonesListed++;
+        }
+      }
+      if (primary >= 0 && topLen > R && (!multiZone || zonesListed === this.eligibleZones)) break;
+    }
+    // Unlisted eligible members rank below every entry: enough only if the list found everything, or holds every eligible member.
+    if (seen < this.eCount && (primary < 0 || topLen <= R || (multiZone && zonesListed < this.eligibleZones))) return false;
+    if (primary >= 0 && loads !== null) loads[primary]!++;
+    const chosen = this.chosen;
+    const chosenZones = this.chosenZones;
+    let c = 0;
+    if (primary >= 0) {
+      chosen[0] = primary;
+      chosenZones[0] = this.zoneOfSlot[primary]!;
+      c = 1;
+    }
+    const zoneCount = this.zoneIds.size;
+    while (c < R) {
+      let pick = -1; // a list position
+      if (multiZone) {
+        for (let z = 0; z < zoneCount; z++) {
+          if (zoneStamp[z] !== seq) continue;
+          const j = zoneBest[z]!;
+          if (pick >= 0 && j > pick) continue;
+          const s = cand[base + j]!;
+          let taken = false;
+          for (let x = 0; x < c; x++) if (chosenZones[x] === z || chosen[x] === s) taken = true;
+          if (!taken) pick = j;
+        }
+      }
+      if (pick < 0) {
+        for (let t = 0; t < topLen && pick < 0; t++) {
+          const s = cand[base + top[t]!]!;
+          let taken = false;
+          for (let x = 0; x < c; x++) if (chosen[x] === s) taken = true;
+          if (!taken) pick = top[t]!;
+        }
+      }
+      if (pick < 0) break;
+      const s = cand[base + pick]!;
+      chosen[c] = s;
+      chosenZones[c] = this.zoneOfSlot[s]!;
+      c++;
+    }
+    const row = this.row;
+    row[0] = primary;
+    let k = 1;
+    for (let x = 0; x < c; x++) if (chosen[x] !== primary) row[k++] = chosen[x]!;
+    while (k < this.stride) row[k++] = -1;
+    return true;
   }
 
   /**
    * Could a newly eligible member displace one of partition p's holders? Yes if
-   * a slot is free, if it outranks a holder, or if it brings a zone the holders
-   * lack (replicas prefer unseen zones). Otherwise the greedy picks are unchanged.
+   * a slot is free, if it can take a primary place left empty by drained
+   * holders, if it outranks a holder, or if it brings a zone the holders lack
+   * (replicas prefer unseen zones). Otherwise the greedy picks are unchanged.
    */
-  private mightWin(p: number, e: MemberEntry): boolean {
-    const cur = this.assignment[p]!;
-    const holders = [cur.primary, ...cur.replicas].filter((n): n is string => n !== null);
-    if (holders.length < this.opts.replicas) return true;
-    const zones = new Set<string>();
-    for (const h of holders) {
-      const he = this.members.get(h);
-      if (!he || this.better(p, e, he)) return true;
-      zones.add(he.m.zone);
+  private mightWin(p: number, slot: number): boolean {
+    const chunk = this.chunks[p >>> CHUNK_BITS]!;
+    const at = (p & CHUNK_MASK) * this.stride;
+    if (chunk[at]! < 0 && this.entries[slot]?.drain === false) return true;
+    const zone = this.zoneOfSlot[slot]!;
+    const key = this.keyOf(p, slot);
+    let holders = 0;
+    let zoneHeld = false;
+    for (let k = 0; k < this.stride; k++) {
+      const h = chunk[at + k]!;
+      if (h < 0) continue;
+      holders++;
+      const hm = this.entries[h];
+      if (hm === undefined || !this.eligible(hm)) return true;
+      const hk = this.keyOf(p, h);
+      if (key > hk || (key === hk && this.names[slot]! < this.names[h]!)) return true;
+      if (this.zoneOfSlot[h] === zone) zoneHeld = true;
     }
-    return !zones.has(e.m.zone);
+    return holders < this.opts.replicas || !zoneHeld;
   }
 
-  private computeAll(): Map<number, PartitionAssignment> {
-    const out = new Map<number, PartitionAssignment>();
-    if (!this.quorumOk()) {
-      for (let p = 0; p < this.opts.partitions; p++) out.set(p, Object.freeze({ id: p, primary: null, replicas: Object.freeze([]) as readonly string[] }));
-      return out;
-    }
-    const list = this.eligibleList();
-    if (this.opts.strategy === 'modulo') return this.computeModulo(list);
-    let loads: Map<string, number> | null = null;
-    if (this.opts.boundedLoadEpsilon !== undefined) loads = new Map();
-    for (let p = 0; p < this.opts.partitions; p++) out.set(p, this.computeOne(p, list, loads));
-    return out;
-  }
-
-  private computeOne(p: number, list: MemberEntry[], loads: Map<string, number> | null): PartitionAssignment {
-    let cap = Infinity;
-    if (loads) {
-      let primaries = 0;
-      for (const e of list) if (!e.m.drain) primaries++;
-      cap = primaries > 0 ? Math.ceil(((1 + this.opts.boundedLoadEpsilon!) * this.opts.partitions) / primaries) : 0;
-    }
-    // One pass: each member's key once, the best primary candidate, the best
-    // member of every zone, and the overall top R; the greedy replica picks
-    // below need nothing else.
-    const n = list.length;
-    const keys = this.keyScratch.length >= n ? this.keyScratch : (this.keyScratch = new Float64Array(n * 2));
-    const beats = (i: number, j: number): boolean => keys[i]! > keys[j]! || (keys[i] === keys[j] && list[i]!.m.name < list[j]!.m.name);
-    const R = this.opts.replicas;
-    let primary = -1;
-    const top: number[] = [];
-    const zoneBest = new Map<string, number>();
+  /**
+   * Ranks partition p into `row`: one pass computes each eligible member's key
+   * once and keeps the best primary candidate, the best member of every zone and
+   * the overall top R + 1 (insertion into a tiny array, no sort); the greedy
+   * replica picks below need nothing else.
+   */
+  private rankInto(p: number, loads: Int32Array | null, cap: number): void {
     // With a single zone the zone preference cannot change any pick.
     const multiZone = this.zoneCounts.size > 1;
+    if (this.candStamp[p] === this.candEpoch && this.rankFromCandidates(p, loads, cap, multiZone)) return;
+    const n = this.eCount;
+    const keys = this.keys;
+    const eHash = this.eHash;
+    const eZone = this.eZone;
+    const eDrain = this.eDrain;
+    const eSlot = this.eSlot;
+    const salt = this.salts[p]!;
+    const weighted = this.weightedCount > 0;
+    const R = this.opts.replicas;
+    const top = this.top;
+    const zoneBest = this.zoneBest;
+    const zoneStamp = this.zoneStamp;
+    const seq = ++this.rankSeq;
+    const last = this.candWidth - 1;
+    let primary = -1;
+    let primaryKey = -Infinity;
+    let topLen = 0;
+    /** Key of the last of the top list once it is full: most members fall below it and cost one comparison. */
+    let topFloor = -Infinity;
     for (let i = 0; i < n; i++) {
-      const e = list[i]!;
-      keys[i] = this.key(p, e);
-      if (!e.m.drain && !(loads && (loads.get(e.m.name) ?? 0) >= cap) && (primary < 0 || beats(i, primary))) primary = i;
+      let h = (eHash[i]! ^ salt) >>> 0;
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+      const score = h >>> 0;
+      const key = weighted ? (-this.eWeight[i]! / Math.log((score + 1) / 4294967297)) * 1e9 : score;
+      keys[i] = key;
+      // Equal keys (a 2^-32 event unweighted) fall back to the name order in beats().
+      if (key >= primaryKey && eDrain[i] === 0 && !(loads !== null && loads[eSlot[i]!]! >= cap) && (primary < 0 || key > primaryKey || this.beats(i, primary))) {
+        primary = i;
+        primaryKey = key;
+      }
       if (multiZone) {
-        const zb = zoneBest.get(e.m.zone);
-        if (zb === undefined || beats(i, zb)) zoneBest.set(e.m.zone, i);
+        const z = eZone[i]!;
+        if (zoneStamp[z] !== seq || this.beats(i, zoneBest[z]!)) {
+          zoneStamp[z] = seq;
+          zoneBest[z] = i;
+        }
       }
-      if (top.length <= R || beats(i, top[top.length - 1]!)) {
-        let at = top.length;
-        while (at > 0 && beats(i, top[at - 1]!)) at--;
-        top.splice(at, 0, i);
-        if (top.length > R + 1) top.pop();
+      if (key < topFloor) continue;
+      let at: number;
+      if (topLen <= last) at = topLen++;
+      else if (key > topFloor || this.beats(i, top[last]!)) at = last;
+      else continue;
+      while (at > 0 && this.beats(i, top[at - 1]!)) {
+        top[at] = top[at - 1]!;
+        at--;
       }
+      top[at] = i;
+      if (topLen > last) topFloor = keys[top[last]!]!;
     }
-    if (primary >= 0 && loads) loads.set(list[primary]!.m.name, (loads.get(list[primary]!.m.name) ?? 0) + 1);
-    const chosen: number[] = primary >= 0 ? [primary] : [];
-    const zones = new Set(primary >= 0 ? [list[primary]!.m.zone] : []);
-    while (chosen.length < R) {
+    // This ranking saw every eligible member: its top list is the partition's candidate list from now on.
+    const cbase = p * this.candWidth;
+    for (let t = 0; t <= last; t++) this.cand[cbase + t] = t < topLen ? eSlot[top[t]!]! : -1;
+    this.candStamp[p] = this.candEpoch;
+    if (primary >= 0 && loads !== null) loads[eSlot[primary]!]!++;
+    const chosen = this.chosen;
+    const chosenZones = this.chosenZones;
+    let c = 0;
+    if (primary >= 0) {
+      chosen[0] = primary;
+      chosenZones[0] = eZone[primary]!;
+      c = 1;
+    }
+    const zoneCount = this.zoneIds.size;
+    while (c < R) {
       let pick = -1;
-      for (const [zone, i] of zoneBest) if (!zones.has(zone) && !chosen.includes(i) && (pick < 0 || beats(i, pick))) pick = i;
-      if (pick < 0) for (const i of top) if (!chosen.includes(i)) { pick = i; break; }
-      if (pick < 0) break;
-      chosen.push(pick);
-      zones.add(list[pick]!.m.zone);
-    }
-    const replicas = chosen.filter((i) => i !== primary).map((i) => list[i]!.m.name);
-    return Object.freeze({ id: p, primary: primary >= 0 ? list[primary]!.m.name : null, replicas: Object.freeze(replicas) });
-  }
-
-  private computeModulo(list: MemberEntry[]): Map<number, PartitionAssignment> {
-    const out = new Map<number, PartitionAssignment>();
-    const sorted = list.slice().sort((a, b) => (a.m.name < b.m.name ? -1 : 1));
-    const primaries = sorted.filter((e) => !e.m.drain);
-    const epoch = this.view.value();
-    for (let p = 0; p < this.opts.partitions; p++) {
-      if (primaries.length === 0) {
-        out.set(p, Object.freeze({ id: p, primary: null, replicas: Object.freeze([]) as readonly string[] }));
-        continue;
+      if (multiZone) {
+        for (let z = 0; z < zoneCount; z++) {
+          if (zoneStamp[z] !== seq) continue;
+          const i = zoneBest[z]!;
+          if (pick >= 0 && !this.beats(i, pick)) continue;
+          let seen = false;
+          for (let j = 0; j < c; j++) if (chosenZones[j] === z || chosen[j] === i) seen = true;
+          if (!seen) pick = i;
+        }
       }
-      const idx = this.hash(`${p}+${epoch}`) % primaries.length;
-      const primary = primaries[idx]!;
-      const start = sorted.indexOf(primary);
-      const replicas: string[] = [];
-      for (let i = 1; i < sorted.length && replicas.length < this.opts.replicas - 1; i++) replicas.push(sorted[(start + i) % sorted.length]!.m.name);
-      out.set(p, Object.freeze({ id: p, primary: primary.m.name, replicas: Object.freeze(replicas) }));
+      if (pick < 0) {
+        for (let t = 0; t < topLen && pick < 0; t++) {
+          const i = top[t]!;
+          let taken = false;
+          for (let j = 0; j < c; j++) if (chosen[j] === i) taken = true;
+          if (!taken) pick = i;
+        }
+      }
+      if (pick < 0) break;
+      chosen[c] = pick;
+      chosenZones[c] = eZone[pick]!;
+      c++;
     }
-    return out;
+    const row = this.row;
+    row[0] = primary >= 0 ? eSlot[primary]! : -1;
+    let k = 1;
+    for (let j = 0; j < c; j++) if (chosen[j] !== primary) row[k++] = eSlot[chosen[j]!]!;
+    while (k < this.stride) row[k++] = -1;
   }
 
-  private publish(changes: Map<number, PartitionAssignment>): PartitionDiff {
+  private computeAll(): void {
+    const P = this.opts.partitions;
+    if (!this.quorumOk()) {
+      this.row.fill(-1);
+      for (let p = 0; p < P; p++) this.stage(p);
+      return;
+    }
+    this.ensureEligible();
+    if (this.opts.strategy === 'modulo') return this.computeModulo();
+    let loads: Int32Array | null = null;
+    let cap = Infinity;
+    if (this.opts.boundedLoadEpsilon !== undefined) {
+      loads = this.loads.fill(0);
+      let primaries = 0;
+      for (let i = 0; i < this.eCount; i++) if (this.eDrain[i] === 0) primaries++;
+      cap = primaries > 0 ? Math.ceil(((1 + this.opts.boundedLoadEpsilon) * P) / primaries) : 0;
+    }
+    for (let p = 0; p < P; p++) {
+      this.rankInto(p, loads, cap);
+      this.stage(p);
+    }
+  }
+
+  private computeModulo(): void {
+    const n = this.eCount;
+    const sorted = Array.from({ length: n }, (_, i) => i).sort((a, b) => (this.names[this.eSlot[a]!]! < this.names[this.eSlot[b]!]! ? -1 : 1));
+    const positionOf = new Int32Array(n);
+    for (let j = 0; j < n; j++) positionOf[sorted[j]!] = j;
+    const primaries = sorted.filter((i) => this.eDrain[i] === 0);
+    const epoch = this.view.value();
+    const row = this.row;
+    for (let p = 0; p < this.opts.partitions; p++) {
+      row.fill(-1);
+      if (primaries.length > 0) {
+        const primary = primaries[this.hash(`${p}+${epoch}`) % primaries.length]!;
+        const start = positionOf[primary]!;
+        row[0] = this.eSlot[primary]!;
+        for (let i = 1, k = 1; i < n && k < this.opts.replicas; i++) row[k++] = this.eSlot[sorted[(start + i) % n]!]!;
+      }
+      this.stage(p);
+    }
+  }
+
+  /** Writes `row` as partition p's holders in the update being built, if it differs. */
+  private stage(p: number): void {
+    const S = this.stride;
+    const c = p >>> CHUNK_BITS;
+    const at = (p & CHUNK_MASK) * S;
+    const row = this.row;
+    let chunk = (this.nextChunks ?? this.chunks)[c]!;
+    let same = true;
+    for (let k = 0; k < S; k++) {
+      if (chunk[at + k] !== row[k]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return;
+    if (this.nextChunks === null) this.nextChunks = this.chunks.slice();
+    if (this.chunkCopiedIn[c] !== this.updateSeq) {
+      chunk = this.chunks[c]!.slice();
+      this.nextChunks[c] = chunk;
+      this.chunkCopiedIn[c] = this.updateSeq;
+    }
+    this.changedIds[this.changedCount] = p;
+    this.changedOldPrimary[this.changedCount++] = chunk[at]!;
+    const base = p * S;
+    for (let k = 0; k < S; k++) {
+      const old = chunk[at + k]!;
+      const now = row[k]!;
+      if (old === now) continue;
+      if (old >= 0) this.unhold(old, base + k);
+      if (now >= 0) this.hold(now, base + k);
+      chunk[at + k] = now;
+    }
+  }
+
+  private hold(slot: number, pos: number): void {
+    let list = this.holdLists[slot]!;
+    const n = this.holdCount[slot]!;
+    if (n === list.length) {
+      const bigger = new Int32Array(list.length * 2);
+      bigger.set(list);
+      this.holdLists[slot] = list = bigger;
+    }
+    list[n] = pos;
+    this.posIndex[pos] = n;
+    this.holdCount[slot] = n + 1;
+  }
+
+  private unhold(slot: number, pos: number): void {
+    const list = this.holdLists[slot]!;
+    const last = this.holdCount[slot]! - 1;
+    const at = this.posIndex[pos]!;
+    const moved = list[last]!;
+    list[at] = moved;
+    this.posIndex[moved] = at;
+    this.holdCount[slot] = last;
+  }
+
+  /** Ends the update: the staged rows become the published table, and the diff names only them. */
+  private publish(): PartitionDiff {
     const token = this.view.value();
     const changed: PartitionChange[] = [];
-    if (changes.size > 0) {
-      const next = this.assignment.slice();
-      for (const [p, a] of changes) {
-        const old = next[p]!;
-        if (old.primary === a.primary && old.replicas.length === a.replicas.length && old.replicas.every((r, i) => r === a.replicas[i])) continue;
-        for (const n of [old.primary, ...old.replicas]) if (n !== null) this.holdings.get(n)?.delete(p);
-        for (const n of [a.primary, ...a.replicas]) {
-          if (n === null) continue;
-          let s = this.holdings.get(n);
-          if (!s) this.holdings.set(n, (s = new Set()));
-          s.add(p);
-        }
-        next[p] = a;
-        changed.push({ id: p, oldPrimary: old.primary, newPrimary: a.primary, replicas: a.replicas, token });
+    if (this.nextChunks !== null) {
+      this.chunks = this.nextChunks;
+      this.nextChunks = null;
+      this.table = new PlacementTable(this.chunks, this.names, this.stride, this.opts.partitions);
+      for (let j = 0; j < this.changedCount; j++) {
+        const p = this.changedIds[j]!;
+        const a = this.table.get(p);
+        const old = this.changedOldPrimary[j]!;
+        changed.push({ id: p, oldPrimary: old < 0 ? null : this.names[old]!, newPrimary: a.primary, replicas: a.replicas, token });
       }
-      this.assignment = next;
     }
+    this.changedCount = 0;
+    this.updateSeq++;
     const before = this.snap;
     this.snap = this.freeze();
     const diff: PartitionDiff = { viewVersion: token, quorum: this.snap.quorum, changed };
@@ -405,10 +919,8 @@ export class PartitionEngine {
       viewVersion: v,
       token: v,
       quorum: this.quorumOk() ? 'ok' : 'no-quorum',
-      liveMembers: this.liveCount(),
-      // Copy-on-write: publish() replaces the array, never mutates a published one. Each
-      // entry is frozen; the array is not, as freezing P entries would cost O(P) per event.
-      partitions: this.assignment,
+      liveMembers: this.live,
+      partitions: this.table,
     });
   }
 }

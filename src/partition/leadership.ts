@@ -13,6 +13,7 @@ import type { PartitionEngine } from './engine.js';
 import type { GrantStore } from './grant-store.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
 
 /** Tag every swimd member that speaks the ownership protocol advertises. Serf agents lack it, so they are never asked. */
 export const OWNERSHIP_TAG = 'swimd-own';
@@ -57,7 +58,8 @@ export interface LeadershipSnapshot {
   readonly quorum: 'ok' | 'no-quorum';
   /** Eligible members alive (granted) or live members (view). */
   readonly liveMembers: number;
-  readonly partitions: readonly OwnedPartition[];
+  /** Read-only and shared with later snapshots chunk by chunk: a change copies only what it touches. */
+  readonly partitions: ReadonlyTable<OwnedPartition>;
 }
 
 export interface LeadershipChange {
@@ -83,15 +85,67 @@ export function eligibilityOf(opts: Pick<LeadershipOptions, 'fencing' | 'eligibl
   return (m) => (!needOwnershipTag || m.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE) && want.every(([k, v]) => m.tags[k] === v);
 }
 
+/**
+ * What a daemon publishes, in chunks shared between successive snapshots: per
+ * partition the shown primary and the placed replicas as engine member slots
+ * (−1 for none), and the token. Entries are made only when a reader asks.
+ */
+class PublishedTable implements ReadonlyTable<OwnedPartition> {
+  constructor(
+    readonly rows: readonly Int32Array[],
+    readonly tokens: readonly Float64Array[],
+    /** The engine's names by slot (only appended to). */
+    private readonly names: readonly string[],
+    private readonly stride: number,
+    readonly length: number,
+  ) {}
+
+  get(p: number): OwnedPartition {
+    checkIndex(p, this.length);
+    const row = this.rows[p >>> CHUNK_BITS]!;
+    const at = (p & CHUNK_MASK) * this.stride;
+    const primary = row[at]!;
+    return { id: p, primary: primary < 0 ? null : this.names[primary]!, replicas: replicaNames(row, at, this.stride, this.names), token: this.tokens[p >>> CHUNK_BITS]![p & CHUNK_MASK]! };
+  }
+
+  *[Symbol.iterator](): Iterator<OwnedPartition> {
+    for (let p = 0; p < this.length; p++) yield this.get(p);
+  }
+
+  /** JSON.stringify of a snapshot shows the entries, not the chunks. */
+  toJSON(): OwnedPartition[] {
+    return [...this];
+  }
+}
+
+function replicaNames(row: Int32Array, at: number, stride: number, names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let k = 1; k < stride; k++) {
+    const r = row[at + k]!;
+    if (r < 0) break;
+    out.push(names[r]!);
+  }
+  return out;
+}
+
 export class Leadership {
   readonly ownership: Ownership | null;
-  private published: OwnedPartition[];
+  private published: PublishedTable;
+  private readonly stride: number;
+  /** The entry being evaluated: [shown primary, replica…] as engine slots. */
+  private readonly scratch: Int32Array;
+  /** copiedIn[c] === flushSeq: chunk c is already a private copy in this flush. */
+  private readonly copiedIn: Uint32Array;
+  private flushSeq = 1;
   private readonly listeners = new Set<LeadershipListener>();
   /** Tag-eligible members in the alive state. */
   private readonly aliveEligible = new Set<string>();
   /** Alive members running the ownership protocol (eligible or not): they hear commits. */
   private readonly protocolPeers = new Set<string>();
-  private dirty = new Set<number>();
+  /** Partitions to re-evaluate at the next flush, each once: a list and a membership flag (no Set on the event path). */
+  private readonly dirtyList: Int32Array;
+  private readonly isDirty: Uint8Array;
+  private dirtyCount = 0;
   private batching = 0;
   private lastQuorum: 'ok' | 'no-quorum' = 'no-quorum';
   private readonly unsubscribe: (() => void) | null = null;
@@ -109,7 +163,18 @@ export class Leadership {
     },
   ) {
     const P = engine.opts.partitions;
-    this.published = Array.from({ length: P }, (_, id) => Object.freeze({ id, primary: null, replicas: Object.freeze([]) as readonly string[], token: 0 }));
+    this.stride = engine.rowWidth();
+    this.scratch = new Int32Array(this.stride);
+    const rows: Int32Array[] = [];
+    const tokens: Float64Array[] = [];
+    for (let c = 0; c * CHUNK < P; c++) {
+      rows.push(new Int32Array(CHUNK * this.stride).fill(-1));
+      tokens.push(new Float64Array(CHUNK));
+    }
+    this.copiedIn = new Uint32Array(rows.length);
+    this.published = new PublishedTable(rows, tokens, engine.slotNames(), this.stride, P);
+    this.dirtyList = new Int32Array(P);
+    this.isDirty = new Uint8Array(P);
     if (opts.fencing === 'granted') {
       if (env.store === null) throw new Error('granted fencing needs a grant store');
       const view: OwnershipView = {
@@ -226,13 +291,26 @@ export class Leadership {
     return this.snapshotCache;
   }
 
-  /** Partitions where `name` is primary or replica now. */
+  /** Partitions where `name` is primary or replica now (a read: a scan of the slot rows, not on the event path). */
   owned(name: string): { primary: number[]; replica: number[] } {
     const primary: number[] = [];
     const replica: number[] = [];
-    for (const p of this.published) {
-      if (p.primary === name) primary.push(p.id);
-      else if (p.replicas.includes(name)) replica.push(p.id);
+    const slot = this.engine.slotOfName(name);
+    if (slot < 0) return { primary, replica };
+    const S = this.stride;
+    for (let p = 0; p < this.published.length; p++) {
+      const row = this.published.rows[p >>> CHUNK_BITS]!;
+      const at = (p & CHUNK_MASK) * S;
+      if (row[at] === slot) {
+        primary.push(p);
+        continue;
+      }
+      for (let k = 1; k < S && row[at + k]! >= 0; k++) {
+        if (row[at + k] === slot) {
+          replica.push(p);
+          break;
+        }
+      }
     }
     return { primary, replica };
   }
@@ -258,20 +336,26 @@ export class Leadership {
   }
 
   private markDirty(parts: Iterable<number>): void {
-    for (const p of parts) this.dirty.add(p);
+    for (const p of parts) this.mark(p);
     if (this.batching === 0) this.flush();
   }
 
   /** Partitions whose last known owner is `name`. */
   private markOwnedBy(name: string): void {
     const o = this.ownership!;
-    for (let p = 0; p < this.published.length; p++) if (o.knownOwnerOf(p) === name) this.dirty.add(p);
+    for (let p = 0; p < this.published.length; p++) if (o.knownOwnerOf(p) === name) this.mark(p);
     if (this.batching === 0) this.flush();
   }
 
   private markAll(): void {
-    for (let p = 0; p < this.published.length; p++) this.dirty.add(p);
+    for (let p = 0; p < this.published.length; p++) this.mark(p);
     if (this.batching === 0) this.flush();
+  }
+
+  private mark(p: number): void {
+    if (this.isDirty[p] === 1) return;
+    this.isDirty[p] = 1;
+    this.dirtyList[this.dirtyCount++] = p;
   }
 
   private batch(fn: () => void): void {
@@ -284,41 +368,74 @@ export class Leadership {
     if (this.batching === 0) this.flush();
   }
 
-  private entryFor(p: number): OwnedPartition {
-    const placed = this.engine.snapshot().partitions[p]!;
-    if (!this.ownership) return { id: p, primary: placed.primary, replicas: placed.replicas, token: this.engine.snapshot().viewVersion };
+  /**
+   * Fills `scratch` with what partition p shows now and returns its token: the
+   * placed replicas always; as primary, this member while it holds an epoch, or
+   * the placed primary once this daemon heard of its commit and sees it alive.
+   */
+  private entryFor(p: number, selfSlot: number): number {
+    const e = this.scratch;
+    this.engine.copyRow(p, e, 0);
+    if (!this.ownership) return this.engine.snapshot().viewVersion;
     const o = this.ownership;
-    const self = this.node.name;
     const held = o.heldEpoch(p);
-    if (held > 0) return { id: p, primary: self, replicas: placed.replicas, token: held };
+    if (held > 0) {
+      e[0] = selfSlot;
+      return held;
+    }
     const owner = o.knownOwnerOf(p);
-    const token = o.knownEpochOf(p);
+    const placed = e[0]!;
     // Without a quorum in view this daemon vouches for no owner: the one it knew of may have lost its quorum too.
-    const shown = owner !== null && owner !== self && owner === placed.primary && this.aliveEligible.has(owner) && o.quorumOk() ? owner : null;
-    return { id: p, primary: shown, replicas: placed.replicas, token };
+    const shown = owner !== null && owner !== this.node.name && placed >= 0 && this.engine.slotNames()[placed] === owner && this.aliveEligible.has(owner) && o.quorumOk();
+    if (!shown) e[0] = -1;
+    return o.knownEpochOf(p);
   }
 
   private flush(): void {
     const quorum = this.quorumState();
-    if (this.dirty.size === 0 && quorum === this.lastQuorum) return;
+    if (this.dirtyCount === 0 && quorum === this.lastQuorum) return;
     const changed: LeadershipChange[] = [];
-    let next: OwnedPartition[] | null = null;
-    for (const p of this.dirty) {
-      const old = this.published[p]!;
-      const e = this.entryFor(p);
-      if (old.primary === e.primary && old.token === e.token && old.replicas.length === e.replicas.length && old.replicas.every((r, i) => r === e.replicas[i])) continue;
-      if (next === null) next = this.published.slice();
-      next[p] = Object.freeze({ id: p, primary: e.primary, replicas: e.replicas, token: e.token });
+    const S = this.stride;
+    const names = this.engine.slotNames();
+    const selfSlot = this.engine.slotOfName(this.node.name);
+    const base = this.published;
+    let rows: Int32Array[] | null = null;
+    let tokens: Float64Array[] | null = null;
+    const e = this.scratch;
+    for (let j = 0; j < this.dirtyCount; j++) {
+      const p = this.dirtyList[j]!;
+      this.isDirty[p] = 0;
+      const token = this.entryFor(p, selfSlot);
+      const c = p >>> CHUNK_BITS;
+      const at = (p & CHUNK_MASK) * S;
+      let row = (rows ?? base.rows)[c]!;
+      let tok = (tokens ?? base.tokens)[c]!;
+      let holdersMoved = false;
+      for (let k = 0; k < S; k++) if (row[at + k] !== e[k]) holdersMoved = true;
+      if (!holdersMoved && tok[p & CHUNK_MASK] === token) continue;
+      const oldPrimary = row[at]!;
+      if (rows === null || tokens === null) {
+        rows = base.rows.slice();
+        tokens = base.tokens.slice();
+      }
+      if (this.copiedIn[c] !== this.flushSeq) {
+        rows[c] = row = base.rows[c]!.slice();
+        tokens[c] = tok = base.tokens[c]!.slice();
+        this.copiedIn[c] = this.flushSeq;
+      }
+      for (let k = 0; k < S; k++) row[at + k] = e[k]!;
+      tok[p & CHUNK_MASK] = token;
       // In view mode every token moves on every change; report only partitions whose holders moved.
-      if (this.ownership || old.primary !== e.primary || old.replicas.length !== e.replicas.length || !old.replicas.every((r, i) => r === e.replicas[i])) {
-        changed.push({ id: p, oldPrimary: old.primary, newPrimary: e.primary, replicas: e.replicas, token: e.token });
+      if (this.ownership || holdersMoved) {
+        changed.push({ id: p, oldPrimary: oldPrimary < 0 ? null : names[oldPrimary]!, newPrimary: e[0]! < 0 ? null : names[e[0]!]!, replicas: replicaNames(e, 0, S, names), token });
       }
     }
-    this.dirty.clear();
+    this.dirtyCount = 0;
+    this.flushSeq++;
     const quorumChanged = quorum !== this.lastQuorum;
     this.lastQuorum = quorum;
-    if (next === null && !quorumChanged) return;
-    if (next !== null) this.published = next;
+    if (rows === null && !quorumChanged) return;
+    if (rows !== null && tokens !== null) this.published = new PublishedTable(rows, tokens, names, S, base.length);
     this.snapshotCache = null;
     const snap = this.snapshot();
     const diff: LeadershipDiff = { viewVersion: snap.viewVersion, quorum, changed };

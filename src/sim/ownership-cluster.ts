@@ -74,7 +74,7 @@ export class OwnershipCluster {
     let found: string | null = null;
     for (const m of this.cluster.up()) {
       const s = this.procs.get(m.name)?.leadership.snapshot();
-      if (s && s.quorum === 'ok' && s.partitions[p]!.primary === m.name) {
+      if (s && s.quorum === 'ok' && s.partitions.get(p).primary === m.name) {
         if (found !== null) return null;
         found = m.name;
       }
@@ -90,7 +90,7 @@ export class OwnershipCluster {
       for (const m of this.cluster.up()) {
         if (m.scheduler.isPaused()) continue;
         const s = this.procs.get(m.name)?.leadership.snapshot();
-        if (s && s.quorum === 'ok' && s.partitions[p]!.primary === m.name && s.partitions[p]!.token >= this.checker.storage.highestToken(p)) {
+        if (s && s.quorum === 'ok' && s.partitions.get(p).primary === m.name && s.partitions.get(p).token >= this.checker.storage.highestToken(p)) {
           ok = true;
           break;
         }
@@ -124,7 +124,7 @@ export class OwnershipCluster {
     this.appStallUntil.set(name, now + ms);
     const snap = proc.leadership.snapshot();
     if (snap.quorum !== 'ok') return;
-    const held = snap.partitions.filter((p) => p.primary === name).map((p) => [p.id, p.token] as const);
+    const held = [...snap.partitions].filter((p) => p.primary === name).map((p) => [p.id, p.token] as const);
     // It read "primary with token t" before the stall and writes with it after, whatever happened meanwhile.
     this.cluster.clock.setTimer(ms, () => {
       for (const [id, token] of held) this.checker.storage.write(this.cluster.nowMs(), id, name, token);

@@ -226,7 +226,7 @@ export function runScenario(s: Scenario, fencing: 'granted' | 'view', hasher: Ha
     const stuck = oc.unwritable();
     const detail = stuck.slice(0, 5).map((p) => {
       const views = c.up().map((m) => {
-        const e = oc.leadership(m.name).snapshot().partitions[p]!;
+        const e = oc.leadership(m.name).snapshot().partitions.get(p);
         return `${m.name}:${e.primary ?? '-'}/${e.token}`;
       });
       return `p${p} (storage at ${oc.checker.storage.highestToken(p)} by ${oc.checker.storage.lastWriter(p)}) seen as ${views.join(' ')}`;

@@ -23,7 +23,7 @@ async function clusterWithEngines(seed: number, size: number, quorum = 0): Promi
   return { c, engines };
 }
 
-const tableOf = (e: PartitionEngine): string => JSON.stringify(e.snapshot().partitions.map((p) => [p.primary, p.replicas]));
+const tableOf = (e: PartitionEngine): string => JSON.stringify([...e.snapshot().partitions].map((p) => [p.primary, p.replicas]));
 
 for (const seed of simSeeds([3])) {
   test(`after convergence all members compute the same table and tokens; a crash moves the same partitions everywhere with larger tokens (seed ${seed})`, async () => {
@@ -35,19 +35,19 @@ for (const seed of simSeeds([3])) {
       assert.equal(tokens.size, 1, 'and the same tokens');
       const before = engines.get('m0')!.snapshot();
       const victim = 'm5';
-      const owned = before.partitions.filter((p) => p.primary === victim).map((p) => p.id);
+      const owned = [...before.partitions].filter((p) => p.primary === victim).map((p) => p.id);
       assert.ok(owned.length > 0, 'the victim was primary somewhere');
       c.crash(victim);
       c.runUntil(() => c.up().every((m) => m.node.member(victim)?.state === 'dead'), 120_000, 100, 'crash detected');
       const survivors = c.up().map((m) => engines.get(m.name)!);
       const after = survivors.map((e) => e.snapshot());
-      assert.ok(after.every((s) => JSON.stringify(s.partitions) === JSON.stringify(after[0]!.partitions)), 'survivors agree on the new table');
+      assert.ok(after.every((s) => JSON.stringify([...s.partitions]) === JSON.stringify([...after[0]!.partitions])), 'survivors agree on the new table');
       for (const id of owned) {
-        const p = after[0]!.partitions[id]!;
+        const p = after[0]!.partitions.get(id);
         assert.notEqual(p.primary, victim);
         assert.notEqual(p.primary, null);
       }
-      const moved = after[0]!.partitions.filter((p, i) => p.primary !== before.partitions[i]!.primary).map((p) => p.id);
+      const moved = [...after[0]!.partitions].filter((p, i) => p.primary !== before.partitions.get(i).primary).map((p) => p.id);
       assert.deepEqual(moved, owned, 'only the dead member’s partitions moved');
       assert.ok(after.every((s) => s.token > before.token), 'tokens rose');
     });
@@ -64,11 +64,11 @@ test('quorum 5 with a 3|5 split: the 3-side claims no primaries, the 5-side keep
     c.partition(small, big);
     c.runUntil(() => small.every((n) => engines.get(n)!.snapshot().quorum === 'no-quorum'), 120_000, 200, 'minority loses quorum');
     c.runUntil(() => big.every((b) => small.every((s) => c.member(b).node.member(s)?.state === 'dead')), 120_000, 200, 'majority marks the minority dead');
-    for (const n of small) assert.ok(engines.get(n)!.snapshot().partitions.every((p) => p.primary === null), `${n} claims nothing`);
+    for (const n of small) assert.ok([...engines.get(n)!.snapshot().partitions].every((p) => p.primary === null), `${n} claims nothing`);
     for (const n of big) {
       const s = engines.get(n)!.snapshot();
       assert.equal(s.quorum, 'ok');
-      assert.ok(s.partitions.every((p) => p.primary !== null && big.includes(p.primary)), `${n} assigns every partition inside the majority`);
+      assert.ok([...s.partitions].every((p) => p.primary !== null && big.includes(p.primary)), `${n} assigns every partition inside the majority`);
     }
     c.heal();
     c.runUntil(() => c.converged(), 30_000, 100, 'heal');

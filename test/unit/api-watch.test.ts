@@ -64,3 +64,19 @@ test('the queue is bounded in bytes too: a few huge lines trip the resync long b
   res.emit('drain');
   assert.deepEqual(res.written.slice(2).map((l) => JSON.parse(l).reason), ['reader too slow; queue dropped', 'snap']);
 });
+
+test('the partitions line written directly is byte for byte the JSON of the line', async () => {
+  const { partitionsLineText } = await import('../../src/api/views.js');
+  const line = {
+    type: 'partitions' as const,
+    viewVersion: 1234567,
+    quorum: 'no-quorum' as const,
+    changed: [
+      { id: 0, oldPrimary: null, newPrimary: 'a', replicas: ['b', 'c'], token: 9 },
+      { id: 7, oldPrimary: 'quote " back\\ slash\nnewline ☃', newPrimary: null, replicas: [], token: 0 },
+      { id: 65535, oldPrimary: 'b', newPrimary: 'b', replicas: ['quote " back\\ slash\nnewline ☃'], token: 2 ** 40 },
+    ],
+  };
+  assert.equal(partitionsLineText(line), JSON.stringify(line) + '\n');
+  assert.equal(partitionsLineText({ ...line, changed: [] }), JSON.stringify({ ...line, changed: [] }) + '\n');
+});

@@ -15,7 +15,7 @@ function snap(name: string, state: MemberState, incarnation: number, tags: Recor
 const base: PartitionOptions = { partitions: 64, replicas: 3, strategy: 'rendezvous', quorum: 0 };
 const engine = (o: Partial<PartitionOptions> = {}): Promise<PartitionEngine> => createPartitionEngine({ ...base, ...o });
 
-const table = (s: PartitionSnapshot): string[] => s.partitions.map((p) => `${p.primary}|${p.replicas.join(',')}`);
+const table = (s: PartitionSnapshot): string[] => [...s.partitions].map((p) => `${p.primary}|${p.replicas.join(',')}`);
 
 const memberArb = fc.record({
   zone: fc.constantFrom('a', 'b', 'c', ''),
@@ -48,7 +48,7 @@ test('minimal movement: a death moves exactly the dead member’s partitions, ea
       const victim = view[pick % view.length]!;
       const diff = e.applyEvent({ kind: 'dead', member: snap(victim.name, 'dead', 1), from: 'x' });
       for (const c of diff.changed) {
-        const old = before.partitions[c.id]!;
+        const old = before.partitions.get(c.id);
         assert.ok(old.primary === victim.name || old.replicas.includes(victim.name), `partition ${c.id} moved without involving the dead member`);
       }
       for (const p of before.partitions) if (p.primary === victim.name) assert.ok(diff.changed.some((c) => c.id === p.id), `partition ${p.id} kept a dead primary`);
@@ -149,7 +149,7 @@ test('tokens: never decrease, rise when a primary changes, agree for equal views
         const next = e.snapshot();
         assert.ok(next.token >= prev.token, '(2) token never decreases');
         for (const p of next.partitions) {
-          if (p.primary !== prev.partitions[p.id]!.primary) assert.ok(next.token > prev.token, '(3) primary changed without a higher token');
+          if (p.primary !== prev.partitions.get(p.id).primary) assert.ok(next.token > prev.token, '(3) primary changed without a higher token');
         }
         const oracle = await engine({ quorum });
         oracle.applyMembers([...view.values()]);
@@ -157,7 +157,7 @@ test('tokens: never decrease, rise when a primary changes, agree for equal views
         assert.equal(next.token, oracle.snapshot().token, '(1) same view, same token whatever the history');
         if (quorum > 0 && next.liveMembers < quorum) {
           assert.equal(next.quorum, 'no-quorum');
-          assert.ok(next.partitions.every((p) => p.primary === null), 'no primaries without quorum');
+          assert.ok([...next.partitions].every((p) => p.primary === null), 'no primaries without quorum');
         }
         history.push(next);
       }
@@ -203,7 +203,7 @@ test('weights: a weighted member joining switches every key to one scale, and th
   const oracle = await engine({ partitions: 1024, replicas: 2 });
   oracle.applyMembers([...view, heavy]);
   assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()));
-  const won = e.snapshot().partitions.filter((p) => p.primary === 'h').length / 1024;
+  const won = [...e.snapshot().partitions].filter((p) => p.primary === 'h').length / 1024;
   assert.ok(Math.abs(won - 0.5) < 0.05, `weight 4 among four of weight 1 wins ${won}, expected about 0.5`);
 });
 
@@ -211,10 +211,122 @@ test('a member known only from gossip (not yet contacted) holds no role until it
   const e = await engine({ partitions: 32, replicas: 2 });
   const members = ['a', 'b', 'c'].map((n) => snap(n, 'alive', 1));
   e.applyMembers([...members, { ...snap('ghost', 'alive', 1), contacted: false }]);
-  assert.ok(e.snapshot().partitions.every((p) => p.primary !== 'ghost' && !p.replicas.includes('ghost')));
+  assert.ok([...e.snapshot().partitions].every((p) => p.primary !== 'ghost' && !p.replicas.includes('ghost')));
   e.applyEvent({ kind: 'update', member: snap('ghost', 'alive', 1) });
-  assert.ok(e.snapshot().partitions.some((p) => p.primary === 'ghost'), 'once contacted it wins its share');
+  assert.ok([...e.snapshot().partitions].some((p) => p.primary === 'ghost'), 'once contacted it wins its share');
   const full = await engine({ partitions: 32, replicas: 2 });
   full.applyMembers([...members, snap('ghost', 'alive', 1)]);
-  assert.deepEqual(e.snapshot().partitions.map((p) => [p.primary, p.replicas]), full.snapshot().partitions.map((p) => [p.primary, p.replicas]), 'the incremental result equals the full recompute');
+  assert.deepEqual([...e.snapshot().partitions].map((p) => [p.primary, p.replicas]), [...full.snapshot().partitions].map((p) => [p.primary, p.replicas]), 'the incremental result equals the full recompute');
+});
+
+// Histories over tagged members: zones, weights, drain and a role tag change with updates, for every option.
+const tagArb = fc.record({
+  zone: fc.constantFrom('a', 'b', 'c', ''),
+  weight: fc.constantFrom('1', '1', '1', '3'),
+  drain: fc.constantFrom('false', 'false', 'false', 'true'),
+  role: fc.constantFrom('app', 'app', 'app', 'tool'),
+});
+const taggedStepArb = fc.record({ who: fc.nat({ max: 13 }), what: fc.constantFrom('suspect', 'dead', 'left', 'alive', 'bump', 'retag'), tags: tagArb });
+
+const optionSets: [string, Partial<PartitionOptions>][] = [
+  ['plain', {}],
+  ['two replicas', { replicas: 2 }],
+  ['one replica', { replicas: 1 }],
+  ['eligibility selector', { eligible: (m) => m.tags.role !== 'tool' }],
+  ['bounded load', { boundedLoadEpsilon: 0.25 }],
+  ['failoverOnSuspect', { failoverOnSuspect: true }],
+  ['quorum 3', { quorum: 3 }],
+  ['modulo', { strategy: 'modulo' }],
+  ['everything at once', { eligible: (m) => m.tags.role !== 'tool', failoverOnSuspect: true, boundedLoadEpsilon: 0.5, quorum: 2 }],
+];
+
+// With one zone the engine ranks most partitions from its per-partition candidate lists; with several, from every member.
+for (const [label, o] of optionSets.flatMap(([l, x]) => [[`${l}, zones`, x, true] as const, [`${l}, one zone`, x, false] as const]).map(([l, x, z]) => [l, { ...x, zones: z }] as const)) {
+  test(`incremental equals full recompute, the diff names exactly the partitions that moved, old snapshots never change: ${label}`, async () => {
+    const { zones, ...engineOpts } = o;
+    await fc.assert(
+      fc.asyncProperty(fc.array(taggedStepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
+        const opts: Partial<PartitionOptions> = { partitions: 48, ...engineOpts };
+        const e = await engine(opts);
+        const view = new Map<string, MemberSnapshot>();
+        const tagsOf = new Map<string, Record<string, string>>();
+        for (const s of steps) {
+          const name = `n${s.who}`;
+          const cur = view.get(name);
+          let ev: MemberEvent;
+          if (s.what === 'retag' || cur === undefined) {
+            const tags = zones ? s.tags : { ...s.tags, zone: '' };
+            tagsOf.set(name, tags);
+            ev = cur === undefined ? { kind: 'join', member: snap(name, 'alive', 1, tags) } : { kind: cur.state === 'alive' ? 'update' : 'alive-again', member: snap(name, 'alive', cur.incarnation + 1, tags) };
+          } else {
+            const plain = advance(cur, name, s.what);
+            ev = { ...plain, member: snap(name, plain.member.state, plain.member.incarnation, tagsOf.get(name)!) } as MemberEvent;
+          }
+          view.set(name, ev.member);
+          const prev = e.snapshot();
+          const prevRows = table(prev);
+          const diff = e.applyEvent(ev);
+          const next = e.snapshot();
+          const oracle = await engine(opts);
+          oracle.applyMembers([...view.values()]);
+          const nextRows = table(next);
+          assert.deepEqual(nextRows, table(oracle.snapshot()), 'incremental equals full recompute');
+          const moved = nextRows.flatMap((row, p) => (row !== prevRows[p] ? [p] : []));
+          assert.deepEqual(diff.changed.map((c) => c.id), moved, 'the diff lists exactly the partitions whose holders changed, in id order');
+          for (const c of diff.changed) {
+            const a = next.partitions.get(c.id);
+            assert.equal(c.newPrimary, a.primary);
+            assert.deepEqual(c.replicas, a.replicas);
+            assert.equal(c.oldPrimary, prev.partitions.get(c.id).primary);
+          }
+          assert.deepEqual(table(prev), prevRows, 'a published snapshot does not change afterwards');
+          for (const m of view.keys()) {
+            const owned = e.owned(m);
+            const rows = [...next.partitions];
+            assert.deepEqual(owned.primary, rows.filter((p) => p.primary === m).map((p) => p.id), `${m} primaries`);
+            assert.deepEqual(owned.replica, rows.filter((p) => p.replicas.includes(m)).map((p) => p.id), `${m} replicas`);
+          }
+        }
+      }),
+      { numRuns: Math.max(10, Math.floor(RUNS / 3)) },
+    );
+  });
+}
+
+test('a snapshot table reads like a read-only array: length, get, iteration, JSON, and a RangeError outside it', async () => {
+  const e = await engine({ partitions: 130, replicas: 2 });
+  e.applyMembers(['a', 'b', 'c'].map((n) => snap(n, 'alive', 1)));
+  const t = e.snapshot().partitions;
+  assert.equal(t.length, 130);
+  assert.equal([...t].length, 130);
+  assert.deepEqual([...t].map((p) => p.id), Array.from({ length: 130 }, (_, i) => i));
+  assert.deepEqual(JSON.parse(JSON.stringify(t)), JSON.parse(JSON.stringify([...t])));
+  assert.deepEqual(t.get(129), [...t][129]);
+  assert.throws(() => t.get(130), RangeError);
+  assert.throws(() => t.get(-1), RangeError);
+  assert.throws(() => t.get(1.5), RangeError);
+});
+
+test('more deaths than a partition lists candidates, then every member back: each step equals the full recompute', async () => {
+  for (const o of [{}, { boundedLoadEpsilon: 0.25 }, { replicas: 1 }] as Partial<PartitionOptions>[]) {
+    const opts = { partitions: 256, ...o };
+    const e = await engine(opts);
+    const view = Array.from({ length: 14 }, (_, i) => snap(`m${i}`, 'alive', 1));
+    e.applyMembers(view);
+    const check = async (what: string): Promise<void> => {
+      const oracle = await engine(opts);
+      oracle.applyMembers(view);
+      assert.deepEqual(table(e.snapshot()), table(oracle.snapshot()), what);
+    };
+    for (let i = 0; i < 11; i++) {
+      view[i] = snap(`m${i}`, 'dead', 1);
+      e.applyEvent({ kind: 'dead', member: view[i]!, from: 'x' });
+      await check(`after ${i + 1} deaths (${JSON.stringify(o)})`);
+    }
+    for (let i = 0; i < 11; i++) {
+      view[i] = snap(`m${i}`, 'alive', 2);
+      e.applyEvent({ kind: 'alive-again', member: view[i]! });
+      await check(`after ${i + 1} returns (${JSON.stringify(o)})`);
+    }
+  }
 });

@@ -1,0 +1,34 @@
+// How a daemon turns a member event into what it publishes: the member line,
+// placement and ownership, then one partitions line carrying only the
+// partitions that changed. The daemon and the failover bench wire the same code.
+import type { Logger } from 'pino';
+import type { MemberEvent } from '../core/member-types.js';
+import type { Leadership } from '../partition/leadership.js';
+import { memberView, partitionsLineText } from '../api/views.js';
+import type { WatchHub } from '../api/watch.js';
+import type { DaemonMetrics } from './metrics.js';
+
+export interface EventSource {
+  on(listener: (ev: MemberEvent) => void): () => void;
+}
+
+export function wireEventPipeline(node: EventSource, leadership: Leadership, watch: WatchHub, log: Logger, metrics: Pick<DaemonMetrics, 'partitionChanges' | 'failoverCompute'>): () => void {
+  const offLeadership = leadership.on((_snap, diff) => {
+    if (diff.changed.length > 0) {
+      metrics.partitionChanges.inc(diff.changed.length);
+      log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
+    }
+    if (watch.hasWatchers()) watch.publishText(partitionsLineText({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed }));
+  });
+  const offNode = node.on((ev) => {
+    const t0 = performance.now();
+    log.info({ event: ev.kind, member: ev.member.name, incarnation: ev.member.incarnation }, `member ${ev.kind}`);
+    watch.publish({ type: 'member', event: ev.kind, member: memberView(ev.member) });
+    leadership.applyEvent(ev);
+    metrics.failoverCompute.observe((performance.now() - t0) / 1000);
+  });
+  return () => {
+    offLeadership();
+    offNode();
+  };
+}

@@ -1,0 +1,84 @@
+// The daemon's event pipeline: a death publishes the member line and one
+// partitions line with only the partitions whose published entry moved; the
+// snapshot a reader took before the death is left as it was.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { pino } from 'pino';
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { MemberEvent, MemberSnapshot } from '../../src/core/member-types.js';
+import { SeededRandom } from '../../src/core/prng.js';
+import { WatchHub } from '../../src/api/watch.js';
+import type { WatchLine } from '../../src/api/views.js';
+import { wireEventPipeline } from '../../src/daemon/pipeline.js';
+import { createPartitionEngine } from '../../src/partition/engine.js';
+import { MemoryGrantStore } from '../../src/partition/grant-store.js';
+import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type LeadershipNode } from '../../src/partition/leadership.js';
+import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
+import { encodeTags } from '../../src/wire/serf-tags.js';
+
+class FakeResponse extends EventEmitter {
+  written: string[] = [];
+  write(text: string): boolean {
+    this.written.push(text);
+    return true;
+  }
+  end(): void {}
+}
+
+const meta = encodeTags({ [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE });
+const member = (name: string, state: MemberSnapshot['state'], incarnation: number): MemberSnapshot => ({ name, host: '10.0.0.1', port: 7946, state, incarnation, meta, stateChangedAtMs: 0, vsn: [1, 5, 2, 2, 5, 4], contacted: true });
+
+test('a death publishes one partitions line naming exactly the partitions whose entry moved', async () => {
+  const names = Array.from({ length: 8 }, (_, i) => `m${i}`);
+  const view = new Map(names.map((n) => [n, member(n, 'alive', 1)]));
+  const listeners = new Set<(ev: MemberEvent) => void>();
+  const node: LeadershipNode & { on(l: (ev: MemberEvent) => void): () => void } = {
+    name: 'm0',
+    members: () => [...view.values()],
+    member: (n) => view.get(n),
+    onUserMessage: () => () => {},
+    sendUserMessage: () => true,
+    userMessageBudgetBytes: () => 1200,
+    evidenceOf: () => [],
+    mergeEvidence: () => {},
+    on: (l) => (listeners.add(l), () => listeners.delete(l)),
+  };
+  const engine = await createPartitionEngine({ partitions: 200, replicas: 3, strategy: 'rendezvous', quorum: 0, eligible: eligibilityOf({ fencing: 'granted', eligibleTags: {} }) });
+  const scheduler = new VirtualScheduler();
+  const leadership = new Leadership({ fencing: 'granted', quorum: 5, eligibleTags: {}, claimTimeoutMs: 100, claimBackoffMaxMs: 400, syncIntervalMs: 1000 }, engine, node, { scheduler, random: new SeededRandom(3), store: new MemoryGrantStore() });
+  const registry = new Registry();
+  const metrics = { partitionChanges: new Counter({ name: 'c', help: 'c', registers: [registry] }), failoverCompute: new Histogram({ name: 'h', help: 'h', registers: [registry] }) };
+  const hub = new WatchHub(16, () => ({ type: 'resync', reason: 'snapshot' }));
+  wireEventPipeline(node, leadership, hub, pino({ level: 'silent' }), metrics);
+  leadership.start();
+  const res = new FakeResponse();
+  hub.add(res as unknown as ServerResponse);
+
+  const before = leadership.snapshot();
+  const beforeRows = [...before.partitions].map((p) => JSON.stringify(p));
+  const placedBefore = engine.snapshot();
+  const victim = 'm3';
+  const held = new Set([...placedBefore.partitions].filter((p) => p.primary === victim || p.replicas.includes(victim)).map((p) => p.id));
+  assert.ok(held.size > 0, 'the victim holds partitions');
+
+  const dead = member(victim, 'dead', 1);
+  view.set(victim, dead);
+  for (const l of listeners) l({ kind: 'dead', member: dead, from: 'm1' });
+
+  const lines = res.written.slice(1).map((l) => JSON.parse(l) as WatchLine);
+  assert.equal(lines.length, 2, 'a member line, then one partitions line');
+  assert.equal(lines[0]!.type, 'member');
+  const line = lines[1]!;
+  assert.ok(line.type === 'partitions');
+  const after = leadership.snapshot();
+  const moved = [...after.partitions].filter((p, i) => JSON.stringify(p) !== beforeRows[i]).map((p) => p.id);
+  assert.ok(moved.length > 0);
+  assert.deepEqual(line.changed.map((c) => c.id).sort((a, b) => a - b), moved, 'the line carries exactly the partitions that moved');
+  for (const id of moved) assert.ok(held.has(id), `partition ${id} moved though the victim held no part of it`);
+  for (const c of line.changed) assert.deepEqual(c.replicas, after.partitions.get(c.id).replicas);
+  assert.deepEqual([...before.partitions].map((p) => JSON.stringify(p)), beforeRows, 'the earlier snapshot is unchanged');
+  for (const p of after.partitions) assert.ok(!p.replicas.includes(victim) && p.primary !== victim, `partition ${p.id} still names the dead member`);
+  leadership.stop();
+});
