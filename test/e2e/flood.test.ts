@@ -6,43 +6,28 @@
 // sets the flood's length (default 10 s).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { SwimdClient } from '../../src/client/client.js';
 import type { WatchLine } from '../../src/api/views.js';
 import { SeededRandom } from '../../src/core/prng.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { MessageType } from '../../src/wire/messages.js';
 import { PLAINTEXT, sealPacket } from '../../src/wire/packet.js';
-import { freePorts, killAll, tmp, track, waitFor } from '../support/procs.js';
+import { killAll, waitFor } from '../support/procs.js';
+import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);
-const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
 const NAMES = ['fl-a', 'fl-b', 'fl-c'];
-const PORTS = await freePorts(3);
+const cluster = await localCluster(NAMES, ['profile: lan', 'partitions: { count: 32, replicas: 2, quorum: 2 }', 'log: { level: error }']);
+const PORTS = cluster.ports;
+const { start } = cluster;
 const FLOOD_S = Number(process.env.SWIMD_FLOOD_S ?? 10);
 // One hostile peer by default; more source ports (SWIMD_FLOOD_SOURCES) let more of the flood past the per-source limit (limits.maxPacketsPerSource) to the identity checks.
 const SOURCES = Number(process.env.SWIMD_FLOOD_SOURCES ?? 1);
 const SEED = Number(process.env.SWIMD_FLOOD_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const sock = (i: number): string => join(tmp, `${NAMES[i]}.sock`);
-const client = (i: number): SwimdClient => new SwimdClient(sock(i));
+const client = (i: number): SwimdClient => cluster.client(i);
 
-function start(i: number) {
-  const file = join(tmp, `${NAMES[i]}.yaml`);
-  writeFileSync(file, [
-    `node: { name: ${NAMES[i]}, bind: 127.0.0.1:${PORTS[i]} }`,
-    `join: [${PORTS.map((p) => `127.0.0.1:${p}`).join(', ')}]`,
-    'profile: lan',
-    'partitions: { count: 32, replicas: 2, quorum: 2 }',
-    `api: { socket: ${sock(i)} }`,
-    'log: { level: error }',
-  ].join('\n'));
-  return track(spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] }));
-}
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 

@@ -2,33 +2,23 @@
 // epochs granted before are on disk, so every new token is above every old one.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SwimdClient } from '../../src/client/client.js';
-import { freePorts, killAll, tmp, track, waitFor } from '../support/procs.js';
+import { killAll, tmp, waitFor } from '../support/procs.js';
+import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);
-const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
 const NAMES = ['fr-a', 'fr-b', 'fr-c'];
-const PORTS = await freePorts(3);
-const sock = (i: number): string => join(tmp, `${NAMES[i]}.sock`);
+const cluster = await localCluster(NAMES, [
+  'profile: local',
+  'swim: { probeInterval: 200ms, probeTimeout: 100ms, gossipInterval: 50ms }',
+  'partitions: { count: 24, replicas: 2, quorum: 2 }',
+  'log: { level: warn }',
+]);
+const sock = cluster.sock;
+const start = cluster.start;
 
-function start(i: number) {
-  const file = join(tmp, `${NAMES[i]}.yaml`);
-  writeFileSync(file, [
-    `node: { name: ${NAMES[i]}, bind: 127.0.0.1:${PORTS[i]} }`,
-    `join: [${PORTS.map((p) => `127.0.0.1:${p}`).join(', ')}]`,
-    'profile: local',
-    'swim: { probeInterval: 200ms, probeTimeout: 100ms, gossipInterval: 50ms }',
-    'partitions: { count: 24, replicas: 2, quorum: 2 }',
-    `api: { socket: ${sock(i)} }`,
-    'log: { level: warn }',
-  ].join('\n'));
-  return track(spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] }));
-}
 
 async function allOwned(): Promise<Map<number, number>> {
   let tokens = new Map<number, number>();

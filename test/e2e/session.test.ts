@@ -3,36 +3,26 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SwimdClient, type ClientSession } from '../../src/client/client.js';
+import type { ClientSession } from '../../src/client/client.js';
 import type { WatchLine } from '../../src/api/views.js';
-import { freePorts, killAll, tmp, track, waitFor } from '../support/procs.js';
+import { killAll, track, waitFor } from '../support/procs.js';
+import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
 const BIN = join(here, '..', '..', '..', 'bin', 'swimd');
 const CLIENT = join(here, '..', '..', 'src', 'client', 'client.js');
 const NAMES = ['ss-a', 'ss-b', 'ss-c'];
-const PORTS = await freePorts(3);
-const sock = (i: number): string => join(tmp, `${NAMES[i]}.sock`);
-const client = (i: number): SwimdClient => new SwimdClient(sock(i));
+const cluster = await localCluster(NAMES, [
+  'profile: local',
+  'swim: { probeInterval: 200ms, probeTimeout: 100ms, gossipInterval: 50ms }',
+  'partitions: { count: 24, replicas: 2, quorum: 2, requireSession: true, handoffTimeout: 3s }',
+  'log: { level: warn }',
+]);
+const { sock, client, start } = cluster;
 
-function start(i: number) {
-  const file = join(tmp, `${NAMES[i]}.yaml`);
-  writeFileSync(file, [
-    `node: { name: ${NAMES[i]}, bind: 127.0.0.1:${PORTS[i]} }`,
-    `join: [${PORTS.map((p) => `127.0.0.1:${p}`).join(', ')}]`,
-    'profile: local',
-    'swim: { probeInterval: 200ms, probeTimeout: 100ms, gossipInterval: 50ms }',
-    'partitions: { count: 24, replicas: 2, quorum: 2, requireSession: true, handoffTimeout: 3s }',
-    `api: { socket: ${sock(i)} }`,
-    'log: { level: warn }',
-  ].join('\n'));
-  return track(spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] }));
-}
 
 /** An application process that opens a session on daemon i and then does nothing. */
 function startApp(i: number) {
