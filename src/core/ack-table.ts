@@ -13,9 +13,16 @@ interface AckHandler {
 
 export class AckTable {
   private readonly handlers = new Map<number, AckHandler>();
-  private seqNo = 0;
+  /**
+   * Starts at a random value: an ack proves contact (and ends a probe), so its
+   * sequence number must not be guessable by a sender that does not see our
+   * pings (a bit flip turns a ping with seqNo 1 into an ack with seqNo 1).
+   */
+  private seqNo: number;
 
-  constructor(private readonly ctx: CoreContext) {}
+  constructor(private readonly ctx: CoreContext) {
+    this.seqNo = ctx.env.random.int(0x7fffffff) * 2 + ctx.env.random.int(2);
+  }
 
   size(): number {
     return this.handlers.size;

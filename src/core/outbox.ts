@@ -31,6 +31,11 @@ export class Outbox {
     this.broadcasts = new BroadcastQueue(ctx.cfg.maxBroadcasts);
   }
 
+  /** Updates dropped because the broadcast queue was full. */
+  broadcastsDropped(): number {
+    return this.broadcasts.dropped;
+  }
+
   broadcastQueueDepth(): number {
     return this.broadcasts.size();
   }

@@ -143,6 +143,8 @@ export class StateRules {
       this.emit({ kind: 'join', member: snap });
     } else if (oldState !== 'alive') {
       this.emit({ kind: 'alive-again', member: snap });
+      // Back from suspect or dead with other metadata: the member is told too (a forged revival is refuted).
+      if (!sameBytes(oldMeta, m.meta) || updatesAddress) this.onUpdatedOther?.(m);
     } else if (!sameBytes(oldMeta, m.meta) || updatesAddress || m.incarnation > oldIncarnation) {
       // Incarnation bumps are updates too: observers that derive values from the
       // whole view (the partition view version) must see every change.
@@ -287,6 +289,7 @@ export class StateRules {
     if (peer && peer !== this.table.self && !isDeadOrLeft(peer) && now - last >= ctx.cfg.probeIntervalMs) {
       if (this.corrected.size >= CORRECTED_PAIRS_MAX) this.corrected.clear();
       this.corrected.set(key, now);
+      ctx.stats.staleAnswers++;
       this.outbox.sendRaw(addressOf(peer), encodeMessage(alive), peer);
     }
     if (isSelf && now - this.lastReassertAtMs >= ctx.cfg.probeIntervalMs) {

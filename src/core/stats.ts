@@ -17,6 +17,8 @@ export interface CoreStats {
   pushPulls: number;
   /** Verification pings sent to members heard of only by gossip. */
   verifications: number;
+  /** Direct answers to stale accusations (the alive this node holds, sent to the accuser). */
+  staleAnswers: number;
   /** Members moved back to their last verified address after a move there never verified. */
   addressReverts: number;
   pushPullFailures: number;
@@ -51,6 +53,7 @@ export function newStats(): CoreStats {
     joins: 0,
     pushPulls: 0,
     verifications: 0,
+    staleAnswers: 0,
     addressReverts: 0,
     pushPullFailures: 0,
     reconnects: 0,

@@ -298,6 +298,11 @@ export class SwimNode {
     }
   }
 
+  /** Updates dropped because the broadcast queue was full (the most-sent first). */
+  broadcastsDropped(): number {
+    return this.outbox.broadcastsDropped();
+  }
+
   broadcastQueueDepth(): number {
     return this.outbox.broadcastQueueDepth();
   }

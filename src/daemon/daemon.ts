@@ -99,9 +99,11 @@ export class Daemon {
         observeClaimMs: (ms) => metrics.claimRound.observe(ms / 1000),
       },
     );
-    const metrics = createMetrics(node, leadership, () => agent.transportStats());
+    let watchRef: WatchHub | null = null;
+    const metrics = createMetrics(node, leadership, () => agent.transportStats(), () => watchRef?.resyncs ?? 0);
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
     const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine, cfg.api.watchQueueBytes);
+    watchRef = watch;
     const sessions = new SessionHub(cfg.api.maxSessions, (live, why, id) => {
       log.info({ session: id, live, why }, why === 'opened' ? 'application session opened' : 'application session ended');
       // The member gives up (or may take) primaries through a tag change every member sees.

@@ -11,11 +11,27 @@ export interface DaemonMetrics {
   claimRound: Histogram<string>;
 }
 
-export function createMetrics(node: SwimNode, leadership: Leadership, transportStats: () => Record<string, number>): DaemonMetrics {
+export function createMetrics(node: SwimNode, leadership: Leadership, transportStats: () => Record<string, number>, watchResyncs: () => number = () => 0): DaemonMetrics {
   const registry = new Registry();
+  // Prometheus counters that follow the core's plain monotonic numbers: each scrape adds what
+  // the number grew by since the last one (prom-client counters cannot be set).
   const counterFrom = (name: string, help: string, read: () => number): void => {
-    // A gauge mirroring a monotonic counter: prom-client counters cannot be set.
-    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    let last = 0;
+    new Counter({ name, help, registers: [registry], collect() {
+      const v = read();
+      if (v > last) this.inc(v - last);
+      last = v;
+    } });
+  };
+  const labelledCounterFrom = (name: string, help: string, label: string, read: () => Iterable<[string, number]>): void => {
+    const last = new Map<string, number>();
+    new Counter({ name, help, labelNames: [label], registers: [registry], collect() {
+      for (const [key, v] of read()) {
+        const before = last.get(key) ?? 0;
+        if (v > before) this.inc({ [label]: key }, v - before);
+        last.set(key, v);
+      }
+    } });
   };
   const s = node.stats;
   counterFrom('swimd_probes_total', 'Direct probes sent.', () => s.probes);
@@ -32,15 +48,11 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
   counterFrom('swimd_bytes_in_total', 'Datagram bytes received.', () => s.bytesIn);
   counterFrom('swimd_bytes_out_total', 'Datagram bytes sent.', () => s.bytesOut);
   counterFrom('swimd_push_pulls_total', 'Completed push/pull exchanges.', () => s.pushPulls);
-  new Gauge({
-    name: 'swimd_drops_total',
-    help: 'Input dropped, by reason.',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      for (const [reason, n] of Object.entries(s.drops)) this.set({ reason }, n);
-    },
-  });
+  labelledCounterFrom('swimd_drops_total', 'Input dropped, by reason.', 'reason', () => Object.entries(s.drops));
+  counterFrom('swimd_verifications_total', 'Verification pings sent to members heard of only by gossip.', () => s.verifications);
+  counterFrom('swimd_address_reverts_total', 'Members moved back to their last verified address after a move there never verified.', () => s.addressReverts);
+  counterFrom('swimd_watch_resyncs_total', 'Watch readers too slow to keep up, sent a resync and a fresh snapshot instead of an unbounded queue.', watchResyncs);
+  counterFrom('swimd_broadcasts_dropped_total', 'Queued updates dropped because the broadcast queue was full.', () => node.broadcastsDropped());
   new Gauge({ name: 'swimd_health_score', help: 'Lifeguard local health score (0 is healthy).', registers: [registry], collect() { this.set(node.healthScore()); } });
   new Gauge({ name: 'swimd_broadcast_queue_depth', help: 'Updates waiting to be gossiped.', registers: [registry], collect() { this.set(node.broadcastQueueDepth()); } });
   new Gauge({ name: 'swimd_members', help: 'Known members by state.', labelNames: ['state'], registers: [registry], collect() {
@@ -51,21 +63,18 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
   new Gauge({ name: 'swimd_view_version', help: 'Partition view version: a digest of the member view (not a fencing token).', registers: [registry], collect() { this.set(leadership.snapshot().viewVersion); } });
   new Gauge({ name: 'swimd_partitions_held', help: 'Partitions this member holds a quorum-granted epoch for (is primary of).', registers: [registry], collect() { this.set(leadership.owned(node.name).primary.length); } });
   new Gauge({ name: 'swimd_ownership_quorum', help: '1 while this member sees a quorum of eligible members alive (and no more than 2 × quorum − 1), else 0.', registers: [registry], collect() { this.set(leadership.snapshot().quorum === 'ok' ? 1 : 0); } });
-  new Gauge({
-    name: 'swimd_ownership_total',
-    help: 'Ownership protocol counters: claims started, commits, grants given and refused, stale votes, deposed holds, failed rounds, universe-exceeded checks.',
-    labelNames: ['counter'],
-    registers: [registry],
-    collect() {
+  labelledCounterFrom(
+    'swimd_ownership_total',
+    'Ownership protocol counters: claims started, commits, grants given and refused, stale votes, deposed holds, failed rounds, universe-exceeded checks, dropped messages by reason.',
+    'counter',
+    function* () {
       const st = leadership.ownershipStats();
       if (!st) return;
-      for (const [k, v] of Object.entries(st)) if (typeof v === 'number') this.set({ counter: k }, v);
-      for (const [reason, n] of Object.entries(st.dropped)) this.set({ counter: `dropped_${reason}` }, n);
+      for (const [k, v] of Object.entries(st)) if (typeof v === 'number') yield [k, v];
+      for (const [reason, n] of Object.entries(st.dropped)) yield [`dropped_${reason}`, n];
     },
-  });
-  new Gauge({ name: 'swimd_transport', help: 'Transport counters.', labelNames: ['counter'], registers: [registry], collect() {
-    for (const [counter, n] of Object.entries(transportStats())) this.set({ counter }, n);
-  } });
+  );
+  labelledCounterFrom('swimd_transport_total', 'Transport counters.', 'counter', () => Object.entries(transportStats()));
   const failoverCompute = new Histogram({ name: 'swimd_failover_compute_seconds', help: 'Time from a member event to the new partition snapshot.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: [registry] });
   const partitionChanges = new Counter({ name: 'swimd_partition_changes_total', help: 'Partitions whose primary or replicas changed.', registers: [registry] });
   counterFrom('swimd_missed_probe_periods_total', 'Protocol periods that started a whole period or more late (an event-loop stall).', () => s.missedProbePeriods);

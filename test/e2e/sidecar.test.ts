@@ -108,6 +108,15 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
     assert.equal(health.status, 200);
     const metrics = await rawHttp(0, 'GET', '/metrics');
     assert.match(metrics.body, /swimd_probes_total \d+/);
+    // Monotonic counts are Prometheus counters (rate() works on them), not gauges.
+    for (const name of ['swimd_probes_total', 'swimd_drops_total', 'swimd_verifications_total', 'swimd_watch_resyncs_total', 'swimd_broadcasts_dropped_total', 'swimd_ownership_total']) {
+      assert.match(metrics.body, new RegExp(`# TYPE ${name} counter`), name);
+    }
+    // Each scrape adds what the core's count grew by: the counter follows it and never goes back.
+    const first = (await client(0).metricSamples()).get('swimd_probes_total')!;
+    await sleep(700);
+    const second = (await client(0).metricSamples()).get('swimd_probes_total')!;
+    assert.ok(first > 0 && second > first, `probes counted ${first}, then ${second}`);
     const samples = await client(0).metricSamples();
     const periods = samples.get('swimd_probe_period_lateness_seconds_count') ?? 0;
     assert.ok(periods > 0, 'protocol periods are timed');

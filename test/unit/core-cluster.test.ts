@@ -189,13 +189,16 @@ test('a stale accusation is answered: the accuser is sent the alive the receiver
 
   // The accused itself: no new incarnation, a direct answer and one re-announcement.
   mark = c.sent.length;
+  const answersBefore = c.nodes[2]!.stats.staleAnswers;
   c.inject(2, 1, { type: MessageType.Dead, body: { incarnation: 1, node: 'n2', from: 'n1' } });
   c.inject(2, 1, { type: MessageType.Dead, body: { incarnation: 1, node: 'n2', from: 'n1' } });
   c.scheduler.advance(5);
   assert.equal(c.nodes[2]!.member('n2')?.incarnation, 2, 'no refutation is needed');
   assert.equal(c.nodes[2]!.stats.refutes, 0);
   assert.equal(c.nodes[2]!.stats.staleAccusations, 2);
-  assert.equal(aliveAboutN2(c.messagesSent(2, 1, mark)).length, 1, 'one direct answer per accuser and probe interval');
+  // Gossip may carry the re-announcement to n1 in the same window too; the direct answers are counted apart.
+  assert.equal(c.nodes[2]!.stats.staleAnswers - answersBefore, 1, 'one direct answer per accuser and probe interval');
+  assert.ok(aliveAboutN2(c.messagesSent(2, 1, mark)).length >= 1, 'and it reached n1');
   c.scheduler.advance(1_000);
   const gossiped = [0, 1].flatMap((to) => aliveAboutN2(c.messagesSent(2, to, mark)));
   assert.ok(gossiped.length >= 2, `the re-announcement is gossiped too (${gossiped.length} copies)`);
