@@ -23,7 +23,6 @@ interface Session {
 
 export class SessionHub {
   private readonly sessions = new Map<string, Session>();
-  ended = 0;
 
   constructor(
     /** Bound on sessions open at once (limits.maxSessions). */
@@ -51,7 +50,6 @@ export class SessionHub {
       done = true;
       clearTimeout(s.timer);
       this.sessions.delete(id);
-      this.ended++;
       if (!res.destroyed && !res.writableEnded) {
         res.end(`${JSON.stringify({ type: 'ended', id, reason: why })}\n`);
       }

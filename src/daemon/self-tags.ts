@@ -75,10 +75,6 @@ export class SelfTags {
     this.apply(this.encode(this.user, this.appUp));
   }
 
-  isAppUp(): boolean {
-    return this.appUp;
-  }
-
   private full(user: Record<string, string>, appUp: boolean): Record<string, string> {
     return { ...user, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...(this.requireSession ? { [APP_TAG]: appUp ? 'up' : 'down' } : {}) };
   }

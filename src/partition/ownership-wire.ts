@@ -223,9 +223,6 @@ export function encodeOwnership(m: OwnershipMsg): Uint8Array {
   return w.finish();
 }
 
-/** Bytes an entry list adds at most per entry (partition and epoch as LEB128). */
-export const MAX_ENTRY_BYTES = 4 + 8;
-
 export function isOwnershipPayload(b: Uint8Array): boolean {
   return b.length >= 3 && b[0] === OWNERSHIP_MAGIC;
 }

@@ -94,7 +94,7 @@ export interface OwnershipOptions {
 
 export class OwnershipError extends Error {
   constructor(
-    readonly code: 'OWNERSHIP_STORE_FAILED' | 'OWNERSHIP_INVARIANT',
+    readonly code: 'OWNERSHIP_INVARIANT',
     message: string,
   ) {
     super(message);
@@ -225,11 +225,6 @@ export class Ownership {
       claimInFlight: this.rounds.has(p),
       retryScheduled: this.retryAt.has(p),
     };
-  }
-
-  /** Partitions with a claim round in flight. */
-  pendingClaims(): number {
-    return this.rounds.size;
   }
 
   /** Enough eligible members alive, and few enough that two quorums must intersect. */
@@ -524,9 +519,10 @@ export class Ownership {
       this.emit(changed);
     }
     for (const v of votes) {
-      if (v.granted) this.stats.grantsGiven++;
-      else this.stats.grantsRefused++;
-      if (v.granted) v.promised = v.epoch;
+      if (v.granted) {
+        this.stats.grantsGiven++;
+        v.promised = v.epoch;
+      } else this.stats.grantsRefused++;
     }
     const messages = packEntries(votes, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Vote, requestId: c.requestId, granter: this.opts.self, entries: [...slice] } satisfies VoteMsg));
     for (const m of messages) this.ports.send(c.claimant, m);

@@ -77,8 +77,4 @@ export class HistoryChecker {
     if (last !== undefined && token < last) this.add({ kind: 'token-decrease', atMs, detail: `${process} named itself primary of ${partition} with token ${token} after ${last}` });
     this.lastToken.set(key, token);
   }
-
-  ok(): boolean {
-    return this.violations.length === 0;
-  }
 }
