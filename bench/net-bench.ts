@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../src/agent/agent.js';
 import { presetConfig } from '../src/config/presets.js';
-import type { SwimConfig } from '../src/config/swim-config.js';
+import type { SwimConfig } from '../src/base/swim-config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 function arg(name: string, fallback: string): string {

@@ -1,7 +1,7 @@
 // The composition of a running member: real UDP and TCP on one port, the real
 // clock and randomness, and the protocol core.
-import type { SwimConfig } from '../config/swim-config.js';
-import type { Address, CoreLogger, Random, Scheduler } from '../core/env.js';
+import type { SwimConfig } from '../base/swim-config.js';
+import type { Address, CoreLogger, Random, Scheduler } from '../base/env.js';
 import { SwimNode } from '../core/swim-node.js';
 import { CryptoRandom, RealScheduler } from '../net/real-env.js';
 import { TcpTransport } from '../net/tcp-transport.js';

@@ -3,12 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { Address } from '../core/env.js';
+import type { Address } from '../base/env.js';
 import { parseHostPort } from '../net/host-port.js';
 import { parseDurationMs } from './duration.js';
 import { ConfigError, type ConfigFieldError } from './errors.js';
 import { presetConfig, type ProfileName } from './presets.js';
-import type { SwimConfig } from './swim-config.js';
+import type { SwimConfig } from '../base/swim-config.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 

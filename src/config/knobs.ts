@@ -4,7 +4,7 @@
 // documentation and behaviour cannot drift apart.
 import { formatDurationMs } from './duration.js';
 import { lanConfig, localConfig, wanConfig } from './presets.js';
-import type { SwimConfig } from './swim-config.js';
+import type { SwimConfig } from '../base/swim-config.js';
 
 export interface KnobDoc {
   /** Key in the YAML file. */

@@ -1,7 +1,7 @@
 // LAN / WAN / local presets. Protocol timings are memberlist's DefaultLANConfig,
 // DefaultWANConfig and DefaultLocalConfig; the bounds and the reconnect loop are
 // swimd's own. What each knob does, its formula and its trade-off: knobs.ts.
-import type { SwimConfig } from './swim-config.js';
+import type { SwimConfig } from '../base/swim-config.js';
 
 export type ProfileName = 'lan' | 'wan' | 'local';
 

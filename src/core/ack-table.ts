@@ -1,7 +1,7 @@
 // Pending acks by sequence number: who waits for an ack or nack, until when.
 // Bounded by maxAckHandlers; a probe that cannot register is not sent.
 import type { CoreContext } from './context.js';
-import type { Address, TimerHandle } from './env.js';
+import type { Address, TimerHandle } from '../base/env.js';
 import { countDrop } from './stats.js';
 
 interface AckHandler {

@@ -5,7 +5,7 @@ import { encodeMessage } from '../wire/codec.js';
 import { MessageType, WireState, type PushNodeState, type PushPullMsg } from '../wire/messages.js';
 import { openStream } from '../wire/stream.js';
 import type { CoreContext } from './context.js';
-import type { Address } from './env.js';
+import type { Address } from '../base/env.js';
 import { SwimError } from './errors.js';
 import { addressOf } from './member.js';
 import type { MemberTable } from './member-table.js';

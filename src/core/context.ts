@@ -1,10 +1,10 @@
 // What every part of one member shares: who it is, its live knobs, the outside
 // world (CoreEnv), its counters and its lifecycle flags. Parts receive this and
 // the few other parts they use, never the whole node.
-import type { SwimConfig } from '../config/swim-config.js';
+import type { SwimConfig } from '../base/swim-config.js';
 import type { WireLimits } from '../wire/limits.js';
 import type { WireSecurity } from '../wire/packet.js';
-import type { Address, CoreEnv, CoreLogger } from './env.js';
+import type { Address, CoreEnv, CoreLogger } from '../base/env.js';
 import type { IdentityRules } from './identity.js';
 import type { Invariants } from './invariants.js';
 import type { CoreStats } from './stats.js';

@@ -8,7 +8,7 @@ import { openStream } from '../wire/stream.js';
 import type { AckTable } from './ack-table.js';
 import type { AntiEntropy } from './anti-entropy.js';
 import type { CoreContext } from './context.js';
-import type { Address } from './env.js';
+import type { Address } from '../base/env.js';
 import { InvariantError } from './invariants.js';
 import type { Outbox } from './outbox.js';
 import { replyAddress, type Prober } from './probe.js';

@@ -3,7 +3,7 @@
 // so tests and the simulator stop at the first violation with the state intact;
 // otherwise a violation is counted (stats.drops["invariant:<what>"], exported as
 // a drop reason) and logged, and the member keeps running.
-import type { CoreLogger } from './env.js';
+import type { CoreLogger } from '../base/env.js';
 import { countDrop, type CoreStats } from './stats.js';
 
 export class InvariantError extends Error {

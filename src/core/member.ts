@@ -1,6 +1,6 @@
 // One member's record inside the core (mutable, private to the core) and its
 // immutable snapshot for everyone else.
-import type { Address } from './env.js';
+import type { Address } from '../base/env.js';
 import type { MemberSnapshot, MemberState } from './member-types.js';
 
 export interface MemberRecord {

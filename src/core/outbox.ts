@@ -9,7 +9,7 @@ import { packetOverheadBytes, sealPacket } from '../wire/packet.js';
 import { sealStream } from '../wire/stream.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import type { CoreContext } from './context.js';
-import type { Address } from './env.js';
+import type { Address } from '../base/env.js';
 import { addressOf, type MemberRecord } from './member.js';
 import type { MemberTable } from './member-table.js';
 import { retransmitLimit } from './timing.js';

@@ -1,4 +1,4 @@
-import type { Random } from './env.js';
+import type { Random } from '../base/env.js';
 
 /**
  * A small, fast, seedable PRNG (xoshiro128**, seeded through splitmix32) so a

@@ -10,7 +10,7 @@ import type { AckTable } from './ack-table.js';
 import { bytesToIp } from './addresses.js';
 import type { Awareness } from './awareness.js';
 import type { CoreContext } from './context.js';
-import type { Address } from './env.js';
+import type { Address } from '../base/env.js';
 import { addressOf, type MemberRecord } from './member.js';
 import type { MemberTable } from './member-table.js';
 import type { Outbox } from './outbox.js';

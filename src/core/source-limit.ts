@@ -4,7 +4,7 @@
 // packets cost a map lookup instead of a decode and a state change, and the
 // protocol keeps its rhythm (probe deadlines, refutations). Excess is counted
 // as `source-rate`. The table of sources is bounded; when full it starts over.
-import type { Address } from './env.js';
+import type { Address } from '../base/env.js';
 
 interface Window {
   startMs: number;

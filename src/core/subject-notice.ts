@@ -8,7 +8,7 @@
 // most three datagrams per observer per tag change.
 import { encodeMessage } from '../wire/codec.js';
 import type { CoreContext } from './context.js';
-import type { TimerHandle } from './env.js';
+import type { TimerHandle } from '../base/env.js';
 import { addressOf, isDeadOrLeft, type MemberRecord } from './member.js';
 import type { Outbox } from './outbox.js';
 import type { StateRules } from './state-rules.js';

@@ -1,6 +1,6 @@
 // A suspicion timer: starts at the max timeout and shrinks towards min as
 // distinct members independently confirm the suspicion (Lifeguard).
-import type { Scheduler, TimerHandle } from './env.js';
+import type { Scheduler, TimerHandle } from '../base/env.js';
 import { remainingSuspicionTimeMs } from './timing.js';
 
 export class Suspicion {

@@ -3,7 +3,7 @@
 // is the public face and the wiring; the protocol lives in one part per
 // concern (member table, state rules, probing, gossip, anti-entropy, ingress,
 // outbox), each given only the parts it uses.
-import type { SwimConfig } from '../config/swim-config.js';
+import type { SwimConfig } from '../base/swim-config.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { Keyring } from '../wire/keyring.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/limits.js';
@@ -13,7 +13,7 @@ import { ipToBytes } from './addresses.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { Awareness } from './awareness.js';
 import type { CoreContext } from './context.js';
-import { silentLogger, type Address, type CoreEnv } from './env.js';
+import { silentLogger, type Address, type CoreEnv } from '../base/env.js';
 import { SwimError } from './errors.js';
 import { Gossip } from './gossip.js';
 import { Ingress } from './ingress.js';

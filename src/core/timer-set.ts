@@ -1,7 +1,7 @@
 // The periodic timers a member owns, by name, so shutdown can cancel them all
 // and no timer runs twice under one name (two probe loops would double the
 // probe rate and never stop).
-import type { Scheduler, TimerHandle } from './env.js';
+import type { Scheduler, TimerHandle } from '../base/env.js';
 import type { Invariants } from './invariants.js';
 
 export type TimerName = 'probe' | 'gossip' | 'push-pull' | 'reconnect';

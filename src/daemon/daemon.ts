@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { diffReloadable, LIVE_SWIM_KEYS, type DaemonConfig } from '../config/daemon-config.js';
-import type { SwimConfig } from '../config/swim-config.js';
+import type { SwimConfig } from '../base/swim-config.js';
 import { createPartitionEngine } from '../partition/engine.js';
 import { eligibilityOf, Leadership } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';

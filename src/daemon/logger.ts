@@ -1,7 +1,7 @@
 // pino JSON logs; the core logs through the CoreLogger adapter so it never
 // formats a message unless the level is enabled.
 import { pino, type Logger } from 'pino';
-import type { CoreLogger } from '../core/env.js';
+import type { CoreLogger } from '../base/env.js';
 import type { LogLevel } from '../config/daemon-config.js';
 
 export function createLogger(level: LogLevel, name: string): Logger {

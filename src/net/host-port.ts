@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Address } from '../core/env.js';
+import type { Address } from '../base/env.js';
 
 export class AddressError extends Error {
   readonly code = 'ADDRESS_INVALID';

@@ -1,7 +1,7 @@
 // The real world behind the core's injected interfaces: the monotonic clock,
 // Node timers, and crypto-grade randomness (AES-GCM nonces come from here).
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Random, Scheduler, TimerHandle } from '../core/env.js';
+import type { Random, Scheduler, TimerHandle } from '../base/env.js';
 
 export class RealScheduler implements Scheduler {
   nowMs(): number {

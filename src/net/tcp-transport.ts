@@ -3,7 +3,7 @@
 // since plaintext memberlist streams have no length prefix. Bounded: concurrent
 // inbound connections, bytes per connection, and time per connection.
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { Address, StreamTransport } from '../core/env.js';
+import type { Address, StreamTransport } from '../base/env.js';
 import type { WireLimits } from '../wire/limits.js';
 import { PLAINTEXT } from '../wire/packet.js';
 import { streamFrameLength } from '../wire/stream.js';

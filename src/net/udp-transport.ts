@@ -2,7 +2,7 @@
 // errors are counted, never thrown into the core.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Address, PacketTransport } from '../core/env.js';
+import type { Address, PacketTransport } from '../base/env.js';
 
 export interface UdpOptions {
   bind: Address;

@@ -7,7 +7,7 @@
 // `fencing: 'view'` is the older zero-round-trip token (the view version) and
 // is kept only so the simulator can show what it breaks; it is not offered in
 // the daemon's configuration.
-import type { Address, Random, Scheduler } from '../core/env.js';
+import type { Address, Random, Scheduler } from '../base/env.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import type { PartitionEngine } from './engine.js';
 import type { GrantStore } from './grant-store.js';

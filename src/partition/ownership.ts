@@ -27,7 +27,7 @@
 //
 // No I/O here: time, randomness, the view, durable storage and sending come in
 // through OwnershipPorts, so the simulator runs this exact code.
-import type { Random, Scheduler, TimerHandle } from '../core/env.js';
+import type { Random, Scheduler, TimerHandle } from '../base/env.js';
 import type { Grant, GrantStore } from './grant-store.js';
 import {
   decodeOwnership,

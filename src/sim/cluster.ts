@@ -1,7 +1,7 @@
 // A whole cluster in one process on virtual time: N SwimNodes over SimNetwork,
 // with faults, an event log, and invariants checked as the run goes.
-import type { SwimConfig } from '../config/swim-config.js';
-import type { Address } from '../core/env.js';
+import type { SwimConfig } from '../base/swim-config.js';
+import type { Address } from '../base/env.js';
 import { STATE_RANK, type MemberEvent, type MemberSnapshot } from '../core/member-types.js';
 import { SeededRandom } from '../core/prng.js';
 import { SwimNode } from '../core/swim-node.js';

@@ -1,4 +1,4 @@
-import type { Scheduler, TimerHandle } from '../core/env.js';
+import type { Scheduler, TimerHandle } from '../base/env.js';
 import type { VirtualScheduler } from './virtual-scheduler.js';
 
 /**

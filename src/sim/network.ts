@@ -2,7 +2,7 @@
 // duplication (reordering follows from jitter), partitions (symmetric or one
 // way), paused and crashed hosts. It moves opaque bytes; the members seal and
 // open them with the real codec.
-import type { Address, PacketTransport, StreamTransport } from '../core/env.js';
+import type { Address, PacketTransport, StreamTransport } from '../base/env.js';
 import type { SeededRandom } from '../core/prng.js';
 import type { MemberScheduler } from './member-scheduler.js';
 import type { VirtualScheduler } from './virtual-scheduler.js';

@@ -2,7 +2,7 @@
 // its core, and an application that writes to a shared fenced storage through
 // its own daemon's answers every 10 ms of virtual time. The history checker
 // (history.ts) judges what storage accepted.
-import type { SwimConfig } from '../config/swim-config.js';
+import type { SwimConfig } from '../base/swim-config.js';
 import { SeededRandom } from '../core/prng.js';
 import { PartitionEngine, type Hasher } from '../partition/engine.js';
 import { MemoryGrantStore } from '../partition/grant-store.js';

@@ -6,7 +6,7 @@ import { SwimNode } from '../../src/core/swim-node.js';
 import { SeededRandom } from '../../src/core/prng.js';
 import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
 import { lanConfig } from '../../src/config/presets.js';
-import type { Address, CoreEnv } from '../../src/core/env.js';
+import type { Address, CoreEnv } from '../../src/base/env.js';
 import type { MemberEvent } from '../../src/core/member-types.js';
 import { PLAINTEXT, openPacket, sealPacket } from '../../src/wire/packet.js';
 import { encodeMessage } from '../../src/wire/codec.js';

@@ -7,7 +7,7 @@ import { SwimNode } from '../../src/core/swim-node.js';
 import { SeededRandom } from '../../src/core/prng.js';
 import { lanConfig } from '../../src/config/presets.js';
 import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
-import type { Address, CoreEnv } from '../../src/core/env.js';
+import type { Address, CoreEnv } from '../../src/base/env.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { MessageType, type AliveMsg } from '../../src/wire/messages.js';
 import { openPacket, PLAINTEXT, sealPacket } from '../../src/wire/packet.js';

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lanConfig } from '../../src/config/presets.js';
-import type { SwimConfig } from '../../src/config/swim-config.js';
-import type { Address } from '../../src/core/env.js';
+import type { SwimConfig } from '../../src/base/swim-config.js';
+import type { Address } from '../../src/base/env.js';
 import { SeededRandom } from '../../src/core/prng.js';
 import { SwimNode } from '../../src/core/swim-node.js';
 import { retransmitLimit } from '../../src/core/timing.js';

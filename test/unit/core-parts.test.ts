@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { silentLogger } from '../../src/core/env.js';
+import { silentLogger } from '../../src/base/env.js';
 import { InvariantError, Invariants } from '../../src/core/invariants.js';
 import { RingQueue } from '../../src/core/ring-queue.js';
 import { newStats } from '../../src/core/stats.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lanConfig } from '../../src/config/presets.js';
-import type { Address } from '../../src/core/env.js';
+import type { Address } from '../../src/base/env.js';
 import type { MemberEvent } from '../../src/core/member-types.js';
 import { SeededRandom } from '../../src/core/prng.js';
 import { SwimNode } from '../../src/core/swim-node.js';

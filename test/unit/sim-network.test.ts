@@ -2,7 +2,7 @@
 // the caller sees as a timeout), delay and partitions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Address } from '../../src/core/env.js';
+import type { Address } from '../../src/base/env.js';
 import { SeededRandom } from '../../src/core/prng.js';
 import { MemberScheduler } from '../../src/sim/member-scheduler.js';
 import { SimNetwork } from '../../src/sim/network.js';

@@ -1,8 +1,9 @@
 // The protocol core's knobs. Field names and meanings follow memberlist's Config;
 // durations carry their unit in the name. Documentation of each knob (sentence,
-// formula, trade-off) is in knobs.ts, the LAN / WAN / local presets in
-// presets.ts, and validation of the YAML file (errors naming the field) in
-// daemon-config.ts beside this file.
+// formula, trade-off) is in config/knobs.ts, the LAN / WAN / local presets in
+// config/presets.ts, and validation of the YAML file (errors naming the field)
+// in config/daemon-config.ts. The shape lives here, below both config and core,
+// so the core reads its knobs without importing any config module.
 
 export interface SwimConfig {
   // --- failure detection ---
