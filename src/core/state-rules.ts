@@ -193,6 +193,27 @@ export class StateRules {
     this.emit({ kind: 'suspect', member: snapshotOf(m), from: s.from });
   }
 
+  /**
+   * The host of `name` refused a probe sent to it at `incarnation`: nothing
+   * listens on its port, so the process is gone (or restarting). Suspect it now,
+   * and let the suspicion end in death after refusalSuspicionMult probe
+   * intervals unless the Lifeguard timeout is sooner. A member that comes back
+   * refutes with a higher incarnation, which ends the suspicion as usual.
+   * Returns false when the fast path is off or does not apply.
+   */
+  refusedProbe(name: string, incarnation: number): boolean {
+    const { ctx, table } = this;
+    if (ctx.cfg.refusalSuspicionMult <= 0 || name === ctx.name) return false;
+    const m = table.get(name);
+    if (!m || m.incarnation !== incarnation || (m.state !== 'alive' && m.state !== 'suspect')) return false;
+    ctx.stats.refusedProbes++;
+    if (m.state === 'alive') this.suspectNode({ incarnation, node: name, from: ctx.name });
+    const s = this.suspicions.get(name);
+    if (s === undefined) return false;
+    s.shortenTo(this.awareness.scaleTimeoutMs(ctx.cfg.refusalSuspicionMult * ctx.cfg.probeIntervalMs));
+    return true;
+  }
+
   deadNode(d: DeadMsg): void {
     const { ctx, table } = this;
     const m = table.get(d.node);

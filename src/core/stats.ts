@@ -7,6 +7,8 @@ export interface CoreStats {
   tcpFallbackProbes: number;
   /** Probes that got no ack by any route (direct, indirect, TCP): each starts or confirms a suspicion. */
   failedProbes: number;
+  /** Probes the member's host refused (port unreachable, connection reset): the crash fast path. */
+  refusedProbes: number;
   suspicions: number;
   refutes: number;
   /** Accusations of this node older than its incarnation, answered by re-announcing the current alive. */
@@ -45,6 +47,7 @@ export function newStats(): CoreStats {
     indirectProbes: 0,
     tcpFallbackProbes: 0,
     failedProbes: 0,
+    refusedProbes: 0,
     suspicions: 0,
     refutes: 0,
     staleAccusations: 0,
