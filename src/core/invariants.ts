@@ -4,12 +4,12 @@
 // otherwise a violation is counted (stats.drops["invariant:<what>"], exported as
 // a drop reason) and logged, and the member keeps running.
 import type { CoreLogger } from '../base/env.js';
+import { SwimdError } from '../base/errors.js';
 import { countDrop, type CoreStats } from './stats.js';
 
-export class InvariantError extends Error {
+export class InvariantError extends SwimdError {
   constructor(what: string) {
-    super(`invariant broken: ${what}`);
-    this.name = 'InvariantError';
+    super('INVARIANT_BROKEN', `invariant broken: ${what}`);
   }
 }
 
