@@ -24,6 +24,7 @@ import { SessionHub } from '../src/api/session.js';
 import { startApiServer } from '../src/api/server.js';
 import { memberView, partitionsView } from '../src/api/views.js';
 import { WatchHub } from '../src/api/watch.js';
+import { MonitorHub } from '../src/api/monitor.js';
 import { wireEventPipeline } from '../src/daemon/pipeline.js';
 import { createPartitionEngine, type PartitionOptions } from '../src/partition/engine.js';
 import { MemoryGrantStore } from '../src/partition/grant-store.js';
@@ -181,6 +182,7 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     partitionDetail: () => ({}),
     watch,
     sessions: new SessionHub(1, () => {}),
+    monitor: new MonitorHub(1024),
   });
   // The watch client: counts complete lines (JSON text holds no raw newline) and notes when the awaited one arrives.
   let received = 0;

@@ -6,6 +6,8 @@ import { connect } from 'node:net';
 import { parseDurationMs } from '../config/duration.js';
 import { SESSION_TTL_MAX_MS, SESSION_TTL_MIN_MS, type SessionHub } from './session.js';
 import type { WatchHub } from './watch.js';
+import type { MonitorHub } from './monitor.js';
+import { LOG_LEVEL_VALUES } from '../daemon/logger.js';
 import type { MemberView, PartitionsView, PartitionView } from './views.js';
 import { SwimdError } from '../base/errors.js';
 
@@ -23,6 +25,7 @@ export interface ApiDeps {
   setTags(set: Record<string, unknown>, unset: unknown[]): object;
   watch: WatchHub;
   sessions: SessionHub;
+  monitor: MonitorHub;
 }
 
 /** Largest request body read (tag changes); anything larger is refused with 413. */
@@ -149,6 +152,18 @@ function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void |
     only('GET');
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     deps.watch.add(res);
+    return;
+  }
+  if (path === '/v1/monitor') {
+    only('GET');
+    const level = url.searchParams.get('level') ?? 'info';
+    if (!Object.hasOwn(LOG_LEVEL_VALUES, level)) {
+      throw new ApiError(400, 'BAD_REQUEST', `level: expected one of ${Object.keys(LOG_LEVEL_VALUES).join(', ')}, got ${JSON.stringify(level.slice(0, 40))}`);
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    // The headers go out now, so a client knows the stream is open before the first line.
+    res.flushHeaders();
+    deps.monitor.add(res, LOG_LEVEL_VALUES[level as keyof typeof LOG_LEVEL_VALUES]);
     return;
   }
   if (path === '/metrics') {

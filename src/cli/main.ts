@@ -4,10 +4,14 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { applyOverrides, loadDaemonConfigFile } from '../config/daemon-config.js';
 import { ConfigError } from '../config/errors.js';
-import { SwimdClient, ClientError } from '../client/client.js';
+import { SwimdClient, ClientError, type MonitorLevel } from '../client/client.js';
 import { Daemon } from '../daemon/daemon.js';
 import { runDemo } from './demo.js';
-import { table } from './table.js';
+import { filterMembers, parseTagFilters, table, UsageError, watchSummary } from './table.js';
+import { formatLogLine } from '../daemon/logger.js';
+
+const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'];
+const MONITOR_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 const DEFAULT_SOCKET = process.env.SWIMD_SOCKET ?? './swimd.sock';
 
@@ -71,10 +75,19 @@ export async function main(argv: string[]): Promise<void> {
           .option('data-dir', { type: 'string', describe: 'directory for durable grant state (overrides node.dataDir)' }),
       (a) => runAgent(a as Parameters<typeof runAgent>[0]),
     )
-    .command('members', 'list members', withClientOpts, async (a) => {
-      const ms = await new SwimdClient(a.socket).members();
+    .command(
+      'members',
+      'list members',
+      (y) =>
+        withClientOpts(y)
+          .option('status', { type: 'string', array: true, choices: MEMBER_STATES, describe: 'only members in this state; repeatable' })
+          .option('tag', { type: 'string', array: true, describe: 'only members with tag k=v; repeatable (all must match)' }),
+      async (a) => {
+      const tags = parseTagFilters(a.tag ?? []);
+      const ms = filterMembers(await new SwimdClient(a.socket).members(), a.status ?? [], tags);
       out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
-    })
+      },
+    )
     .command('partitions', 'show the partition table', withClientOpts, async (a) => {
       const p = await new SwimdClient(a.socket).partitions();
       out(a.json, p, () => `view ${p.viewVersion}, quorum ${p.quorum}, ${p.liveMembers} live\n` + table(['ID', 'PRIMARY', 'REPLICAS', 'TOKEN'], p.partitions.map((x) => [String(x.id), x.primary ?? '-', x.replicas.join(','), String(x.token)])));
@@ -88,15 +101,36 @@ export async function main(argv: string[]): Promise<void> {
         out(a.json, p, () => `partition ${p.id}: primary ${p.primary ?? '-'} (token ${p.token}), replicas ${p.replicas.join(', ') || '-'}, quorum ${p.quorum}`);
       },
     )
-    .command('watch', 'stream membership and partition changes', withClientOpts, async (a) => {
-      for await (const line of new SwimdClient(a.socket).watch()) {
-        if (a.json) process.stdout.write(JSON.stringify(line) + '\n');
-        else if (line.type === 'snapshot') process.stdout.write(`snapshot: ${line.members.length} members, view ${line.partitions.viewVersion}, quorum ${line.partitions.quorum}\n`);
-        else if (line.type === 'member') process.stdout.write(`member ${line.event}: ${line.member.name} (${line.member.state}, inc ${line.member.incarnation})\n`);
-        else if (line.type === 'partitions') for (const c of line.changed) process.stdout.write(`partition ${c.id}: ${c.oldPrimary ?? '-'} -> ${c.newPrimary ?? '-'} token ${c.token}\n`);
-        else process.stdout.write(`resync: ${line.reason}\n`);
-      }
+    .command(
+      'owned',
+      'partitions this member is primary or replica of, with their tokens',
+      (y) => withClientOpts(y).option('role', { type: 'string', choices: ['primary', 'replica'] as const, describe: 'only this role' }),
+      async (a) => {
+        const c = new SwimdClient(a.socket);
+        const [owned, all] = await Promise.all([c.owned(), c.partitions()]);
+        const rows = [...owned.primary.map((id) => ({ id, role: 'primary' })), ...owned.replica.map((id) => ({ id, role: 'replica' }))]
+          .filter((r) => a.role === undefined || r.role === a.role)
+          .sort((x, y) => x.id - y.id)
+          .map((r) => {
+            const p = all.partitions[r.id];
+            return { ...r, primary: p?.primary ?? null, token: r.role === 'primary' ? (owned.tokens[r.id] ?? p?.token ?? 0) : (p?.token ?? 0) };
+          });
+        out(a.json, { name: owned.name, quorum: owned.quorum, partitions: rows }, () =>
+          `${owned.name}: primary of ${owned.primary.length}, replica of ${owned.replica.length}, quorum ${owned.quorum}\n` + table(['ID', 'ROLE', 'PRIMARY', 'TOKEN'], rows.map((r) => [String(r.id), r.role, r.primary ?? '-', String(r.token)])),
+        );
+      },
+    )
+    .command('watch', 'stream membership and partition changes, one line per change (--json: the raw NDJSON)', withClientOpts, async (a) => {
+      for await (const line of new SwimdClient(a.socket).watch()) process.stdout.write((a.json ? JSON.stringify(line) : watchSummary(line)) + '\n');
     })
+    .command(
+      'monitor',
+      "stream the daemon's log from now on (Ctrl-C stops)",
+      (y) => withClientOpts(y).option('level', { type: 'string', choices: MONITOR_LEVELS, default: 'info', describe: 'lowest level shown (the daemon logs this level while the stream is open)' }),
+      async (a) => {
+        for await (const line of new SwimdClient(a.socket).monitor(a.level as MonitorLevel)) process.stdout.write((a.json ? line : formatLogLine(line)) + '\n');
+      },
+    )
     .command('leave', 'make the local daemon leave the cluster and stop', withClientOpts, async (a) => {
       const r = await new SwimdClient(a.socket).leave();
       out(a.json, r, () => 'leaving');
@@ -124,7 +158,7 @@ export async function main(argv: string[]): Promise<void> {
           if (a.action === 'unset') unset.push(t);
           else {
             const eq = t.indexOf('=');
-            if (eq <= 0) throw new ClientError(`expected k=v, got "${t}"`, 'BAD_ARGUMENT');
+            if (eq <= 0) throw new UsageError(`tags: expected k=v, got "${t}"`);
             set[t.slice(0, eq)] = t.slice(eq + 1);
           }
         }
@@ -152,6 +186,10 @@ export async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .fail((msg, err) => {
+      if (err instanceof UsageError) {
+        process.stderr.write(`swimd: ${err.message} (see swimd --help)\n`);
+        process.exit(2);
+      }
       if (err instanceof ClientError) {
         process.stderr.write(`swimd: ${err.message} (${err.code})\n`);
         process.exit(1);

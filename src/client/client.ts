@@ -3,6 +3,9 @@ import { request } from 'node:http';
 import type { MemberView, PartitionsView, PartitionView, WatchLine } from '../api/views.js';
 import { SwimdError } from '../base/errors.js';
 
+/** Levels a monitor stream can ask for. */
+export type MonitorLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
 export class ClientError extends SwimdError {
   constructor(
     message: string,
@@ -168,21 +171,46 @@ export class SwimdClient {
 
   /** The watch stream: first a snapshot, then one line per change, until `signal` aborts or the daemon closes it. */
   async *watch(signal?: AbortSignal): AsyncGenerator<WatchLine> {
+    for await (const line of this.lines('/v1/watch', signal)) yield JSON.parse(line) as WatchLine;
+  }
+
+  /**
+   * The daemon's log from now on (GET /v1/monitor), one pino JSON line at a
+   * time, at `level` and above, until `signal` aborts or the daemon closes it.
+   * A reader too slow for the daemon misses lines and is told how many.
+   */
+  async *monitor(level: MonitorLevel = 'info', signal?: AbortSignal): AsyncGenerator<string> {
+    yield* this.lines(`/v1/monitor?level=${encodeURIComponent(level)}`, signal);
+  }
+
+  /** NDJSON lines of a streaming GET, each at most maxReadBytes long. */
+  private async *lines(path: string, signal?: AbortSignal): AsyncGenerator<string> {
     const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path: '/v1/watch', method: 'GET', ...(signal ? { signal } : {}) }, resolve);
+      const req = request({ socketPath: this.socketPath, path, method: 'GET', ...(signal ? { signal } : {}) }, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => reject(new ClientError(`cannot reach swimd at ${this.socketPath}: ${err.code ?? err.message}`, 'UNREACHABLE')));
       req.end();
     });
+    if ((res.statusCode ?? 500) >= 400) {
+      let body = '';
+      for await (const c of res) body = (body + c.toString()).slice(0, 4096);
+      let e: { error?: string; code?: string } | null = null;
+      try {
+        e = JSON.parse(body) as { error?: string; code?: string };
+      } catch {
+        // not JSON: report the status
+      }
+      throw new ClientError(e?.error ?? `HTTP ${res.statusCode}`, e?.code ?? 'HTTP_ERROR', res.statusCode);
+    }
     let buf = '';
     try {
       for await (const chunk of res) {
         buf += chunk.toString();
-        if (buf.length > this.maxReadBytes && buf.indexOf('\n') < 0) throw new ClientError(`watch line over ${this.maxReadBytes} bytes`, 'LINE_TOO_LONG');
+        if (buf.length > this.maxReadBytes && buf.indexOf('\n') < 0) throw new ClientError(`stream line over ${this.maxReadBytes} bytes`, 'LINE_TOO_LONG');
         let nl: number;
         while ((nl = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          if (line.trim()) yield JSON.parse(line) as WatchLine;
+          if (line.trim()) yield line;
         }
       }
     } catch (err) {

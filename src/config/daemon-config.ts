@@ -11,6 +11,8 @@ import { presetConfig, type ProfileName } from './presets.js';
 import type { SwimConfig } from '../base/swim-config.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+/** json: one pino JSON object a line (for collectors); text: one readable line per entry (for people). */
+export type LogFormat = 'json' | 'text';
 
 export interface DaemonConfig {
   node: { name: string; bind: Address; advertise: Address | null; meta: Record<string, string>; dataDir: string };
@@ -34,8 +36,8 @@ export interface DaemonConfig {
     /** A planned stop drains first and waits this long at most for successors to take over. */
     handoffTimeoutMs: number;
   };
-  api: { socket: string; mode: number; watchQueueDepth: number; watchQueueBytes: number; maxConnections: number; maxSessions: number };
-  log: { level: LogLevel };
+  api: { socket: string; mode: number; watchQueueDepth: number; watchQueueBytes: number; maxConnections: number; maxSessions: number; monitorQueueBytes: number };
+  log: { level: LogLevel; format: LogFormat };
   /** Where the file came from ('' for text parsed directly). */
   source: string;
 }
@@ -216,7 +218,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   }
   if (swim.probeTimeoutMs >= swim.probeIntervalMs) c.bad('swim.probeTimeout', `expected less than swim.probeInterval (${swim.probeIntervalMs}ms)`, s.probeTimeout ?? `${swim.probeTimeoutMs}ms`);
 
-  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections', 'maxSessions', 'memberNamePattern', 'watchQueueBytes']);
+  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections', 'maxSessions', 'memberNamePattern', 'watchQueueBytes', 'monitorQueueBytes']);
   for (const [key, field] of Object.entries(LIMITS)) {
     const v = c.int(limits, key, `limits.${key}`, key === 'maxPacketsPerSource' ? 0 : 1, 10_000_000);
     if (v !== undefined) (swim[field] as number) = v;
@@ -225,6 +227,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   const maxApiConnections = c.int(limits, 'maxApiConnections', 'limits.maxApiConnections', 1, 100_000) ?? 256;
   const maxSessions = c.int(limits, 'maxSessions', 'limits.maxSessions', 1, 10_000) ?? 16;
   const watchQueueBytes = c.int(limits, 'watchQueueBytes', 'limits.watchQueueBytes', 1024, 1 << 30) ?? 4 * 1024 * 1024;
+  const monitorQueueBytes = c.int(limits, 'monitorQueueBytes', 'limits.monitorQueueBytes', 1024, 1 << 30) ?? 1024 * 1024;
   if (limits.memberNamePattern !== undefined && limits.memberNamePattern !== null) {
     const pat = limits.memberNamePattern;
     let ok = typeof pat === 'string' && pat.length <= 1000;
@@ -313,9 +316,11 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   }
   if (!isAbsolute(dataDir)) dataDir = resolve(source && source !== '<text>' ? dirname(source) : process.cwd(), dataDir);
 
-  const log = c.section(root, 'log', ['level']);
+  const log = c.section(root, 'log', ['level', 'format']);
   const level = (log.level ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) c.bad('log.level', `expected one of ${LOG_LEVELS.join(', ')}`, log.level);
+  const format = (log.format ?? 'json') as LogFormat;
+  if (format !== 'json' && format !== 'text') c.bad('log.format', 'expected json or text', log.format);
 
   if (c.errors.length > 0) throw new ConfigError(source, c.errors);
   return {
@@ -324,8 +329,8 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     profile,
     swim,
     partitions,
-    api: { socket, mode, watchQueueDepth, watchQueueBytes, maxConnections: maxApiConnections, maxSessions },
-    log: { level },
+    api: { socket, mode, watchQueueDepth, watchQueueBytes, maxConnections: maxApiConnections, maxSessions, monitorQueueBytes },
+    log: { level, format },
     source,
   };
 }
@@ -376,6 +381,7 @@ export function diffReloadable(a: DaemonConfig, b: DaemonConfig): { live: string
     if (JSON.stringify(a.swim[k]) !== JSON.stringify(b.swim[k])) (liveKeys.has(k) ? live : needRestart).push(`swim.${k}`);
   }
   if (a.log.level !== b.log.level) live.push('log.level');
+  if (a.log.format !== b.log.format) needRestart.push('log.format');
   for (const k of ['node', 'join', 'partitions', 'api'] as const) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) needRestart.push(k);
   return { live, needRestart };
 }

@@ -14,7 +14,8 @@ import { memberView, partitionsView, type WatchLine } from '../api/views.js';
 import { WatchHub } from '../api/watch.js';
 import { SessionHub } from '../api/session.js';
 import { SelfTags } from './self-tags.js';
-import { coreLoggerOf, createLogger } from './logger.js';
+import { coreLoggerOf, createLogger, setLogLevel } from './logger.js';
+import { MonitorHub } from '../api/monitor.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { unlinkSync } from 'node:fs';
 
@@ -40,7 +41,8 @@ export class Daemon {
   ) {}
 
   static async start(cfg: DaemonConfig, onExit: (code: number) => void): Promise<Daemon> {
-    const log = createLogger(cfg.log.level, cfg.node.name);
+    const monitor = new MonitorHub(cfg.api.monitorQueueBytes);
+    const log = createLogger(cfg.log.level, cfg.node.name, { format: cfg.log.format, tap: monitor });
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
@@ -100,7 +102,7 @@ export class Daemon {
       },
     );
     let watchRef: WatchHub | null = null;
-    const metrics = createMetrics(node, leadership, () => agent.transportStats(), () => watchRef?.resyncs ?? 0);
+    const metrics = createMetrics(node, leadership, () => agent.transportStats(), () => watchRef?.resyncs ?? 0, () => monitor.dropped);
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
     const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine, cfg.api.watchQueueBytes);
     watchRef = watch;
@@ -149,6 +151,7 @@ export class Daemon {
       },
       watch,
       sessions,
+      monitor,
     }).catch(async (err: unknown) => {
       // No API, no daemon: leave no half-started member behind.
       leadership.stop();
@@ -170,8 +173,8 @@ export class Daemon {
     const patch: Partial<SwimConfig> = {};
     for (const k of LIVE_SWIM_KEYS) (patch as Record<string, unknown>)[k] = next.swim[k];
     this.agent.node.updateTiming(patch);
-    this.log.level = next.log.level;
-    this.cfg = { ...this.cfg, swim: { ...this.cfg.swim, ...patch }, log: next.log };
+    setLogLevel(this.log, next.log.level);
+    this.cfg = { ...this.cfg, swim: { ...this.cfg.swim, ...patch }, log: { ...next.log, format: this.cfg.log.format } };
     this.log.info({ applied: d.live, needRestart: d.needRestart }, 'configuration reloaded');
     if (d.needRestart.length > 0) this.log.warn({ fields: d.needRestart }, 'these changes need a restart to apply');
     return d;
