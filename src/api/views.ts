@@ -1,5 +1,5 @@
 // JSON shapes of the API, shared by the server, the client and the CLI.
-import type { MemberSnapshot } from '../core/member-types.js';
+import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import type { LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
 import { decodeTags } from '../wire/serf-tags.js';
 
@@ -42,12 +42,49 @@ export function partitionsView(s: LeadershipSnapshot): PartitionsView {
   return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: Array.from(s.partitions, partitionView) };
 }
 
-/** Lines of the watch stream (NDJSON). */
-export type WatchLine =
-  | { type: 'snapshot'; members: MemberView[]; partitions: PartitionsView }
-  | { type: 'member'; event: string; member: MemberView }
-  | { type: 'partitions'; viewVersion: number; quorum: 'ok' | 'no-quorum'; changed: readonly { readonly id: number; readonly oldPrimary: string | null; readonly newPrimary: string | null; readonly replicas: readonly string[]; readonly token: number }[] }
-  | { type: 'resync'; reason: string };
+/** How a member changed, in a member line's `event`. */
+export type MemberEventKind = MemberEvent['kind'];
+
+/** The first line of every watch stream (and the line after a resync): the whole view. */
+export interface WatchSnapshot {
+  type: 'snapshot';
+  members: MemberView[];
+  partitions: PartitionsView;
+}
+
+/** A member joined, changed its metadata, became suspect, came back, died or left. */
+export interface WatchMemberEvent {
+  type: 'member';
+  event: MemberEventKind;
+  member: MemberView;
+}
+
+/** One partition whose primary, replicas or token changed; `newPrimary` is null while nobody holds it. */
+export interface PartitionChange {
+  readonly id: number;
+  readonly oldPrimary: string | null;
+  readonly newPrimary: string | null;
+  readonly replicas: readonly string[];
+  /** The fencing token: the quorum-granted epoch newPrimary holds; send it with every write. */
+  readonly token: number;
+}
+
+/** The partitions that changed in one view change, all in one line. */
+export interface WatchPartitionsEvent {
+  type: 'partitions';
+  viewVersion: number;
+  quorum: 'ok' | 'no-quorum';
+  changed: readonly PartitionChange[];
+}
+
+/** The reader fell behind and lost lines; a fresh snapshot follows. */
+export interface WatchResync {
+  type: 'resync';
+  reason: string;
+}
+
+/** Lines of the watch stream (NDJSON), told apart by `type`. */
+export type WatchLine = WatchSnapshot | WatchMemberEvent | WatchPartitionsEvent | WatchResync;
 
 type PartitionsLine = Extract<WatchLine, { type: 'partitions' }>;
 

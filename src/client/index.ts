@@ -1,0 +1,15 @@
+// The client package's entry point (`import { SwimdClient } from 'swimd/client'`):
+// the typed client for the local API and the JSON shapes it returns.
+export { SwimdClient, ClientError, CLIENT_MAX_READ_BYTES, type ClientSession, type MonitorLevel } from './client.js';
+export type {
+  MemberView,
+  PartitionView,
+  PartitionsView,
+  MemberEventKind,
+  PartitionChange,
+  WatchLine,
+  WatchSnapshot,
+  WatchMemberEvent,
+  WatchPartitionsEvent,
+  WatchResync,
+} from '../api/views.js';
