@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { MonitorHub } from '../../src/api/monitor.js';
 import { createLogger, formatLogLine, setLogLevel } from '../../src/daemon/logger.js';
+import { diffReloadable, parseDaemonConfig } from '../../src/config/daemon-config.js';
+import type { ConfigError } from '../../src/config/errors.js';
 
 /** A response whose socket accepts writes only while `open` is true. */
 class FakeResponse extends EventEmitter {
@@ -89,4 +91,17 @@ test('text format: time, level, node, message, then fields', () => {
   assert.match(out[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  node-a member dead member=node-b incarnation=3 why="two words" tags=\{"zone":"a"\}\n$/);
   assert.equal(formatLogLine('not json\n'), 'not json');
   assert.equal(formatLogLine('{"level":50,"time":0,"msg":"boom"}'), '1970-01-01T00:00:00.000Z ERROR boom');
+});
+
+test('config: log.format and limits.monitorQueueBytes, with errors naming the field', () => {
+  const base = 'node: { name: a }\npartitions: { quorum: 1 }\n';
+  const cfg = parseDaemonConfig(`${base}log: { format: text }\nlimits: { monitorQueueBytes: 65536 }\n`, '<text>');
+  assert.equal(cfg.log.format, 'text');
+  assert.equal(cfg.api.monitorQueueBytes, 65536);
+  const defaults = parseDaemonConfig(base, '<text>');
+  assert.equal(defaults.log.format, 'json');
+  assert.equal(defaults.api.monitorQueueBytes, 1024 * 1024);
+  assert.throws(() => parseDaemonConfig(`${base}log: { format: pretty }\n`, '<text>'), (err: ConfigError) => err.errors.some((e) => e.field === 'log.format'));
+  assert.throws(() => parseDaemonConfig(`${base}limits: { monitorQueueBytes: 10 }\n`, '<text>'), (err: ConfigError) => err.errors.some((e) => e.field === 'limits.monitorQueueBytes'));
+  assert.deepEqual(diffReloadable(defaults, cfg).needRestart.includes('log.format'), true, 'the format is chosen at start');
 });
