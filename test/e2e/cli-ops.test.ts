@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WatchLine } from '../../src/api/views.js';
-import { freePorts, killAll, sleep, tmp, track, waitFor } from '../support/procs.js';
+import { freePorts, killAll, sleep, tmp, track, waitFor } from '../../harness/procs.js';
 import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);
