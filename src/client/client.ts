@@ -38,7 +38,9 @@ export class SwimdClient {
     const payload = body === undefined ? null : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const headers = payload === null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-      const req = request({ socketPath: this.socketPath, path, method, timeout: 10_000, headers }, (res) => {
+      // A fresh connection per request (cheap on a Unix socket): a kept-alive one can be closed by the
+      // daemon's idle timeout just as it is reused, which fails the request with EPIPE or ECONNRESET.
+      const req = request({ socketPath: this.socketPath, path, method, timeout: 10_000, headers, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {
