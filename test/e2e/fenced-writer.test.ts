@@ -30,8 +30,9 @@ interface Writer {
   events: Record<string, unknown>[];
 }
 
+/** A killed writer's session ends when its connection closes; the long ttl only keeps a slow machine from expiring a live one. */
 function startWriter(i: number, storeDir: string): Writer {
-  const child = track(spawn(process.execPath, [WRITER, '--socket', sock(i), '--store', storeDir, '--interval-ms', '30', '--session-ttl-ms', '600'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const child = track(spawn(process.execPath, [WRITER, '--socket', sock(i), '--store', storeDir, '--interval-ms', '30', '--session-ttl-ms', '5000'], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const events: Record<string, unknown>[] = [];
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
