@@ -29,6 +29,8 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Waits on spawned commands are generous: on a loaded machine starting a node process takes seconds.
+
 /** A long-running command whose output is collected line by line. */
 function stream(args: string[]): { child: ChildProcess; lines: string[] } {
   const child = track(spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }));
@@ -100,7 +102,7 @@ test('operator commands against a three-member cluster', async (t) => {
     // The daemon logs at warn; a monitor at debug sees debug lines while it is open.
     const json = stream(['monitor', '--socket', sock(0), '--level', 'debug', '--json']);
     const text = stream(['monitor', '--socket', sock(0), '--level', 'info']);
-    await waitFor(async () => ((await client(0).metricSamples()).size > 0 ? cli(['status', '--socket', sock(0)]).status === 0 : false), 5_000, 'daemon answering');
+    await waitFor(async () => ((await client(0).metricSamples()).size > 0 ? cli(['status', '--socket', sock(0)]).status === 0 : false), 20_000, 'daemon answering');
     await sleep(300); // both streams open
     const udp = createSocket('udp4');
     const junk = Buffer.from([0xff, 0x01, 0x02, 0x03]);
@@ -110,7 +112,7 @@ test('operator commands against a three-member cluster', async (t) => {
         await client(0).setTags({ note: String(Date.now()) });
         return json.lines.some((l) => (JSON.parse(l) as { msg: string }).msg === 'packet dropped') && text.lines.some((l) => l.includes('tags changed'));
       },
-      10_000,
+      20_000,
       'a debug line on the json monitor and an info line on the text one',
       300,
     );
@@ -127,7 +129,7 @@ test('operator commands against a three-member cluster', async (t) => {
   await t.test('watch prints one summary line per change; --json keeps the NDJSON', async () => {
     const summary = stream(['watch', '--socket', sock(0)]);
     const raw = stream(['watch', '--socket', sock(0), '--json']);
-    await waitFor(() => summary.lines.length > 0 && raw.lines.length > 0, 5_000, 'both snapshots');
+    await waitFor(() => summary.lines.length > 0 && raw.lines.length > 0, 20_000, 'both snapshots');
     assert.match(summary.lines[0]!, /^snapshot: 3 members \(alive 3\), 16 partitions, 16 with a primary, view \d+, quorum ok$/);
     procs[2]!.kill('SIGKILL');
     const rawLines = (): WatchLine[] => raw.lines.map((l) => JSON.parse(l) as WatchLine);
