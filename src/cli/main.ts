@@ -83,9 +83,9 @@ export async function main(argv: string[]): Promise<void> {
           .option('status', { type: 'string', array: true, choices: MEMBER_STATES, describe: 'only members in this state; repeatable' })
           .option('tag', { type: 'string', array: true, describe: 'only members with tag k=v; repeatable (all must match)' }),
       async (a) => {
-      const tags = parseTagFilters(a.tag ?? []);
-      const ms = filterMembers(await new SwimdClient(a.socket).members(), a.status ?? [], tags);
-      out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
+        const tags = parseTagFilters(a.tag ?? []);
+        const ms = filterMembers(await new SwimdClient(a.socket).members(), a.status ?? [], tags);
+        out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
       },
     )
     .command('partitions', 'show the partition table', withClientOpts, async (a) => {
