@@ -95,9 +95,11 @@ export async function main(argv: string[]): Promise<void> {
     .command(
       'owner <partition>',
       'show who owns one partition',
-      (y) => withClientOpts(y).positional('partition', { type: 'number', demandOption: true }),
+      (y) => withClientOpts(y).positional('partition', { type: 'string', demandOption: true }),
       async (a) => {
-        const p = await new SwimdClient(a.socket).partition(a.partition as number);
+        const text = String(a.partition);
+        if (!/^\d+$/.test(text)) throw new UsageError(`partition: expected a partition id (0, 1, ...), got "${text}"`);
+        const p = await new SwimdClient(a.socket).partition(Number(text));
         out(a.json, p, () => `partition ${p.id}: primary ${p.primary ?? '-'} (token ${p.token}), replicas ${p.replicas.join(', ') || '-'}, quorum ${p.quorum}`);
       },
     )

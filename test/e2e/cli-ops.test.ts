@@ -166,6 +166,7 @@ test('operator commands against a three-member cluster', async (t) => {
       [['owned', '--socket', sock(0), '--role', 'leader'], /role/],
       [['owned', '--socket', sock(0), '--frobnicate'], /frobnicate/],
       [['tags', 'set', 'novalue', '--socket', sock(0)], /expected k=v/],
+      [['owner', 'seven', '--socket', sock(0)], /partition: expected a partition id/],
       [['frobnicate'], /frobnicate/],
     ];
     for (const [args, message] of cases) {
