@@ -1,4 +1,5 @@
 import type { WatchLine } from '../api/views.js';
+import { SwimdError } from '../base/errors.js';
 
 /** A plain text table with padded columns. */
 export function table(headers: string[], rows: string[][]): string {
@@ -8,11 +9,9 @@ export function table(headers: string[], rows: string[][]): string {
 }
 
 /** A bad command-line argument: the CLI prints it and exits with status 2, as for any usage error. */
-export class UsageError extends Error {
-  readonly code = 'USAGE';
+export class UsageError extends SwimdError {
   constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+    super('USAGE', message);
   }
 }
 

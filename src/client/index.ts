@@ -1,5 +1,6 @@
 // The client package's entry point (`import { SwimdClient } from 'swimd/client'`):
 // the typed client for the local API and the JSON shapes it returns.
+export { SwimdError } from '../base/errors.js';
 export { SwimdClient, ClientError, CLIENT_MAX_READ_BYTES, type ClientSession, type MonitorLevel } from './client.js';
 export type {
   MemberView,
