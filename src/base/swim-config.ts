@@ -11,6 +11,8 @@ export interface SwimConfig {
   probeTimeoutMs: number;
   indirectChecks: number;
   disableTcpPings: boolean;
+  /** Consecutive probe rounds of one member answered over TCP only before "UDP appears blocked" is logged. */
+  udpBlockedAfterProbes: number;
   awarenessMaxMultiplier: number;
   suspicionMult: number;
   suspicionMaxTimeoutMult: number;
