@@ -57,3 +57,6 @@ export interface SwimConfig {
   /** Time allowed for a graceful leave broadcast before shutdown. */
   leavePropagateDelayMs: number;
 }
+
+/** At most this many "UDP appears blocked" warnings a minute over all members; the rest are counted, not logged. */
+export const UDP_BLOCKED_WARNINGS_PER_MINUTE = 10;

@@ -5,13 +5,12 @@
 // that episode is logged once at warn (rate-limited over all members) and once
 // at info when a UDP ack arrives again. One entry per member name, removed when
 // the member table reaps the member, so bounded by the member table.
+import { UDP_BLOCKED_WARNINGS_PER_MINUTE } from '../base/swim-config.js';
 import type { CoreContext } from './context.js';
 import { isDeadOrLeft, type MemberRecord } from './member.js';
 import type { MemberTable } from './member-table.js';
 import type { ReachPath, ReachSnapshot } from './member-types.js';
 
-/** At most this many "UDP appears blocked" warnings a minute over all members; the rest are counted. */
-export const UDP_BLOCKED_WARNINGS_PER_MINUTE = 10;
 const MINUTE_MS = 60_000;
 
 interface ReachEntry {
