@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { SwimdClient, ClientError } from '../client/client.js';
 import { Daemon } from '../daemon/daemon.js';
 import { runDemo } from './demo.js';
-import { table } from './table.js';
+import { reachText, table } from './table.js';
 
 const DEFAULT_SOCKET = process.env.SWIMD_SOCKET ?? './swimd.sock';
 
@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command('members', 'list members', withClientOpts, async (a) => {
       const ms = await new SwimdClient(a.socket).members();
-      out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
+      out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'REACH', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), reachText(m.reach), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
     })
     .command('partitions', 'show the partition table', withClientOpts, async (a) => {
       const p = await new SwimdClient(a.socket).partitions();

@@ -1,5 +1,6 @@
 // The per-member reachability rule on its own: when a TCP-only episode starts,
-// that it is reported once, what ends it, and that entries go with reaped members.
+// that it is reported once, what ends it, and that entries go with reaped
+// members; and what the start-up seed check says about which path failed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CoreContext } from '../../src/core/context.js';
@@ -10,6 +11,9 @@ import { newStats } from '../../src/core/stats.js';
 import { lanConfig } from '../../src/config/presets.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { parseDaemonConfig } from '../../src/config/daemon-config.js';
+import type { Address } from '../../src/base/env.js';
+import type { PathCheck } from '../../src/core/swim-node.js';
+import { SeedCheck, seedCheckTimeoutMs, seedPathProblem } from '../../src/daemon/seed-check.js';
 
 function record(name: string): MemberRecord {
   return { name, host: '10.0.0.2', port: 7946, addr: new Uint8Array([10, 0, 0, 2]), meta: new Uint8Array(0), incarnation: 1, state: 'alive', stateChangedAtMs: 0, vsn: [1, 5, 2, 2, 5, 4], changeSeq: 0, contacted: true, verified: null, snapshot: null };
@@ -98,4 +102,30 @@ test('swim.udpBlockedAfterProbes is read from the file, and a bad value names th
     assert.ok(err instanceof ConfigError);
     assert.deepEqual(err.errors.map((e) => e.field), ['swim.udpBlockedAfterProbes']);
   }
+});
+
+test('the seed check warns about each seed, naming the failed path, only when no seed answers over both', async () => {
+  const answers = new Map<string, PathCheck>([
+    ['10.0.0.2:7946', { udp: true, tcp: false }],
+    ['10.0.0.3:7946', { udp: false, tcp: false }],
+    ['10.0.0.4:7946', { udp: true, tcp: true }],
+  ]);
+  const checker = { checkPath: (to: Address, _t: number, done: (r: PathCheck) => void) => setTimeout(() => done(answers.get(`${to.host}:${to.port}`)!), 1) };
+  const run = async (hosts: string[]) => {
+    const logs: { level: string; msg: string }[] = [];
+    const check = new SeedCheck(checker, hosts.map((h) => ({ host: h, port: 7946 })), 1000, (level, _f, msg) => logs.push({ level, msg }));
+    assert.equal(check.view().state, 'checking');
+    const view = await check.done;
+    return { view, warnings: logs.filter((l) => l.level === 'warn').map((l) => l.msg) };
+  };
+  const failed = await run(['10.0.0.2', '10.0.0.3']);
+  assert.equal(failed.view.state, 'failed');
+  assert.deepEqual(failed.warnings, ['seed 10.0.0.2:7946 answers over UDP but not TCP', 'seed 10.0.0.3:7946 answers over neither UDP nor TCP']);
+  const ok = await run(['10.0.0.2', '10.0.0.4']);
+  assert.equal(ok.view.state, 'ok');
+  assert.deepEqual(ok.warnings, [], 'one seed answering over both is enough');
+  assert.deepEqual(ok.view.seeds, [{ address: '10.0.0.2:7946', udp: true, tcp: false }, { address: '10.0.0.4:7946', udp: true, tcp: true }]);
+  assert.equal(seedPathProblem('10.0.0.5:7946', { udp: false, tcp: true }), 'seed 10.0.0.5:7946 answers over TCP but not UDP');
+  assert.equal((await new SeedCheck(checker, [], 1000, () => {}).done).state, 'none');
+  assert.equal(seedCheckTimeoutMs({ tcpTimeoutMs: 10_000, probeIntervalMs: 1000 }), 5000);
 });
