@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { SwimdClient, ClientError } from '../client/client.js';
 import { Daemon } from '../daemon/daemon.js';
 import { runDemo } from './demo.js';
-import { reachText, table } from './table.js';
+import { pathsText, reachText, table } from './table.js';
 
 const DEFAULT_SOCKET = process.env.SWIMD_SOCKET ?? './swimd.sock';
 
@@ -108,6 +108,7 @@ export async function main(argv: string[]): Promise<void> {
         [
           `name      ${self.name} (${self.address}:${self.port}) ${self.state} inc ${self.incarnation}`,
           `health    ${health.status}, score ${health.healthScore}, ${health.aliveMembers} alive, quorum ${health.quorum}`,
+          `paths     ${pathsText(health)}`,
           `owned     primary of ${owned.primary.length} (${owned.primary.map((id) => `${id}@${owned.tokens[id]}`).join(' ') || 'none'}), replica of ${owned.replica.length}`,
         ].join('\n'),
       );

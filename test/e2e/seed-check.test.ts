@@ -91,6 +91,8 @@ test('a seed that answers over TCP only is named in a warning and in /v1/health'
   const parsed = JSON.parse(line!) as { level: number; msg: string };
   assert.equal(parsed.level, 40, 'logged at warn');
   assert.equal(parsed.msg, `seed 127.0.0.1:${PORT_FORWARDER} answers over TCP but not UDP`);
+  const status = spawnSync(process.execPath, [CLI, 'status', '--socket', b.socket], { encoding: 'utf8', timeout: 10_000 });
+  assert.match(status.stdout, new RegExp(`^paths\\s+seed check failed \\(127\\.0\\.0\\.1:${PORT_FORWARDER} tcp only\\), \\d+ members reached over TCP only$`, 'm'), status.stdout + status.stderr);
 });
 
 test('a real seed answers over both; members show how each was last reached', async () => {
