@@ -33,13 +33,13 @@ import { countDrop, newStats, type CoreStats } from './stats.js';
 import { TimerSet } from './timer-set.js';
 
 export type { CoreStats } from './stats.js';
+export { SwimError } from './errors.js';
 
 /** Which paths to an address answered a ping: UDP (ping → ack) and TCP (stream ping → ack). */
 export interface PathCheck {
   udp: boolean;
   tcp: boolean;
 }
-export { SwimError } from './errors.js';
 
 export interface SwimNodeOptions {
   name: string;
@@ -261,20 +261,26 @@ export class SwimNode {
     }
     const udpSeq = acks.nextSeq();
     const udpPing = encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, udpSeq, '') });
-    const waiting = acks.expect(udpSeq, () => {
-      result.udp = true;
+    let udpSettled = false;
+    const settleUdp = (answered: boolean): void => {
+      if (udpSettled) return;
+      udpSettled = true;
+      result.udp = answered;
       settle();
-    }, () => {}, timeoutMs, settle);
+    };
+    // Our own deadline too: a shutdown clears the ack table without running its expiries.
+    ctx.env.scheduler.setTimer(timeoutMs, () => settleUdp(false));
+    const waiting = acks.expect(udpSeq, () => settleUdp(true), () => {}, timeoutMs, () => settleUdp(false));
     if (waiting) {
       // A lost datagram is not a filter: resend while no answer came.
       const tries = 3;
       const send = (i: number): void => {
-        if (result.udp || ctx.life.stopped || i >= tries) return;
+        if (udpSettled || ctx.life.stopped || i >= tries) return;
         outbox.sendRaw(to, udpPing);
         ctx.env.scheduler.setTimer(timeoutMs / tries, () => send(i + 1));
       };
       send(0);
-    } else settle();
+    } else settleUdp(false);
     const tcpSeq = acks.nextSeq();
     const tcpPing = encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, tcpSeq, '') });
     ctx.env.streams.request(to, outbox.sealForStream(tcpPing), true, timeoutMs, (err, reply) => {
