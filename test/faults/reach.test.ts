@@ -154,6 +154,7 @@ test('with UDP dropped to and from one host, every other daemon reports it TCP-o
     assert.equal(h.tcpOnlyMembers, 1, `${d.name} counts one TCP-only member`);
     const metrics = await d.client.metrics();
     assert.match(metrics, /^swimd_members_tcp_only 1$/m);
+    assert.match(metrics, /^swimd_udp_blocked_warnings_total 1$/m);
   }
   // The filtered member sees the same from its side.
   const fromBlocked = await blocked.client.members();
