@@ -14,7 +14,7 @@ import { SeededRandom } from '../../src/core/prng.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { MessageType } from '../../src/wire/messages.js';
 import { PLAINTEXT, sealPacket } from '../../src/wire/packet.js';
-import { killAll, waitFor } from '../support/procs.js';
+import { killAll, waitFor } from '../../harness/procs.js';
 import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);
