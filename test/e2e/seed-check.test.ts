@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
-import { freePorts, killAll, tmp, track, waitFor } from '../support/procs.js';
+import { freePorts, killAll, tmp, track, waitFor } from '../../harness/procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');

@@ -12,8 +12,8 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
-import { killAll, sleep, tmp, track, waitFor } from '../support/procs.js';
-import { TestHosts } from './hosts.js';
+import { killAll, sleep, tmp, track, waitFor } from '../../harness/procs.js';
+import { TestHosts } from '../../harness/hosts.js';
 
 const HOSTS = 5;
 const BLOCKED = 2;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Agent } from '../../src/agent/agent.js';
 import { localConfig } from '../../src/config/presets.js';
 import type { PathCheck } from '../../src/core/swim-node.js';
-import { freePorts, killAll, requireSerf, serfCommand, startSerf, waitFor } from '../support/procs.js';
+import { freePorts, killAll, requireSerf, serfCommand, startSerf, waitFor } from '../../harness/procs.js';
 
 requireSerf();
 const agents: Agent[] = [];
