@@ -57,6 +57,7 @@ type TimingKey =
   | 'pushPullIntervalMs'
   | 'suspicionMult'
   | 'suspicionMaxTimeoutMult'
+  | 'refusalSuspicionMult'
   | 'retransmitMult'
   | 'gossipNodes'
   | 'indirectChecks'

@@ -124,6 +124,7 @@ test(`a flood of random and mutated packets at one daemon poisons no view (seed 
   });
   for (const w of watchers) {
     const deaths = w.lines.filter((l) => l.type === 'member' && l.event === 'dead' && NAMES.includes(l.member.name));
+    if (deaths.length > 0) console.log(`# deaths seen: ${deaths.map((l) => JSON.stringify(l)).join(' ')}`);
     assert.deepEqual(deaths.map((l) => (l.type === 'member' ? l.member.name : '')), [], 'the other daemons never declared a real member dead');
     w.stop();
   }
