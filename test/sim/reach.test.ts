@@ -145,3 +145,19 @@ test('an ack relayed by a helper after UDP between two members is cut is recorde
     assert.equal(c.member('m2').node.member('m1')?.reach?.path, 'direct');
     assert.equal(a.node.tcpOnlyMembers(), 0, 'relayed UDP is not TCP only');
   }));
+
+test('a firewall that rejects datagrams (port unreachable) but passes TCP is a TCP-only path too, not a crash', () =>
+  withReplay(FILE, 6, () => {
+    const { c, logs } = recordingCluster(6, 5);
+    c.run(5_000);
+    const blocked = c.member('m3');
+    const others = c.members.filter((m) => m !== blocked);
+    const t0 = c.nowMs();
+    c.network.rejectDatagramsTo(blocked.address);
+    c.run(60_000);
+    assert.deepEqual(c.events.filter((e) => e.atMs >= t0 && (e.ev.kind === 'dead' || e.ev.kind === 'suspect')).map((e) => `${e.observer}: ${e.ev.kind} ${e.ev.member.name}`), []);
+    for (const o of others) {
+      assert.equal(o.node.member('m3')?.reach?.path, 'tcp', `${o.name} reaches m3 over TCP only`);
+      assert.equal(logs.filter((l) => l.observer === o.name && l.msg.startsWith('UDP to m3 ')).length, 1, `${o.name} warned once`);
+    }
+  }));
