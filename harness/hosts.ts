@@ -169,6 +169,13 @@ export class TestHosts {
     this.addRule(hostIndex, `ip saddr { ${addrs} } drop comment "partition"`);
   }
 
+  /** Drops the UDP datagrams host `hostIndex` receives from the hosts in `from`; TCP still passes. */
+  blockUdpFrom(hostIndex: number, from: readonly number[]): void {
+    if (from.length === 0) return;
+    const addrs = from.map((i) => this.host(i).ip).join(', ');
+    this.addRule(hostIndex, `ip saddr { ${addrs} } meta l4proto udp drop comment "udp-filter"`);
+  }
+
   /** Symmetric partition: no packet crosses between the two groups. */
   partition(groupA: readonly number[], groupB: readonly number[]): void {
     for (const a of groupA) this.blockFrom(a, groupB);

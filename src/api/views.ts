@@ -1,5 +1,5 @@
 // JSON shapes of the API, shared by the server, the client and the CLI.
-import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
+import type { MemberEvent, MemberSnapshot, ReachPath } from '../core/member-types.js';
 import type { LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
 import { decodeTags } from '../wire/serf-tags.js';
 
@@ -13,6 +13,8 @@ export interface MemberView {
   meta: Record<string, string>;
   /** This daemon has reached the member at its address itself; until then it holds no partition role. */
   contacted: boolean;
+  /** The path this daemon's last answered probe of the member took (direct, indirect or tcp), on the daemon's monotonic clock, and how long ago. */
+  reach: { path: ReachPath; atMs: number; ageMs?: number } | null;
 }
 
 export interface PartitionView {
@@ -30,8 +32,19 @@ export interface PartitionsView {
 }
 
 export function memberView(m: MemberSnapshot): MemberView {
+  return memberViewWith(m, null);
+}
+
+/** Member views that also say how long ago each reach was (ageMs), by the clock the core runs on. */
+export function memberViewAt(clock: { nowMs(): number }): (m: MemberSnapshot) => MemberView {
+  return (m) => memberViewWith(m, clock.nowMs());
+}
+
+function memberViewWith(m: MemberSnapshot, nowMs: number | null): MemberView {
   const tags = m.meta.length === 0 ? {} : decodeTags(m.meta);
-  return { name: m.name, address: m.host, port: m.port, state: m.state, incarnation: m.incarnation, meta: tags ?? { raw: Buffer.from(m.meta).toString('base64') }, contacted: m.contacted };
+  const r = m.reach ?? null;
+  const reach = r === null ? null : nowMs !== null ? { path: r.path, atMs: Math.round(r.atMs), ageMs: Math.max(0, Math.round(nowMs - r.atMs)) } : { path: r.path, atMs: Math.round(r.atMs) };
+  return { name: m.name, address: m.host, port: m.port, state: m.state, incarnation: m.incarnation, meta: tags ?? { raw: Buffer.from(m.meta).toString('base64') }, contacted: m.contacted, reach };
 }
 
 export function partitionView(p: OwnedPartition): PartitionView {

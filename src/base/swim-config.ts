@@ -11,6 +11,8 @@ export interface SwimConfig {
   probeTimeoutMs: number;
   indirectChecks: number;
   disableTcpPings: boolean;
+  /** Consecutive probe rounds of one member answered over TCP only before "UDP appears blocked" is logged. */
+  udpBlockedAfterProbes: number;
   awarenessMaxMultiplier: number;
   suspicionMult: number;
   suspicionMaxTimeoutMult: number;
@@ -61,3 +63,6 @@ export interface SwimConfig {
   /** Time allowed for a graceful leave broadcast before shutdown. */
   leavePropagateDelayMs: number;
 }
+
+/** At most this many "UDP appears blocked" warnings a minute over all members; the rest are counted, not logged. */
+export const UDP_BLOCKED_WARNINGS_PER_MINUTE = 10;

@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { SwimdClient, ClientError, type MonitorLevel } from '../client/client.js';
 import { Daemon } from '../daemon/daemon.js';
 import { runDemo } from './demo.js';
-import { filterMembers, parseTagFilters, table, UsageError, watchSummary } from './table.js';
+import { filterMembers, parseTagFilters, pathsText, reachText, table, UsageError, watchSummary } from './table.js';
 import { formatLogLine } from '../daemon/logger.js';
 
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'];
@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<void> {
       async (a) => {
         const tags = parseTagFilters(a.tag ?? []);
         const ms = filterMembers(await new SwimdClient(a.socket).members(), a.status ?? [], tags);
-        out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
+        out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'REACH', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), reachText(m.reach), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
       },
     )
     .command('partitions', 'show the partition table', withClientOpts, async (a) => {
@@ -144,6 +144,7 @@ export async function main(argv: string[]): Promise<void> {
         [
           `name      ${self.name} (${self.address}:${self.port}) ${self.state} inc ${self.incarnation}`,
           `health    ${health.status}, score ${health.healthScore}, ${health.aliveMembers} alive, quorum ${health.quorum}`,
+          `paths     ${pathsText(health)}`,
           `owned     primary of ${owned.primary.length} (${owned.primary.map((id) => `${id}@${owned.tokens[id]}`).join(' ') || 'none'}), replica of ${owned.replica.length}`,
         ].join('\n'),
       );

@@ -63,6 +63,7 @@ export const SWIM_INTS: Record<string, [keyof SwimConfig, number]> = {
   gossipNodes: ['gossipNodes', 1],
   awarenessMaxMultiplier: ['awarenessMaxMultiplier', 1],
   udpBufferSize: ['udpBufferSize', 512],
+  udpBlockedAfterProbes: ['udpBlockedAfterProbes', 1],
 };
 export const SWIM_BOOLS: Record<string, keyof SwimConfig> = { disableTcpPings: 'disableTcpPings', enableCompression: 'enableCompression' };
 export const LIMITS: Record<string, keyof SwimConfig> = {

@@ -4,7 +4,7 @@
 // documentation and behaviour cannot drift apart.
 import { formatDurationMs } from './duration.js';
 import { lanConfig, localConfig, wanConfig } from './presets.js';
-import type { SwimConfig } from '../base/swim-config.js';
+import { UDP_BLOCKED_WARNINGS_PER_MINUTE, type SwimConfig } from '../base/swim-config.js';
 
 export interface KnobDoc {
   /** Key in the YAML file. */
@@ -161,6 +161,14 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
     sentence: 'Turns off the TCP fallback probe that runs beside indirect probes.',
     formula: 'one extra TCP connection per failed direct probe when enabled',
     tradeOff: 'Disabling saves connections; a member whose UDP is filtered is then declared dead instead of reported.',
+  },
+  {
+    key: 'swim.udpBlockedAfterProbes',
+    field: 'udpBlockedAfterProbes',
+    kind: 'int',
+    sentence: 'A member whose probes are answered only by the TCP fallback this many rounds in a row is logged once at warn ("UDP to NAME HOST:PORT appears blocked; it answers over TCP only") and counted in `swimd_members_tcp_only`, until a UDP ack ends the episode (logged at info).',
+    formula: `warning after ≈ udpBlockedAfterProbes × n × probeInterval (each member is probed once per n periods); at most ${UDP_BLOCKED_WARNINGS_PER_MINUTE} such warnings a minute over all members`,
+    tradeOff: 'Lower reports a UDP filter sooner; 1 also reports single rounds whose UDP replies were merely lost.',
   },
   {
     key: 'swim.enableCompression',

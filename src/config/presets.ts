@@ -11,6 +11,7 @@ export function lanConfig(): SwimConfig {
     probeTimeoutMs: 500,
     indirectChecks: 3,
     disableTcpPings: false,
+    udpBlockedAfterProbes: 3,
     awarenessMaxMultiplier: 8,
     suspicionMult: 4,
     suspicionMaxTimeoutMult: 6,

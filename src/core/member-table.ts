@@ -20,6 +20,9 @@ export class MemberTable {
   private changes = 0;
   private lastChangeAtMs = 0;
 
+  /** Called for each member reaped, so what is kept per member elsewhere goes with it. */
+  onReap: (m: MemberRecord) => void = () => {};
+
   constructor(private readonly ctx: CoreContext) {}
 
   /** This node's own record; it exists from start() on. */
@@ -168,6 +171,7 @@ export class MemberTable {
       if (reap) {
         this.byName.delete(m.name);
         this.unindexAddress(m);
+        this.onReap(m);
         continue;
       }
       kept.push(m);

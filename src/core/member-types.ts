@@ -15,6 +15,15 @@ export const STATE_RANK: Readonly<Record<MemberState, number>> = {
   left: 3,
 };
 
+/** How a probe last reached a member: its own UDP ack, an ack relayed after an indirect ping, or only the TCP fallback ping. */
+export type ReachPath = 'direct' | 'indirect' | 'tcp';
+
+export interface ReachSnapshot {
+  readonly path: ReachPath;
+  /** Scheduler clock (ms) of that probe's answer. */
+  readonly atMs: number;
+}
+
 /** An immutable picture of one member as the local node sees it. */
 export interface MemberSnapshot {
   readonly name: string;
@@ -30,6 +39,8 @@ export interface MemberSnapshot {
   readonly vsn: readonly number[];
   /** This node has reached the member at its address itself (not only heard of it by gossip). */
   readonly contacted: boolean;
+  /** The path this node's last answered probe of the member took; null before one was answered (the core always sets it). */
+  readonly reach?: ReachSnapshot | null;
 }
 
 /** Typed membership events, emitted by the core in the order they happen. */

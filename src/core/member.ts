@@ -1,7 +1,7 @@
 // One member's record inside the core (mutable, private to the core) and its
 // immutable snapshot for everyone else.
 import type { Address } from '../base/env.js';
-import type { MemberSnapshot, MemberState } from './member-types.js';
+import type { MemberSnapshot, MemberState, ReachSnapshot } from './member-types.js';
 
 export interface MemberRecord {
   name: string;
@@ -23,6 +23,8 @@ export interface MemberRecord {
   contacted: boolean;
   /** Where it was last reached (set with contacted): a takeover of its address that never verifies reverts here. */
   verified: { host: string; port: number; addr: Uint8Array } | null;
+  /** The path the last answered probe took (see reachability.ts); unset before one was answered. */
+  reach?: ReachSnapshot;
   /** Cached snapshot, rebuilt only when the record changes. */
   snapshot: MemberSnapshot | null;
 }
@@ -39,6 +41,7 @@ export function snapshotOf(m: MemberRecord): MemberSnapshot {
       stateChangedAtMs: m.stateChangedAtMs,
       vsn: Object.freeze([...m.vsn]),
       contacted: m.contacted,
+      reach: m.reach ?? null,
     });
   }
   return m.snapshot;

@@ -14,6 +14,7 @@ import { isRefusal, type Address } from '../base/env.js';
 import { addressOf, type MemberRecord } from './member.js';
 import type { MemberTable } from './member-table.js';
 import type { Outbox } from './outbox.js';
+import type { Reachability } from './reachability.js';
 import type { StateRules } from './state-rules.js';
 import { countDrop } from './stats.js';
 import type { TimerSet } from './timer-set.js';
@@ -26,6 +27,7 @@ export interface ProbeDeps {
   readonly rules: StateRules;
   readonly awareness: Awareness;
   readonly acks: AckTable;
+  readonly reach: Reachability;
 }
 
 export function pingOf(ctx: CoreContext, seqNo: number, node: string): PingMsg {
@@ -53,6 +55,8 @@ class ProbeRound {
   private tcpPending = false;
   private tcpStarted = false;
   private tcpContact = false;
+  /** Indirect pings went out: from then on an ack may be a helper's relay. */
+  private indirectSent = false;
   private concluded = false;
   private deadlinePassed = false;
   private readonly seq: number;
@@ -79,7 +83,7 @@ class ProbeRound {
   start(): void {
     const { ctx, acks, outbox } = this.d;
     ctx.stats.probes++;
-    if (!acks.expect(this.seq, () => this.onAck(), () => this.onNack(), this.periodMs)) return;
+    if (!acks.expect(this.seq, (from) => this.onAck(from), () => this.onNack(), this.periodMs)) return;
     const target = this.target;
     const refusal = ctx.cfg.refusalSuspicionMult > 0 ? { windowMs: this.periodMs, onRefused: () => this.onRefused('udp') } : undefined;
     if (target.state === 'alive') outbox.sendWithPiggyback(addressOf(target), this.pingBytes, refusal);
@@ -96,11 +100,14 @@ class ProbeRound {
     });
   }
 
-  private onAck(): void {
+  private onAck(from: Address | null): void {
     this.acked = true;
     this.d.ctx.stats.acks++;
     // Direct or relayed, an ack answers a ping that named the target at its address.
     this.d.rules.markContacted(this.target);
+    const t = this.target;
+    const direct = !this.indirectSent || (from !== null && from.host === t.host && from.port === t.port);
+    this.d.reach.reachedOverUdp(t, direct ? 'direct' : 'indirect');
     if (!this.concluded) {
       this.concluded = true;
       this.d.awareness.applyDelta(-1);
@@ -127,6 +134,7 @@ class ProbeRound {
     }
     if (!rules.refusedProbe(t.name, this.sentIncarnation)) return;
     this.concluded = true;
+    this.d.reach.unreached(t);
     ctx.stats.failedProbes++;
   }
 
@@ -145,6 +153,7 @@ class ProbeRound {
     if (this.acked || this.concluded || ctx.life.stopped) return;
     const target = this.target;
     const helpers = table.randomMembers(ctx.cfg.indirectChecks, (m) => m !== table.self && m !== target && m.state === 'alive');
+    this.indirectSent = helpers.length > 0;
     for (const peer of helpers) {
       const nack = (peer.vsn[1] ?? 0) >= 4;
       if (nack) this.expectedNacks++;
@@ -183,11 +192,14 @@ class ProbeRound {
     if (this.concluded || ctx.life.stopped) return;
     this.concluded = true;
     if (this.acked) return;
+    // As in memberlist, an answer over TCP is not a failure: no suspicion, only a
+    // warning (once per episode, see reachability.ts) that UDP seems filtered.
     if (this.tcpContact) {
-      ctx.log.log('warn', 'reached member over TCP but not UDP; the network may be misconfigured', { member: this.target.name });
+      this.d.reach.reachedOverTcpOnly(this.target);
       awareness.applyDelta(-1);
       return;
     }
+    this.d.reach.unreached(this.target);
     awareness.applyDelta(this.expectedNacks > 0 ? Math.max(0, this.expectedNacks - this.nacks) : 1);
     ctx.stats.failedProbes++;
     const cur = table.get(this.target.name);

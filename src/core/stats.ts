@@ -31,6 +31,11 @@ export interface CoreStats {
   packetsOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Probe rounds answered only by the TCP fallback ping (no UDP ack, direct or relayed). */
+  tcpOnlyProbes: number;
+  /** "UDP appears blocked" warnings logged, and those over the per-minute bound (counted, not logged). */
+  udpBlockedWarnings: number;
+  udpBlockedWarningsSuppressed: number;
   /** Dropped input by reason: wire reasons (truncated, decrypt-failed, …) and core ones (queue-full, wrong-node, …). */
   drops: Partial<Record<CoreDropReason, number>>;
   /** Protocol periods run (probe rounds started). */
@@ -66,6 +71,9 @@ export function newStats(): CoreStats {
     packetsOut: 0,
     bytesIn: 0,
     bytesOut: 0,
+    tcpOnlyProbes: 0,
+    udpBlockedWarnings: 0,
+    udpBlockedWarningsSuppressed: 0,
     drops: {},
     probePeriods: 0,
     missedProbePeriods: 0,

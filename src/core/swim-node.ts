@@ -6,6 +6,7 @@
 import type { SwimConfig } from '../base/swim-config.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { Keyring } from '../wire/keyring.js';
+import { openStream } from '../wire/stream.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/limits.js';
 import { META_MAX_BYTES, MessageType, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from '../wire/messages.js';
 import { AckTable } from './ack-table.js';
@@ -25,13 +26,20 @@ import { snapshotOf } from './member.js';
 import { MemberTable } from './member-table.js';
 import type { MemberEvent, MemberSnapshot } from './member-types.js';
 import { Outbox } from './outbox.js';
-import { Prober } from './probe.js';
+import { pingOf, Prober } from './probe.js';
+import { Reachability } from './reachability.js';
 import { StateRules } from './state-rules.js';
 import { countDrop, newStats, type CoreStats } from './stats.js';
 import { TimerSet } from './timer-set.js';
 
 export type { CoreStats } from './stats.js';
 export { SwimError } from './errors.js';
+
+/** Which paths to an address answered a ping: UDP (ping → ack) and TCP (stream ping → ack). */
+export interface PathCheck {
+  udp: boolean;
+  tcp: boolean;
+}
 
 export interface SwimNodeOptions {
   name: string;
@@ -74,6 +82,7 @@ export class SwimNode {
   private readonly antiEntropy: AntiEntropy;
   private readonly ingress: Ingress;
   private readonly notifier: SubjectNotifier;
+  private readonly reach: Reachability;
 
   constructor(opts: SwimNodeOptions) {
     this.name = opts.name;
@@ -110,7 +119,9 @@ export class SwimNode {
     this.gossip = new Gossip(ctx, this.table, this.outbox, this.timers);
     this.rules = new StateRules(ctx, this.table, this.outbox, this.awareness, () => this.gossip.tick(false));
     this.acks = new AckTable(ctx);
-    this.prober = new Prober({ ctx, table: this.table, outbox: this.outbox, rules: this.rules, awareness: this.awareness, acks: this.acks }, this.timers);
+    this.reach = new Reachability(ctx, this.table);
+    this.table.onReap = (m) => this.reach.forget(m.name);
+    this.prober = new Prober({ ctx, table: this.table, outbox: this.outbox, rules: this.rules, awareness: this.awareness, acks: this.acks, reach: this.reach }, this.timers);
     this.antiEntropy = new AntiEntropy(ctx, this.table, this.outbox, this.rules, this.timers);
     this.ingress = new Ingress(ctx, this.rules, this.acks, this.prober, this.outbox, this.antiEntropy);
     const verifier = new ContactVerifier(ctx, this.acks, this.outbox, this.rules);
@@ -226,6 +237,60 @@ export class SwimNode {
    */
   onProbePeriod(listener: (latenessMs: number, periodMs: number) => void): () => void {
     return this.prober.onPeriod(listener);
+  }
+
+  /** Members alive or suspect that answer only over TCP (for udpBlockedAfterProbes rounds or more, no UDP ack since). */
+  tcpOnlyMembers(): number {
+    return this.reach.tcpOnlyCount();
+  }
+
+  /**
+   * Checks both paths to an address (a seed, whose name is not known yet): a
+   * UDP ping naming no one (sent up to three times within the time) and a TCP
+   * ping. `done` runs once, within `timeoutMs`, with which of the two answered.
+   */
+  checkPath(to: Address, timeoutMs: number, done: (result: PathCheck) => void): void {
+    const { ctx, acks, outbox } = this;
+    let pending = 2;
+    const result = { udp: false, tcp: false };
+    const settle = (): void => {
+      if (--pending === 0) done(result);
+    };
+    if (ctx.life.stopped) {
+      done(result);
+      return;
+    }
+    const udpSeq = acks.nextSeq();
+    const udpPing = encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, udpSeq, '') });
+    let udpSettled = false;
+    const settleUdp = (answered: boolean): void => {
+      if (udpSettled) return;
+      udpSettled = true;
+      result.udp = answered;
+      settle();
+    };
+    // Our own deadline too: a shutdown clears the ack table without running its expiries.
+    ctx.env.scheduler.setTimer(timeoutMs, () => settleUdp(false));
+    const waiting = acks.expect(udpSeq, () => settleUdp(true), () => {}, timeoutMs, () => settleUdp(false));
+    if (waiting) {
+      // A lost datagram is not a filter: resend while no answer came.
+      const tries = 3;
+      const send = (i: number): void => {
+        if (udpSettled || ctx.life.stopped || i >= tries) return;
+        outbox.sendRaw(to, udpPing);
+        ctx.env.scheduler.setTimer(timeoutMs / tries, () => send(i + 1));
+      };
+      send(0);
+    } else settleUdp(false);
+    const tcpSeq = acks.nextSeq();
+    const tcpPing = encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, tcpSeq, '') });
+    ctx.env.streams.request(to, outbox.sealForStream(tcpPing), true, timeoutMs, (err, reply) => {
+      if (!err && reply) {
+        const r = openStream(reply, ctx.security, ctx.limits);
+        result.tcp = r.ok && r.value.type === MessageType.AckResp && r.value.body.seqNo === tcpSeq;
+      }
+      settle();
+    });
   }
 
   healthScore(): number {

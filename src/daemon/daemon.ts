@@ -10,13 +10,14 @@ import { eligibilityOf, Leadership } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';
 import { wireEventPipeline } from './pipeline.js';
 import { startApiServer } from '../api/server.js';
-import { memberView, partitionsView, type WatchLine } from '../api/views.js';
+import { memberView, memberViewAt, partitionsView, type WatchLine } from '../api/views.js';
 import { WatchHub } from '../api/watch.js';
 import { SessionHub } from '../api/session.js';
 import { SelfTags } from './self-tags.js';
 import { coreLoggerOf, createLogger, setLogLevel } from './logger.js';
 import { MonitorHub } from '../api/monitor.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
+import { SeedCheck, seedCheckTimeoutMs } from './seed-check.js';
 import { unlinkSync } from 'node:fs';
 
 /** 127.0.0.0/8 and ::1: only this machine can send to it. */
@@ -82,6 +83,8 @@ export class Daemon {
     }
     const node = agent.node;
     applyMeta = (meta) => node.setMeta(meta);
+    const ownAddress = (a: { host: string; port: number }): boolean => a.host === agent.address.host && a.port === agent.address.port;
+    const seedCheck = new SeedCheck(node, cfg.join.filter((a) => !ownAddress(a)), seedCheckTimeoutMs(cfg.swim), (level, fields, msg) => log[level](fields, msg));
     const leadership = new Leadership(
       {
         fencing: 'granted',
@@ -129,7 +132,7 @@ export class Daemon {
           config: Object.fromEntries(LIVE_SWIM_KEYS.map((k) => [k, live[k]])),
         };
       },
-      members: () => node.members().map(memberView),
+      members: () => node.members().map(memberViewAt(agent.env.scheduler)),
       partitions: () => partitionsView(leadership.snapshot()),
       partitionDetail: (id) => ({ ...leadership.ownership!.detail(id), rightful: engine.primaryOf(id) }),
       owned: () => {
@@ -140,7 +143,7 @@ export class Daemon {
       health: () => {
         const snap = leadership.snapshot();
         const ok = snap.quorum === 'ok';
-        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs) };
+        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs), tcpOnlyMembers: node.tcpOnlyMembers(), seeds: seedCheck.view() };
       },
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       leave: () => void daemon?.stop('api').then(() => onExit(0)),

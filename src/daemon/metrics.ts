@@ -55,6 +55,10 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
   counterFrom('swimd_address_reverts_total', 'Members moved back to their last verified address after a move there never verified.', () => s.addressReverts);
   counterFrom('swimd_watch_resyncs_total', 'Watch readers too slow to keep up, sent a resync and a fresh snapshot instead of an unbounded queue.', watchResyncs);
   counterFrom('swimd_broadcasts_dropped_total', 'Queued updates dropped because the broadcast queue was full.', () => node.broadcastsDropped());
+  new Gauge({ name: 'swimd_members_tcp_only', help: 'Members alive or suspect that answer probes only over TCP (swim.udpBlockedAfterProbes rounds in a row, no UDP ack since): UDP between them and this member looks filtered.', registers: [registry], collect() { this.set(node.tcpOnlyMembers()); } });
+  counterFrom('swimd_tcp_only_probes_total', 'Probe rounds answered only by the TCP fallback ping (no UDP ack, direct or relayed).', () => s.tcpOnlyProbes);
+  counterFrom('swimd_udp_blocked_warnings_total', '"UDP appears blocked" warnings logged (one per TCP-only episode of a member).', () => s.udpBlockedWarnings);
+  counterFrom('swimd_udp_blocked_warnings_suppressed_total', 'TCP-only episodes not logged because the per-minute bound on those warnings was reached.', () => s.udpBlockedWarningsSuppressed);
   new Gauge({ name: 'swimd_health_score', help: 'Lifeguard local health score (0 is healthy).', registers: [registry], collect() { this.set(node.healthScore()); } });
   new Gauge({ name: 'swimd_broadcast_queue_depth', help: 'Updates waiting to be gossiped.', registers: [registry], collect() { this.set(node.broadcastQueueDepth()); } });
   new Gauge({ name: 'swimd_members', help: 'Known members by state.', labelNames: ['state'], registers: [registry], collect() {

@@ -1,7 +1,7 @@
 // A whole cluster in one process on virtual time: N SwimNodes over SimNetwork,
 // with faults, an event log, and invariants checked as the run goes.
 import type { SwimConfig } from '../base/swim-config.js';
-import type { Address } from '../base/env.js';
+import type { Address, CoreLogger } from '../base/env.js';
 import { STATE_RANK, type MemberEvent, type MemberSnapshot } from '../core/member-types.js';
 import { SeededRandom } from '../core/prng.js';
 import { SwimNode } from '../core/swim-node.js';
@@ -19,6 +19,8 @@ export interface SimClusterOptions {
   keepLog?: boolean;
   /** Metadata for a member, by index. */
   metaOf?: (index: number) => Uint8Array;
+  /** A logger for a member's core, by name (none: silent). */
+  loggerOf?: (name: string) => CoreLogger;
   /** Called for every new process of a member (first start and each restart) before it starts; attaches what runs beside the core. */
   onProcess?: (m: SimMember) => void;
 }
@@ -73,7 +75,8 @@ export class SimCluster {
     const scheduler = new MemberScheduler(this.clock);
     const { packets, streams } = this.network.attach(address, scheduler);
     const meta = this.opts.metaOf?.(index);
-    const node = new SwimNode({ name, advertise: address, config: this.opts.config, env: { scheduler, random: this.random.fork(), packets, streams }, ...(meta ? { meta } : {}) });
+    const logger = this.opts.loggerOf?.(name);
+    const node = new SwimNode({ name, advertise: address, config: this.opts.config, env: { scheduler, random: this.random.fork(), packets, streams, ...(logger ? { logger } : {}) }, ...(meta ? { meta } : {}) });
     node.on((ev) => this.onEvent(name, ev));
     let m: SimMember;
     if (existing) {

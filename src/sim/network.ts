@@ -53,6 +53,9 @@ export class SimNetwork {
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly links = new Map<string, LinkProfile>();
   private readonly blocked = new Set<string>();
+  /** Links that drop only datagrams, or only streams (a firewall that filters UDP and passes TCP, or the reverse). */
+  private readonly blockedDatagrams = new Set<string>();
+  private readonly blockedStreams = new Set<string>();
   private readonly rejecting = new Set<string>();
   private defaultLink: LinkProfile = { ...DEFAULT_LINK };
   private inFlight = 0;
@@ -81,8 +84,20 @@ export class SimNetwork {
     for (const a of from) for (const b of to) this.blocked.add(`${keyOf(a)}>${keyOf(b)}`);
   }
 
+  /** Blocks only datagrams (UDP) from `from` to `to`, one way; streams still pass. */
+  blockDatagrams(from: Address[], to: Address[]): void {
+    for (const a of from) for (const b of to) this.blockedDatagrams.add(`${keyOf(a)}>${keyOf(b)}`);
+  }
+
+  /** Blocks only streams (TCP) from `from` to `to`, one way (either leg of an exchange); datagrams still pass. */
+  blockStreams(from: Address[], to: Address[]): void {
+    for (const a of from) for (const b of to) this.blockedStreams.add(`${keyOf(a)}>${keyOf(b)}`);
+  }
+
   unblockAll(): void {
     this.blocked.clear();
+    this.blockedDatagrams.clear();
+    this.blockedStreams.clear();
     this.rejecting.clear();
   }
 
@@ -144,8 +159,10 @@ export class SimNetwork {
     return this.links.get(`${keyOf(from)}>${keyOf(to)}`) ?? this.defaultLink;
   }
 
-  private isBlocked(from: Address, to: Address): boolean {
-    return this.blocked.size > 0 && this.blocked.has(`${keyOf(from)}>${keyOf(to)}`);
+  private isBlocked(from: Address, to: Address, only?: Set<string>): boolean {
+    if (this.blocked.size === 0 && (only === undefined || only.size === 0)) return false;
+    const key = `${keyOf(from)}>${keyOf(to)}`;
+    return this.blocked.has(key) || (only !== undefined && only.has(key));
   }
 
   private delayOf(link: LinkProfile): number {
@@ -156,7 +173,7 @@ export class SimNetwork {
     if (src.crashed) return;
     this.stats.sent++;
     this.stats.bytes += data.length;
-    if (this.isBlocked(src.address, to)) {
+    if (this.isBlocked(src.address, to, this.blockedDatagrams)) {
       this.stats.blocked++;
       return;
     }
@@ -208,7 +225,7 @@ export class SimNetwork {
   /** Counts one stream leg and decides whether it gets through (not blocked, not lost). */
   private streamLegPasses(from: Address, to: Address): boolean {
     this.stats.sent++;
-    if (this.isBlocked(from, to)) {
+    if (this.isBlocked(from, to, this.blockedStreams)) {
       this.stats.blocked++;
       return false;
     }
@@ -239,7 +256,7 @@ export class SimNetwork {
     this.clock.setTimer(this.delayOf(link), () => {
       if (finished) return;
       const dst = this.endpoints.get(keyOf(to));
-      if (this.isBlocked(src.address, to)) return; // blocked while connecting: the timeout decides
+      if (this.isBlocked(src.address, to, this.blockedStreams)) return; // blocked while connecting: the timeout decides
       if (!dst || dst.crashed || !dst.streamHandler) {
         // Only a host known to be up (the process crashed, or never listened)
         // says so with a refusal code; otherwise the stream just fails.
@@ -257,7 +274,7 @@ export class SimNetwork {
           if (data === null) return finish(new Error('stream closed without a reply'), null);
           if (!this.streamLegPasses(to, src.address)) return;
           this.clock.setTimer(this.delayOf(this.linkOf(to, src.address)), () => {
-            if (this.isBlocked(to, src.address)) return;
+            if (this.isBlocked(to, src.address, this.blockedStreams)) return;
             const cur = this.endpoints.get(keyOf(to));
             if (!cur || cur.generation !== generation || cur.crashed) return finish(new Error('connection reset'), null);
             finish(null, data);
