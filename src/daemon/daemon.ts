@@ -17,6 +17,8 @@ import { SelfTags } from './self-tags.js';
 import { coreLoggerOf, createLogger } from './logger.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { unlinkSync } from 'node:fs';
+import { ClusterJoin } from './cluster-join.js';
+import { familyOfBind, resolveAddressOnce, systemLookup, type Lookup } from './join-resolver.js';
 
 /** 127.0.0.0/8 and ::1: only this machine can send to it. */
 function isLoopback(host: string): boolean {
@@ -37,10 +39,15 @@ export class Daemon {
     readonly watch: WatchHub,
     readonly log: Logger,
     readonly metrics: DaemonMetrics,
+    readonly cluster: ClusterJoin,
   ) {}
 
-  static async start(cfg: DaemonConfig, onExit: (code: number) => void): Promise<Daemon> {
+  static async start(cfg: DaemonConfig, onExit: (code: number) => void, opts: { lookup?: Lookup } = {}): Promise<Daemon> {
     const log = createLogger(cfg.log.level, cfg.node.name);
+    const lookup = opts.lookup ?? systemLookup;
+    // Host names in bind and advertise are resolved once, before anything binds.
+    const bind = await resolveAddressOnce(cfg.node.bind, 'node.bind', lookup);
+    const advertise = cfg.node.advertise === null ? null : await resolveAddressOnce(cfg.node.advertise, 'node.advertise', lookup);
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
@@ -67,9 +74,10 @@ export class Daemon {
     try {
       agent = await Agent.start({
         name: cfg.node.name,
-        bind: cfg.node.bind,
-        advertise: cfg.node.advertise,
-        join: cfg.join,
+        bind,
+        advertise,
+        // Joining (names, retries, the snapshot) is ClusterJoin's.
+        join: [],
         config: cfg.swim,
         meta: tags.meta(),
         logger: coreLoggerOf(log),
@@ -80,6 +88,16 @@ export class Daemon {
     }
     const node = agent.node;
     applyMeta = (meta) => node.setMeta(meta);
+    const cluster = new ClusterJoin({
+      node,
+      seeds: cfg.join,
+      dataDir: cfg.node.dataDir,
+      lookup,
+      family: familyOfBind(bind.host),
+      retryIntervalMs: cfg.joinRetry.intervalMs,
+      retryMax: cfg.joinRetry.max,
+      log: (level, msg, fields) => log[level](fields, msg),
+    });
     const leadership = new Leadership(
       {
         fencing: 'granted',
@@ -137,8 +155,9 @@ export class Daemon {
       },
       health: () => {
         const snap = leadership.snapshot();
-        const ok = snap.quorum === 'ok';
-        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs) };
+        const joined = cluster.health();
+        const ok = snap.quorum === 'ok' && joined.ok;
+        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, join: joined.join, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs) };
       },
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       leave: () => void daemon?.stop('api').then(() => onExit(0)),
@@ -156,9 +175,10 @@ export class Daemon {
       store.close();
       throw err;
     });
-    daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics);
-    if (cfg.swim.keys.length === 0 && !isLoopback(cfg.node.bind.host)) {
-      log.warn({ bind: cfg.node.bind.host }, 'gossip is not encrypted (security.keys is empty) on a non-loopback address: any host that can reach this port can forge members, tags and deaths; see `swimd keygen`');
+    daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics, cluster);
+    cluster.start();
+    if (cfg.swim.keys.length === 0 && !isLoopback(bind.host)) {
+      log.warn({ bind: bind.host }, 'gossip is not encrypted (security.keys is empty) on a non-loopback address: any host that can reach this port can forge members, tags and deaths; see `swimd keygen`');
     }
     log.info({ bind: `${agent.address.host}:${agent.address.port}`, socket: cfg.api.socket, join: cfg.join.length }, 'swimd started');
     return daemon;
@@ -217,6 +237,8 @@ export class Daemon {
     this.stopping = true;
     await this.handOff();
     this.log.info({ reason }, 'leaving the cluster');
+    // Only `swimd leave` is remembered: a restart after a signal rejoins the snapshot's members.
+    await this.cluster.beforeLeave(reason === 'api');
     await this.agent.leave(this.cfg.swim.leavePropagateDelayMs + 1000);
     this.sessions.closeAll();
     this.watch.closeAll();
@@ -230,6 +252,7 @@ export class Daemon {
       // already gone
     }
     this.leadership.stop();
+    this.cluster.stop();
     await this.agent.shutdown();
     this.store.close();
     this.log.info('stopped');
