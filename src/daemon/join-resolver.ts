@@ -26,13 +26,15 @@ export class ResolveError extends Error {
   }
 }
 
-/** Which addresses the bound UDP socket can send to: udp4 sockets IPv4 only, `::` both, other IPv6 IPv6 only. */
+/**
+ * Which addresses the bound UDP socket can send to: a udp4 socket only IPv4, a
+ * udp6 one (also on `::`) only IPv6 (Node refuses an IPv4 destination with
+ * EINVAL). Addresses of the other family are skipped and logged, never tried.
+ */
 export type Family = 4 | 6 | 'any';
 
 export function familyOfBind(host: string): Family {
-  if (isIP(host) === 4) return 4;
-  if (host === '::') return 'any';
-  return 6;
+  return isIP(host) === 6 ? 6 : 4;
 }
 
 function fits(family: Family, address: string): boolean {
@@ -54,7 +56,11 @@ export async function resolveSeeds(seeds: readonly Address[], lookup: Lookup, fa
   const out: ResolvedSeeds = { addresses: [], failures: [], skipped: [] };
   const perSeed = await Promise.all(
     seeds.map(async (seed): Promise<Address[]> => {
-      if (isIP(seed.host) !== 0) return [seed];
+      if (isIP(seed.host) !== 0) {
+        if (fits(family, seed.host)) return [seed];
+        out.skipped.push(show(seed));
+        return [];
+      }
       try {
         const found = await lookup(seed.host);
         if (found.length === 0) out.failures.push({ name: show(seed), error: 'no addresses' });

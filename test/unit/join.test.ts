@@ -71,10 +71,12 @@ function fakeLookup(table: Record<string, string[] | Error>): Lookup & { calls: 
 test('resolveSeeds: every address of a name, IPv6 only where the socket can use it, at most 64 per name, failures reported', async () => {
   const many = Array.from({ length: 100 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
   const lookup = fakeLookup({ 'svc.local': ['10.0.0.1', '10.0.0.2', 'fd00::3', '10.0.0.1'], localhost: ['127.0.0.1', '::1'], big: many });
-  const seeds: Address[] = [{ host: '192.0.2.9', port: 1 }, { host: 'svc.local', port: 7946 }, { host: 'gone.local', port: 7946 }, { host: 'localhost', port: 5 }];
+  const seeds: Address[] = [{ host: '192.0.2.9', port: 1 }, { host: 'svc.local', port: 7946 }, { host: 'gone.local', port: 7946 }, { host: 'localhost', port: 5 }, { host: '::1', port: 6 }];
   const r4 = await resolveSeeds(seeds, lookup, 4);
   assert.deepEqual(r4.addresses.map((a) => `${a.host}:${a.port}`), ['192.0.2.9:1', '10.0.0.1:7946', '10.0.0.2:7946', '127.0.0.1:5']);
-  assert.deepEqual(r4.skipped, ['[fd00::3]:7946', '[::1]:5']);
+  assert.deepEqual(r4.skipped.sort(), ['[::1]:5', '[::1]:6', '[fd00::3]:7946'], 'a udp4 socket cannot send to IPv6: skipped, names and literals alike');
+  const r6 = await resolveSeeds(seeds, lookup, 6);
+  assert.deepEqual(r6.addresses.map((a) => `${a.host}:${a.port}`), ['fd00::3:7946', '::1:5', '::1:6']);
   assert.deepEqual(r4.failures, [{ name: 'gone.local:7946', error: 'ENOTFOUND' }]);
   assert.ok(!lookup.calls.includes('192.0.2.9'), 'IP literals are not looked up');
   const any = await resolveSeeds([{ host: 'localhost', port: 5 }], lookup, 'any');
