@@ -109,6 +109,8 @@ export interface SnapshotDeps {
 export class MemberSnapshotWriter {
   private dirty = true;
   private left: boolean;
+  /** Set by recordLeave: members joining during the leave's last second do not undo it. */
+  private leaving = false;
   private timer: NodeJS.Timeout | null = null;
   writes = 0;
 
@@ -128,7 +130,7 @@ export class MemberSnapshotWriter {
 
   /** This member is part of a cluster again: a later restart rejoins it. */
   joined(): void {
-    if (this.left) {
+    if (this.left && !this.leaving) {
       this.left = false;
       this.dirty = true;
     }
@@ -144,6 +146,7 @@ export class MemberSnapshotWriter {
   /** `swimd leave`: record it now, so a restart does not rejoin. */
   recordLeave(): void {
     this.left = true;
+    this.leaving = true;
     this.flush();
   }
 

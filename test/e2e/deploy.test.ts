@@ -75,6 +75,23 @@ test('host-name seeds: localhost joins (an unusable ::1 seed does not fail it); 
   await Promise.all([pA, pB, pC].map(exited));
 });
 
+test('host names in node.bind and node.advertise are resolved once at start; one that does not resolve stops the agent naming the field', async () => {
+  const [port] = await freePorts(1);
+  const file = join(tmp, 'bn.yaml');
+  const sock = join(tmp, 'bn.sock');
+  const lines = (bind: string, advertise: string): string => [`node: { name: bn, bind: "${bind}", advertise: "${advertise}", dataDir: ${join(tmp, 'bn-data')} }`, `api: { socket: ${sock} }`, ...COMMON].join('\n');
+  writeFileSync(file, lines(`localhost:${port}`, 'no-such-host.invalid:7946'));
+  const bad = spawnSync(process.execPath, [CLI, 'agent', '--config', file], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /cannot start: node\.advertise: "no-such-host\.invalid:7946" does not resolve \(ENOTFOUND\)/);
+  writeFileSync(file, lines(`localhost:${port}`, `localhost:${port}`));
+  const p = track(spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] }));
+  const me = await waitFor(async () => (await new SwimdClient(sock).members())[0], 10_000, 'bn up');
+  assert.deepEqual([me.address, me.port], ['127.0.0.1', port], 'advertised at the resolved address');
+  p.kill('SIGKILL');
+  await exited(p);
+});
+
 test('snapshot: a member restarted with no join list rejoins the members it knew; after swimd leave it does not', async () => {
   const ports = await freePorts(3);
   const ms = ['sn-a', 'sn-b', 'sn-c'].map((n, i) => member(n, ports[i]!));

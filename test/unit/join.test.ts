@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Address } from '../../src/base/env.js';
 import { parseDaemonConfig } from '../../src/config/daemon-config.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { JoinRetry, resolveAddressOnce, resolveSeeds, retryDelayMs, ResolveError, type JoinRetryDeps, type Lookup } from '../../src/daemon/join-resolver.js';
+import { familyOfBind, JoinRetry, resolveAddressOnce, resolveSeeds, retryDelayMs, ResolveError, type JoinRetryDeps, type Lookup } from '../../src/daemon/join-resolver.js';
 import { MemberSnapshotWriter, parseSnapshot, readSnapshot, rejoinAddresses, SNAPSHOT_FILE, type SnapshotMember } from '../../src/daemon/member-snapshot.js';
 import { isSerfAgent, SerfLeave } from '../../src/daemon/serf-leave.js';
 import { decodeSerfIntent, encodeSerfLeaveIntent } from '../../src/wire/serf-intent.js';
@@ -79,6 +79,7 @@ test('resolveSeeds: every address of a name, IPv6 only where the socket can use 
   assert.deepEqual(r6.addresses.map((a) => `${a.host}:${a.port}`), ['fd00::3:7946', '::1:5', '::1:6']);
   assert.deepEqual(r4.failures, [{ name: 'gone.local:7946', error: 'ENOTFOUND' }]);
   assert.ok(!lookup.calls.includes('192.0.2.9'), 'IP literals are not looked up');
+  assert.deepEqual([familyOfBind('0.0.0.0'), familyOfBind('127.0.0.1'), familyOfBind('::'), familyOfBind('::1')], [4, 4, 6, 6]);
   const any = await resolveSeeds([{ host: 'localhost', port: 5 }], lookup, 'any');
   assert.deepEqual(any.addresses, [{ host: '127.0.0.1', port: 5 }, { host: '::1', port: 5 }]);
   const capped = await resolveSeeds([{ host: 'big', port: 1 }], lookup, 4);
@@ -235,8 +236,11 @@ test('member snapshot: written atomically and read back; rejoin order alive firs
   assert.deepEqual(content!.members.map((m) => m.name), ['b', 'a', 'c', 'd'], 'self is not kept; alive first');
   assert.deepEqual(rejoinAddresses(content).map((a) => a.port), [3, 2, 4], 'alive, suspect, dead; never a member that left');
   w.recordLeave();
+  w.joined();
+  w.flush();
   const after = readSnapshot(dir).content!;
   assert.equal(after.left, true);
+  assert.equal(after.left, true, 'a member joining during the leave does not undo it');
   assert.deepEqual(rejoinAddresses(after), [], 'after swimd leave: nothing to rejoin');
   // Joining again clears the mark at the next write.
   const w2 = new MemberSnapshotWriter({ dir, selfName: 'self', members: () => members, serfLamportTime: () => 41, log: () => {} }, after);
