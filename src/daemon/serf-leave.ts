@@ -8,14 +8,17 @@ import type { Address } from '../base/env.js';
 import type { MemberSnapshot } from '../core/member-types.js';
 import { OWNERSHIP_TAG } from '../partition/leadership.js';
 import { decodeSerfIntent, encodeSerfLeaveIntent } from '../wire/serf-intent.js';
-import { decodeTags } from '../wire/serf-tags.js';
+import { decodeTags, TAG_MAGIC_BYTE } from '../wire/serf-tags.js';
 
 /**
  * A Serf agent: its metadata is in Serf's tag format (0xFF then a msgpack map,
- * which every Serf agent of protocol 3 or later sends, even without tags) and it
+ * which every Serf agent of protocol 3 or later sends, even without tags; nil for
+ * a nil map) and it
  * carries no swimd ownership tag. Plain memberlist members have other metadata.
  */
 export function isSerfAgent(m: Pick<MemberSnapshot, 'meta'>): boolean {
+  // A Serf built with a nil tag map writes msgpack nil after the header.
+  if (m.meta.length === 2 && m.meta[0] === TAG_MAGIC_BYTE && m.meta[1] === 0xc0) return true;
   const tags = decodeTags(m.meta);
   return tags !== null && tags[OWNERSHIP_TAG] === undefined;
 }

@@ -278,6 +278,7 @@ test('Serf leave intent: exact encoding, strict decoding, Serf agents told twice
   assert.equal(isSerfAgent({ meta: serfMeta }), true);
   assert.equal(isSerfAgent({ meta: encodeTags({}) }), true, 'a Serf agent without tags still sends the tag header');
   assert.equal(isSerfAgent({ meta: swimdMeta }), false);
+  assert.equal(isSerfAgent({ meta: Uint8Array.of(0xff, 0xc0) }), true, 'a nil tag map');
   assert.equal(isSerfAgent({ meta: new Uint8Array(0) }), false, 'plain memberlist');
 
   const sent: { to: string; payload: Uint8Array }[] = [];
