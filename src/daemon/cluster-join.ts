@@ -84,9 +84,16 @@ export class ClusterJoin {
   async beforeLeave(recordLeave: boolean): Promise<void> {
     this.joiner.stop();
     if (recordLeave) this.snapshot.recordLeave();
-    const told = this.serf.announce();
+    let told = { agents: 0, lamportTime: 0 };
+    try {
+      told = this.serf.announce();
+    } catch (err) {
+      // Never in the way of the leave itself.
+      this.o.log('warn', 'cannot send the leave intent to the Serf agents', { err: (err as Error).message });
+    }
     if (told.agents > 0) {
       this.o.log('info', 'leave intent sent to the Serf agents', told);
+      // The Lamport time just used must be on disk before a restart could reuse it.
       this.snapshot.flush();
       await new Promise((r) => setTimeout(r, 50));
     }

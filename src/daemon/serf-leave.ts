@@ -23,6 +23,9 @@ export function isSerfAgent(m: Pick<MemberSnapshot, 'meta'>): boolean {
   return tags !== null && tags[OWNERSHIP_TAG] === undefined;
 }
 
+/** Lamport times above this are not witnessed: a forged huge one would leave no room to count on. */
+export const MAX_WITNESSED_LAMPORT_TIME = 2 ** 48;
+
 export interface SerfLeaveNode {
   readonly name: string;
   members(): MemberSnapshot[];
@@ -38,7 +41,7 @@ export class SerfLeave {
     private readonly node: SerfLeaveNode,
     initialLamportTime: number,
   ) {
-    this.lamportTime = initialLamportTime;
+    this.lamportTime = Math.min(initialLamportTime, MAX_WITNESSED_LAMPORT_TIME);
   }
 
   lamport(): number {
@@ -50,7 +53,7 @@ export class SerfLeave {
     const intent = decodeSerfIntent(payload);
     if (intent === null) return false;
     this.intentsSeen++;
-    if (intent.lamportTime > this.lamportTime) this.lamportTime = intent.lamportTime;
+    if (intent.lamportTime > this.lamportTime && intent.lamportTime <= MAX_WITNESSED_LAMPORT_TIME) this.lamportTime = intent.lamportTime;
     return true;
   };
 

@@ -294,6 +294,8 @@ test('Serf leave intent: exact encoding, strict decoding, Serf agents told twice
   assert.equal(sl.onUserMessage({ host: '127.0.0.1', port: 2 }, Uint8Array.of(0xf5, 1, 1)), false, 'not a Serf intent: left for the next delegate');
   assert.equal(sl.onUserMessage({ host: '127.0.0.1', port: 2 }, Uint8Array.from([0x01, ...encodeSerfLeaveIntent(30, 's1').subarray(1)])), true);
   assert.equal(sl.lamport(), 30, 'witnessed');
+  sl.onUserMessage({ host: '127.0.0.1', port: 2 }, encodeSerfLeaveIntent(2 ** 50, 'x'));
+  assert.equal(sl.lamport(), 30, 'an absurd Lamport time is not witnessed');
   const told = sl.announce();
   assert.deepEqual(told, { agents: 2, lamportTime: 31 });
   assert.deepEqual(sent.map((s) => s.to), ['127.0.0.1:2', '127.0.0.1:2', '127.0.0.1:5', '127.0.0.1:5'], 'alive and suspect Serf agents only, twice each');
