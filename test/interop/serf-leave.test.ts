@@ -52,23 +52,20 @@ test('swimd leave shows as left in serf members (twice, across a restart); serf 
   };
 
   let daemon = start();
-  await waitFor(() => serfStatus(rpc(rpcA!), 'leave-w') === 'alive' && serfStatus(rpc(rpcB!), 'leave-w') === 'alive', 20_000, 'both serf agents see the daemon');
-  await waitFor(async () => (await swimdState('serf-a')) === 'alive' && (await swimdState('serf-b')) === 'alive', 20_000, 'the daemon sees both agents');
+  await waitFor(() => serfStatus(rpc(rpcA!), 'leave-w') === 'alive' && serfStatus(rpc(rpcB!), 'leave-w') === 'alive', 30_000, 'both serf agents see the daemon');
+  await waitFor(async () => (await swimdState('serf-a')) === 'alive' && (await swimdState('serf-b')) === 'alive', 30_000, 'the daemon sees both agents');
 
-  await t_serfLeave();
-  async function t_serfLeave(): Promise<void> {
-    assert.equal(serfCommand(rpc(rpcB!), ['leave']).status, 0);
-    await waitFor(async () => (await swimdState('serf-b')) === 'left', 15_000, 'swimd records serf-b as left');
-  }
+  assert.equal(serfCommand(rpc(rpcB!), ['leave']).status, 0);
+  await waitFor(async () => (await swimdState('serf-b')) === 'left', 30_000, 'swimd records serf-b as left');
 
   await leave(daemon);
-  await waitFor(() => serfStatus(rpc(rpcA!), 'leave-w') !== 'alive', 15_000, 'serf-a notices the leave');
+  await waitFor(() => ['left', 'failed'].includes(serfStatus(rpc(rpcA!), 'leave-w') ?? ''), 30_000, 'serf-a records the leave (left or failed; "leaving" is the step between)');
   assert.equal(serfStatus(rpc(rpcA!), 'leave-w'), 'left', 'Serf records a swimd leave as left, not failed');
 
   // Restarted with the same data directory (and seeds, so it joins again): a second leave needs a newer Lamport time.
   daemon = start();
   await waitFor(() => serfStatus(rpc(rpcA!), 'leave-w') === 'alive', 30_000, 'the restarted daemon is alive on serf-a');
   await leave(daemon);
-  await waitFor(() => serfStatus(rpc(rpcA!), 'leave-w') !== 'alive', 15_000, 'serf-a notices the second leave');
+  await waitFor(() => ['left', 'failed'].includes(serfStatus(rpc(rpcA!), 'leave-w') ?? ''), 30_000, 'serf-a notices the second leave');
   assert.equal(serfStatus(rpc(rpcA!), 'leave-w'), 'left', 'the second leave is left too');
 });
