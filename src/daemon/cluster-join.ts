@@ -83,7 +83,7 @@ export class ClusterJoin {
    */
   async beforeLeave(recordLeave: boolean): Promise<void> {
     this.joiner.stop();
-    if (recordLeave) this.snapshot.recordLeave();
+    if (recordLeave) await this.snapshot.recordLeave();
     let told = { agents: 0, lamportTime: 0 };
     try {
       told = this.serf.announce();
@@ -94,14 +94,13 @@ export class ClusterJoin {
     if (told.agents > 0) {
       this.o.log('info', 'leave intent sent to the Serf agents', told);
       // The Lamport time just used must be on disk before a restart could reuse it.
-      this.snapshot.flush();
-      await new Promise((r) => setTimeout(r, 50));
+      await Promise.all([this.snapshot.flush(), new Promise((r) => setTimeout(r, 50))]);
     }
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.joiner.stop();
     for (const u of this.unsubscribe.splice(0)) u();
-    this.snapshot.stop();
+    await this.snapshot.stop();
   }
 }

@@ -252,7 +252,7 @@ export class Daemon {
       // already gone
     }
     this.leadership.stop();
-    this.cluster.stop();
+    await this.cluster.stop();
     await this.agent.shutdown();
     this.store.close();
     this.log.info('stopped');

@@ -5,7 +5,8 @@
 // when the membership changed. A leave through the API (`swimd leave`) is
 // recorded in it, so the next start does not rejoin the old members unless
 // seeds are given. An unreadable or corrupt file is logged and ignored.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Address } from '../base/env.js';
 import type { MemberState } from '../core/member-types.js';
@@ -112,6 +113,9 @@ export class MemberSnapshotWriter {
   /** Set by recordLeave: members joining during the leave's last second do not undo it. */
   private leaving = false;
   private timer: NodeJS.Timeout | null = null;
+  /** The write in progress: writes never overlap, and the disk never holds up the protocol's event loop. */
+  private writing: Promise<void> = Promise.resolve();
+  private pending = false;
   writes = 0;
 
   constructor(
@@ -138,22 +142,23 @@ export class MemberSnapshotWriter {
 
   start(): void {
     this.timer = setInterval(() => {
-      if (this.dirty) this.flush();
+      if (this.dirty && !this.pending) void this.flush();
     }, this.intervalMs);
     this.timer.unref();
   }
 
   /** `swimd leave`: record it now, so a restart does not rejoin. */
-  recordLeave(): void {
+  recordLeave(): Promise<void> {
     this.left = true;
     this.leaving = true;
-    this.flush();
+    return this.flush();
   }
 
-  stop(): void {
+  /** Stops the timer and writes what changed since the last write. */
+  stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.dirty) this.flush();
+    return this.dirty ? this.flush() : this.writing;
   }
 
   content(): SnapshotContent {
@@ -167,24 +172,33 @@ export class MemberSnapshotWriter {
     return { version: 1, left: this.left, serfLamportTime: this.d.serfLamportTime(), members };
   }
 
-  /** Writes the file atomically; a failure is logged and retried at the next interval. */
-  flush(): void {
-    const path = join(this.d.dir, SNAPSHOT_FILE);
-    const tmp = `${path}.tmp`;
-    this.dirty = false;
-    try {
-      const fd = openSync(tmp, 'w', 0o600);
+  /**
+   * Writes the file atomically (after any write in progress, with the content
+   * of that moment); resolves when it is on disk. A failure is logged and
+   * retried at the next interval.
+   */
+  flush(): Promise<void> {
+    this.pending = true;
+    this.writing = this.writing.then(async () => {
+      this.pending = false;
+      this.dirty = false;
+      const path = join(this.d.dir, SNAPSHOT_FILE);
+      const tmp = `${path}.tmp`;
       try {
-        writeSync(fd, JSON.stringify(this.content()) + '\n');
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+        const fh = await open(tmp, 'w', 0o600);
+        try {
+          await fh.writeFile(JSON.stringify(this.content()) + '\n');
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, path);
+        this.writes++;
+      } catch (err) {
+        this.dirty = true;
+        this.d.log('warn', 'cannot write the member snapshot', { path, err: (err as Error).message });
       }
-      renameSync(tmp, path);
-      this.writes++;
-    } catch (err) {
-      this.dirty = true;
-      this.d.log('warn', 'cannot write the member snapshot', { path, err: (err as Error).message });
-    }
+    });
+    return this.writing;
   }
 }

@@ -222,12 +222,12 @@ test('JoinRetry: seeds that fail fall back to the snapshot addresses; only-self 
 
 const M = (name: string, host: string, port: number, state: SnapshotMember['state']): SnapshotMember => ({ name, host, port, state });
 
-test('member snapshot: written atomically and read back; rejoin order alive first; a leave mark means no rejoin; corrupt files are ignored', () => {
+test('member snapshot: written atomically and read back; rejoin order alive first; a leave mark means no rejoin; corrupt files are ignored', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'swimd-snap-'));
   const members = [M('self', '127.0.0.1', 1, 'alive'), M('c', '127.0.0.1', 4, 'dead'), M('b', '127.0.0.1', 3, 'alive'), M('d', '127.0.0.1', 5, 'left'), M('a', '127.0.0.1', 2, 'suspect')];
   const logs: string[] = [];
   const w = new MemberSnapshotWriter({ dir, selfName: 'self', members: () => members, serfLamportTime: () => 41, log: (_l, msg) => logs.push(msg) }, null);
-  w.flush();
+  await w.flush();
   assert.ok(!existsSync(join(dir, `${SNAPSHOT_FILE}.tmp`)), 'the temporary file was renamed');
   const { content, problem } = readSnapshot(dir);
   assert.equal(problem, null);
@@ -235,19 +235,19 @@ test('member snapshot: written atomically and read back; rejoin order alive firs
   assert.equal(content!.serfLamportTime, 41);
   assert.deepEqual(content!.members.map((m) => m.name), ['b', 'a', 'c', 'd'], 'self is not kept; alive first');
   assert.deepEqual(rejoinAddresses(content).map((a) => a.port), [3, 2, 4], 'alive, suspect, dead; never a member that left');
-  w.recordLeave();
+  await w.recordLeave();
   w.joined();
-  w.flush();
+  await w.flush();
   const after = readSnapshot(dir).content!;
   assert.equal(after.left, true);
   assert.equal(after.left, true, 'a member joining during the leave does not undo it');
   assert.deepEqual(rejoinAddresses(after), [], 'after swimd leave: nothing to rejoin');
   // Joining again clears the mark at the next write.
   const w2 = new MemberSnapshotWriter({ dir, selfName: 'self', members: () => members, serfLamportTime: () => 41, log: () => {} }, after);
-  w2.flush();
+  await w2.flush();
   assert.equal(readSnapshot(dir).content!.left, true, 'the mark carries over until the member joins');
   w2.joined();
-  w2.flush();
+  await w2.flush();
   assert.equal(readSnapshot(dir).content!.left, false);
 
   for (const bad of ['{"version":1,"left":false,"members":[{"name":"x","host":"h","port":70000,"state":"alive"}]}', 'not json', '{"version":2}', '[]', '{"version":1,"left":"no","members":[]}']) {
@@ -256,6 +256,15 @@ test('member snapshot: written atomically and read back; rejoin order alive firs
     assert.equal(r.content, null, bad);
     assert.ok(r.problem && r.problem.includes(SNAPSHOT_FILE), bad);
   }
+  // Writes queued back to back do not overlap; the last one holds the latest membership.
+  const live = [M('x', '127.0.0.1', 9, 'alive')];
+  const w3 = new MemberSnapshotWriter({ dir, selfName: 'self', members: () => live, serfLamportTime: () => 0, log: () => {} }, null);
+  const p1 = w3.flush();
+  live.push(M('y', '127.0.0.1', 10, 'alive'));
+  const p2 = w3.flush();
+  await Promise.all([p1, p2]);
+  assert.equal(w3.writes, 2);
+  assert.deepEqual(readSnapshot(dir).content!.members.map((m) => m.name), ['x', 'y']);
   assert.throws(() => parseSnapshot('{"version":1,"left":false,"members":' + JSON.stringify(Array(1025).fill(M('x', 'h', 1, 'alive'))) + '}'), /at most 1024/);
   assert.deepEqual(readSnapshot(mkdtempSync(join(tmpdir(), 'swimd-snap-'))), { content: null, problem: null }, 'no file: nothing to say');
   assert.ok(readFileSync(join(dir, SNAPSHOT_FILE), 'utf8').length > 0);
