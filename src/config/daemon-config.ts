@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Address } from '../base/env.js';
-import { parseHostPort } from '../net/host-port.js';
+import { parseHostOrNamePort } from '../net/host-port.js';
 import { parseDurationMs } from './duration.js';
 import { ConfigError, type ConfigFieldError } from './errors.js';
 import { presetConfig, type ProfileName } from './presets.js';
@@ -15,8 +15,12 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' |
 export type LogFormat = 'json' | 'text';
 
 export interface DaemonConfig {
+  /** bind and advertise hosts may be DNS names, resolved once at start. */
   node: { name: string; bind: Address; advertise: Address | null; meta: Record<string, string>; dataDir: string };
+  /** Seeds; a host may be a DNS name, resolved (A and AAAA) on every join attempt. */
   join: Address[];
+  /** How joining the seeds is retried: delay min(intervalMs × 2^(n−1), 8 × intervalMs) after attempt n, max attempts. */
+  joinRetry: { intervalMs: number; max: number };
   profile: ProfileName;
   swim: SwimConfig;
   partitions: {
@@ -147,11 +151,11 @@ class Checker {
   }
   address(v: unknown, field: string): Address | undefined {
     if (typeof v !== 'string') {
-      this.bad(field, 'expected an address such as "127.0.0.1:7946" or "[::1]:7946"', v);
+      this.bad(field, 'expected an address such as "127.0.0.1:7946", "[::1]:7946" or "db-0.svc:7946"', v);
       return undefined;
     }
     try {
-      return parseHostPort(v);
+      return parseHostOrNamePort(v);
     } catch (err) {
       this.bad(field, (err as Error).message.replace(/, got .*$/, ''), v);
       return undefined;
@@ -194,14 +198,28 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     }
   }
 
+  // `join: [seeds]`, or `join: { seeds: [..], retryInterval, retryMax }` to tune the retry.
   const join: Address[] = [];
-  if (root.join !== undefined && root.join !== null) {
-    if (!Array.isArray(root.join)) c.bad('join', 'expected a list of addresses', root.join);
-    else root.join.forEach((j, i) => {
-      const a = c.address(j, `join[${i}]`);
+  let seedList: unknown = root.join;
+  let seedField = 'join';
+  let joinOpts: Obj = {};
+  if (isObj(root.join)) {
+    joinOpts = c.section(root, 'join', ['seeds', 'retryInterval', 'retryMax']);
+    seedList = joinOpts.seeds;
+    seedField = 'join.seeds';
+  }
+  if (seedList !== undefined && seedList !== null) {
+    if (!Array.isArray(seedList)) c.bad(seedField, 'expected a list of addresses, or a mapping { seeds, retryInterval, retryMax }', seedList);
+    else if (seedList.length > 256) c.bad(seedField, 'expected at most 256 seeds', seedList.length);
+    else seedList.forEach((j, i) => {
+      const a = c.address(j, `${seedField}[${i}]`);
       if (a) join.push(a);
     });
   }
+  const joinRetry = {
+    intervalMs: c.duration(joinOpts, 'retryInterval', 'join.retryInterval', 10) ?? 1_000,
+    max: c.int(joinOpts, 'retryMax', 'join.retryMax', 1, 10_000) ?? 10,
+  };
 
   const s = c.section(root, 'swim', [...Object.keys(SWIM_DURATIONS), ...Object.keys(SWIM_INTS), ...Object.keys(SWIM_BOOLS)]);
   for (const [key, field] of Object.entries(SWIM_DURATIONS)) {
@@ -327,6 +345,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   return {
     node: { name: String(name), bind, advertise, meta, dataDir },
     join,
+    joinRetry,
     profile,
     swim,
     partitions,
@@ -383,6 +402,6 @@ export function diffReloadable(a: DaemonConfig, b: DaemonConfig): { live: string
   }
   if (a.log.level !== b.log.level) live.push('log.level');
   if (a.log.format !== b.log.format) needRestart.push('log.format');
-  for (const k of ['node', 'join', 'partitions', 'api'] as const) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) needRestart.push(k);
+  for (const k of ['node', 'join', 'joinRetry', 'partitions', 'api'] as const) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) needRestart.push(k);
   return { live, needRestart };
 }

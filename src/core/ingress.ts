@@ -17,14 +17,15 @@ import { SourceRateLimit } from './source-limit.js';
 import type { StateRules } from './state-rules.js';
 import { countDrop } from './stats.js';
 
-/** The one user-message delegate (partition ownership); it answers whether the payload was its own. */
+/** A user-message delegate (partition ownership, the Serf intent reader); it answers whether the payload was its own. */
 export type UserMessageHandler = (from: Address, payload: Uint8Array) => boolean;
 
 export class Ingress {
   private readonly highPriority: RingQueue<Message>;
   private readonly lowPriority: RingQueue<Message>;
   private drainScheduled = false;
-  private userHandler: UserMessageHandler | null = null;
+  /** Asked in order until one claims the payload; a handful at most (registered by code, not the network). */
+  private userHandlers: UserMessageHandler[] = [];
   private readonly sourceLimit: SourceRateLimit;
 
   constructor(
@@ -40,12 +41,12 @@ export class Ingress {
     this.sourceLimit = new SourceRateLimit(ctx.cfg.maxPacketsPerSource ?? 0, 4096);
   }
 
-  setUserHandler(handler: UserMessageHandler | null): void {
-    this.userHandler = handler;
+  addUserHandler(handler: UserMessageHandler): void {
+    if (!this.userHandlers.includes(handler)) this.userHandlers.push(handler);
   }
 
-  userHandlerIs(handler: UserMessageHandler): boolean {
-    return this.userHandler === handler;
+  removeUserHandler(handler: UserMessageHandler): void {
+    this.userHandlers = this.userHandlers.filter((h) => h !== handler);
   }
 
   /** The fuller of the two handoff queues. */
@@ -125,8 +126,8 @@ export class Ingress {
       case MessageType.Dead:
         return this.handoff(msg, false);
       case MessageType.User:
-        // The delegate bounds its own work; Serf's messages (not ours) are counted and dropped.
-        if (this.userHandler === null || !this.userHandler(from, msg.body.payload)) countDrop(this.ctx.stats, 'user-message-ignored');
+        // Each delegate bounds its own work; a payload nobody claims is counted and dropped.
+        if (!this.userHandlers.some((h) => h(from, msg.body.payload))) countDrop(this.ctx.stats, 'user-message-ignored');
         return;
       default:
         countDrop(this.ctx.stats, 'unexpected-packet-message');

@@ -299,12 +299,10 @@ export class SwimNode {
 
   // ------------------------------------------------------------------ user messages and evidence
 
-  /** Registers the user-message delegate (one at most); it returns false for payloads that are not its own. */
+  /** Registers a user-message delegate; it returns false for payloads that are not its own, and the next one is asked. */
   onUserMessage(handler: (from: Address, payload: Uint8Array) => boolean): () => void {
-    this.ingress.setUserHandler(handler);
-    return () => {
-      if (this.ingress.userHandlerIs(handler)) this.ingress.setUserHandler(null);
-    };
+    this.ingress.addUserHandler(handler);
+    return () => this.ingress.removeUserHandler(handler);
   }
 
   /** Largest user-message payload that fits one datagram after framing and security overhead. */

@@ -19,6 +19,8 @@ import { MonitorHub } from '../api/monitor.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { SeedCheck, seedCheckTimeoutMs } from './seed-check.js';
 import { unlinkSync } from 'node:fs';
+import { ClusterJoin } from './cluster-join.js';
+import { familyOfBind, resolveAddressOnce, resolveSeeds, systemLookup, type Lookup } from './join-resolver.js';
 
 /** 127.0.0.0/8 and ::1: only this machine can send to it. */
 function isLoopback(host: string): boolean {
@@ -39,11 +41,16 @@ export class Daemon {
     readonly watch: WatchHub,
     readonly log: Logger,
     readonly metrics: DaemonMetrics,
+    readonly cluster: ClusterJoin,
   ) {}
 
-  static async start(cfg: DaemonConfig, onExit: (code: number) => void): Promise<Daemon> {
+  static async start(cfg: DaemonConfig, onExit: (code: number) => void, opts: { lookup?: Lookup } = {}): Promise<Daemon> {
     const monitor = new MonitorHub(cfg.api.monitorQueueBytes);
     const log = createLogger(cfg.log.level, cfg.node.name, { format: cfg.log.format, tap: monitor });
+    const lookup = opts.lookup ?? systemLookup;
+    // Host names in bind and advertise are resolved once, before anything binds.
+    const bind = await resolveAddressOnce(cfg.node.bind, 'node.bind', lookup);
+    const advertise = cfg.node.advertise === null ? null : await resolveAddressOnce(cfg.node.advertise, 'node.advertise', lookup);
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
@@ -70,9 +77,10 @@ export class Daemon {
     try {
       agent = await Agent.start({
         name: cfg.node.name,
-        bind: cfg.node.bind,
-        advertise: cfg.node.advertise,
-        join: cfg.join,
+        bind,
+        advertise,
+        // Joining (names, retries, the snapshot) is ClusterJoin's.
+        join: [],
         config: cfg.swim,
         meta: tags.meta(),
         logger: coreLoggerOf(log),
@@ -84,7 +92,21 @@ export class Daemon {
     const node = agent.node;
     applyMeta = (meta) => node.setMeta(meta);
     const ownAddress = (a: { host: string; port: number }): boolean => a.host === agent.address.host && a.port === agent.address.port;
-    const seedCheck = new SeedCheck(node, cfg.join.filter((a) => !ownAddress(a)), seedCheckTimeoutMs(cfg.swim), (level, fields, msg) => log[level](fields, msg));
+    // The path check runs on the seeds' addresses: names are resolved once for it (joining resolves them again on each attempt).
+    let seedCheck: SeedCheck | null = null;
+    void resolveSeeds(cfg.join, lookup, familyOfBind(bind.host)).then((r) => {
+      seedCheck = new SeedCheck(node, r.addresses.filter((a) => !ownAddress(a)), seedCheckTimeoutMs(cfg.swim), (level, fields, msg) => log[level](fields, msg));
+    });
+    const cluster = new ClusterJoin({
+      node,
+      seeds: cfg.join,
+      dataDir: cfg.node.dataDir,
+      lookup,
+      family: familyOfBind(bind.host),
+      retryIntervalMs: cfg.joinRetry.intervalMs,
+      retryMax: cfg.joinRetry.max,
+      log: (level, msg, fields) => log[level](fields, msg),
+    });
     const leadership = new Leadership(
       {
         fencing: 'granted',
@@ -142,8 +164,10 @@ export class Daemon {
       },
       health: () => {
         const snap = leadership.snapshot();
-        const ok = snap.quorum === 'ok';
-        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs), tcpOnlyMembers: node.tcpOnlyMembers(), seeds: seedCheck.view() };
+        const joined = cluster.health();
+        const ok = snap.quorum === 'ok' && joined.ok;
+        const seeds = seedCheck?.view() ?? { state: cfg.join.length > 0 ? 'checking' : 'none', seeds: [] };
+        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, join: joined.join, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs), tcpOnlyMembers: node.tcpOnlyMembers(), seeds };
       },
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       leave: () => void daemon?.stop('api').then(() => onExit(0)),
@@ -162,9 +186,10 @@ export class Daemon {
       store.close();
       throw err;
     });
-    daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics);
-    if (cfg.swim.keys.length === 0 && !isLoopback(cfg.node.bind.host)) {
-      log.warn({ bind: cfg.node.bind.host }, 'gossip is not encrypted (security.keys is empty) on a non-loopback address: any host that can reach this port can forge members, tags and deaths; see `swimd keygen`');
+    daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics, cluster);
+    cluster.start();
+    if (cfg.swim.keys.length === 0 && !isLoopback(bind.host)) {
+      log.warn({ bind: bind.host }, 'gossip is not encrypted (security.keys is empty) on a non-loopback address: any host that can reach this port can forge members, tags and deaths; see `swimd keygen`');
     }
     log.info({ bind: `${agent.address.host}:${agent.address.port}`, socket: cfg.api.socket, join: cfg.join.length }, 'swimd started');
     return daemon;
@@ -223,6 +248,8 @@ export class Daemon {
     this.stopping = true;
     await this.handOff();
     this.log.info({ reason }, 'leaving the cluster');
+    // Only `swimd leave` is remembered: a restart after a signal rejoins the snapshot's members.
+    await this.cluster.beforeLeave(reason === 'api');
     await this.agent.leave(this.cfg.swim.leavePropagateDelayMs + 1000);
     this.sessions.closeAll();
     this.watch.closeAll();
@@ -236,6 +263,7 @@ export class Daemon {
       // already gone
     }
     this.leadership.stop();
+    await this.cluster.stop();
     await this.agent.shutdown();
     this.store.close();
     this.log.info('stopped');

@@ -29,3 +29,32 @@ export function parseHostPort(text: string, defaultPort = 7946): Address {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AddressError(`port out of range in "${text}"`);
   return { host, port };
 }
+
+/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens, 253 bytes at most. */
+const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export function isHostName(host: string): boolean {
+  return isIP(host) === 0 && HOST_NAME.test(host) && !/^[0-9.]+$/.test(host);
+}
+
+/**
+ * Like parseHostPort, but the host may also be a DNS name ("db-0.svc:7946",
+ * "localhost:7946"), kept unresolved: the daemon resolves it when it needs it.
+ */
+export function parseHostOrNamePort(text: string, defaultPort = 7946): Address {
+  try {
+    return parseHostPort(text, defaultPort);
+  } catch (err) {
+    const s = text.trim();
+    const i = s.lastIndexOf(':');
+    const host = i >= 0 ? s.slice(0, i) : s;
+    if (!isHostName(host)) {
+      if (err instanceof AddressError && /port out of range/.test(err.message)) throw err;
+      throw new AddressError(`expected host:port with an IP address or a host name, such as 127.0.0.1:7946, [::1]:7946 or db-0.svc:7946, got "${text}"`);
+    }
+    const port = i >= 0 ? Number(s.slice(i + 1)) : defaultPort;
+    if (i >= 0 && !/^\d+$/.test(s.slice(i + 1))) throw new AddressError(`port out of range in "${text}"`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AddressError(`port out of range in "${text}"`);
+    return { host: host.replace(/\.$/, ''), port };
+  }
+}

@@ -70,7 +70,9 @@ test('the profile fills what the file leaves out; the file overrides it; flags o
   assert.equal(o.node.name, 'b');
   assert.deepEqual(o.node.bind, { host: '::1', port: 9000 });
   assert.deepEqual(o.join, [{ host: '127.0.0.1', port: 1 }]);
-  assert.throws(() => applyOverrides(cfg, { bind: 'nowhere' }), ConfigError);
+  // A host name is kept unresolved (the daemon resolves it at start); a malformed one is refused.
+  assert.deepEqual(applyOverrides(cfg, { bind: 'nowhere' }).node.bind, { host: 'nowhere', port: 7946 });
+  assert.throws(() => applyOverrides(cfg, { bind: 'no where:1' }), ConfigError);
 });
 
 test('SIGHUP classification: timing and log level live, the rest needs a restart', () => {

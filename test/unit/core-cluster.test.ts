@@ -235,3 +235,25 @@ test('user messages reach the delegate, other payloads are counted as ignored, a
   c.nodes[1]!.mergeEvidence([encodeMessage({ type: MessageType.Dead, body: { incarnation: n0alive.incarnation - 1, node: 'n0', from: 'n2' } })]);
   assert.equal(c.nodes[1]!.member('n0')!.state, 'alive');
 });
+
+test('several user-message delegates: each payload goes to the first that claims it; one nobody claims is counted; an unsubscribed delegate is not asked', () => {
+  const c = makeCluster(2, 16);
+  joinAll(c);
+  const first: number[] = [];
+  const second: number[] = [];
+  const offFirst = c.nodes[1]!.onUserMessage((_from, p) => (p[0] === 0xf5 ? (first.push(p[1]!), true) : false));
+  c.nodes[1]!.onUserMessage((_from, p) => (p[0] === 0x00 ? (second.push(p[1]!), true) : false));
+  const ignored = (): number => c.nodes[1]!.stats.drops['user-message-ignored'] ?? 0;
+  const before = ignored();
+  const send = (bytes: number[]): void => void c.nodes[0]!.sendUserMessage({ host: '127.0.0.2', port: 7946 }, Uint8Array.from(bytes));
+  send([0xf5, 1]);
+  send([0x00, 2]);
+  send([0x07, 3]);
+  c.scheduler.advance(10);
+  assert.deepEqual([first, second, ignored() - before], [[1], [2], 1]);
+  offFirst();
+  send([0xf5, 4]);
+  send([0x00, 5]);
+  c.scheduler.advance(10);
+  assert.deepEqual([first, second, ignored() - before], [[1], [2, 5], 2]);
+});

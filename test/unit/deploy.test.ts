@@ -9,30 +9,15 @@ import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseDaemonConfig, type DaemonConfig } from '../../src/config/daemon-config.js';
-import { ConfigError } from '../../src/config/errors.js';
 
 const DEPLOY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'deploy');
 
 // Kubernetes objects are read loosely: the test checks the fields it names.
 type Obj = Record<string, any>;
 
-/**
- * Validates a shipped config. Joins by host name (DNS of a headless Service) are
- * refused by the address parser until host-name joins exist; those errors, and
- * only those, are tolerated, and the rest of the file must then be valid as is.
- */
-function validate(text: string, source: string): { cfg: DaemonConfig; hostJoins: string[] } {
-  try {
-    return { cfg: parseDaemonConfig(text, source), hostJoins: [] };
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const others = err.errors.filter((e) => !(/^join\[\d+\]$/.test(e.field) && typeof e.got === 'string' && /^[a-z0-9.-]+\.[a-z]+:\d+$/.test(e.got)));
-    assert.deepEqual(others, [], `${source}: only host-name joins may be refused`);
-    const doc = parseAllDocuments(text)[0]!;
-    const joins = (doc.toJS() as Obj).join as string[];
-    doc.set('join', []);
-    return { cfg: parseDaemonConfig(doc.toString(), source), hostJoins: joins };
-  }
+/** Validates a shipped config with swimd's own parser (host-name joins included). */
+function validate(text: string, source: string): { cfg: DaemonConfig } {
+  return { cfg: parseDaemonConfig(text, source) };
 }
 
 test('the Kubernetes example: headless Service, ConfigMap config, shared socket and durable data', () => {
@@ -58,8 +43,8 @@ test('the Kubernetes example: headless Service, ConfigMap config, shared socket 
   assert.equal(sts.spec.serviceName, svc.metadata.name);
   assert.deepEqual(sts.spec.template.metadata.labels, svc.spec.selector);
 
-  const { cfg, hostJoins } = validate(cm.data['swimd.yaml'], 'ConfigMap swimd-config');
-  const joins = hostJoins.length > 0 ? hostJoins : cfg.join.map((a) => `${a.host}:${a.port}`);
+  const { cfg } = validate(cm.data['swimd.yaml'], 'ConfigMap swimd-config');
+  const joins = cfg.join.map((a) => `${a.host}:${a.port}`);
   assert.deepEqual(joins, [`${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:7946`], 'join names the headless Service');
   assert.equal(cfg.node.bind.host, '0.0.0.0');
   assert.equal(cfg.partitions.quorum, Math.floor(sts.spec.replicas / 2) + 1, 'quorum is a majority of the replicas');

@@ -17,6 +17,8 @@ import { ClientError } from '../../src/client/client.js';
 import { UsageError } from '../../src/cli/table.js';
 import { InvariantError } from '../../src/core/invariants.js';
 import { SwimError } from '../../src/core/errors.js';
+import { ResolveError } from '../../src/daemon/join-resolver.js';
+import { SnapshotError } from '../../src/daemon/member-snapshot.js';
 
 const CODE = /^[A-Z][A-Z0-9_]*$|^[a-z][a-z0-9:-]*$/;
 
@@ -36,6 +38,8 @@ test('every error class is a SwimdError named after itself, with a stable code',
     new UsageError('x'),
     new InvariantError('x'),
     new SwimError('JOIN_FAILED', 'x'),
+    new ResolveError('x'),
+    new SnapshotError('x'),
   ];
   for (const e of samples) {
     assert.ok(e instanceof SwimdError && e instanceof Error, `${e.constructor.name} is a SwimdError`);
