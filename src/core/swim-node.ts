@@ -10,7 +10,7 @@ import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/limits.js';
 import { META_MAX_BYTES, MessageType, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from '../wire/messages.js';
 import { AckTable } from './ack-table.js';
 import { ipToBytes } from './addresses.js';
-import { AntiEntropy } from './anti-entropy.js';
+import { AntiEntropy, type UserStateDelegate } from './anti-entropy.js';
 import { Awareness } from './awareness.js';
 import type { CoreContext } from './context.js';
 import { silentLogger, type Address, type CoreEnv } from '../base/env.js';
@@ -31,6 +31,7 @@ import { countDrop, newStats, type CoreStats } from './stats.js';
 import { TimerSet } from './timer-set.js';
 
 export type { CoreStats } from './stats.js';
+export type { UserStateDelegate } from './anti-entropy.js';
 export { SwimError } from './errors.js';
 
 export interface SwimNodeOptions {
@@ -240,6 +241,14 @@ export class SwimNode {
     return () => {
       if (this.ingress.userHandlerIs(handler)) this.ingress.setUserHandler(null);
     };
+  }
+
+  /**
+   * Registers what push/pull carries as its user state (one delegate at most;
+   * null removes it). States a delegate refuses are counted as drops.
+   */
+  setUserState(delegate: UserStateDelegate | null): void {
+    this.antiEntropy.setUserState(delegate);
   }
 
   /** Largest user-message payload that fits one datagram after framing and security overhead. */
