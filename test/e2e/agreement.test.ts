@@ -55,11 +55,16 @@ test('two daemons with different partitions.count report each other disagreeing 
       return a.filter((m) => m.state === 'alive').length === 2 && b.filter((m) => m.state === 'alive').length === 2;
     }, 20_000, 'both members alive in both views', 50);
     const t0 = Date.now();
-    const [a, b] = (await waitFor(async () => {
+    let [a, b] = (await waitFor(async () => {
       const vs = await Promise.all([c.client(0).partitions(), c.client(1).partitions()]);
       return vs.every((v) => v.agreement?.disagreeing.length === 1) ? vs : null;
     }, PUSH_PULL_MS + 1_500, 'each daemon to report the other disagreeing', 50))!;
     console.log(`# disagreement reported on both sides ${Date.now() - t0} ms after they met (push/pull interval ${PUSH_PULL_MS} ms)`);
+    // A first report may name a checksum from before the peer's table came to rest; later exchanges carry the one it settled on.
+    [a, b] = (await waitFor(async () => {
+      const vs = await Promise.all([c.client(0).partitions(), c.client(1).partitions()]);
+      return vs[0]!.agreement?.disagreeing[0]?.checksum === vs[1]!.checksum && vs[1]!.agreement?.disagreeing[0]?.checksum === vs[0]!.checksum ? vs : null;
+    }, 20_000, 'each daemon to report the other\'s current checksum', 100))!;
     assert.equal(a!.agreement!.disagreeing[0]!.name, 'dis-b');
     assert.equal(a!.agreement!.disagreeing[0]!.checksum, b!.checksum);
     assert.equal(b!.agreement!.disagreeing[0]!.name, 'dis-a');
