@@ -34,39 +34,46 @@ function nameHash(name: string): [number, number] {
   return [d.readUInt32BE(0), d.readUInt32BE(4)];
 }
 
+const SEED_A = 0x243f6a88;
+const SEED_B = 0x13198a2e;
+
 /**
- * Hashes one entry through the two lanes. `holder(k)` gives the name hash of
- * the k-th holder (0 the primary, then replicas), or null past the last one.
+ * The end of an entry's hash: the holder count (so [x] and [x, none…]
+ * differ) and the token's two 32-bit words. Entries are absorbed holder by
+ * holder in the two lanes: a = mixA(mixA(a, hi), lo), b = mixB(mixB(b, lo), hi).
  */
-function entryHash(p: number, token: number, holder: (k: number) => [number, number] | null, out: Uint32Array): void {
-  let a = mixA(0x243f6a88, p);
-  let b = mixB(0x13198a2e, p);
-  let k = 0;
-  for (let h = holder(0); h !== null; h = holder(++k)) {
-    a = mixA(mixA(a, h[0]), h[1]);
-    b = mixB(mixB(b, h[1]), h[0]);
-  }
-  // The holder count ends the list, so [x] and [x, none…] differ.
-  a = mixA(a, k);
-  b = mixB(b, k);
+function finish(a: number, b: number, holders: number, token: number, out: Uint32Array): void {
+  a = mixA(a, holders);
+  b = mixB(b, holders);
   const tokenLo = token % TWO_32 >>> 0;
   const tokenHi = Math.floor(token / TWO_32) >>> 0;
-  a = mixA(mixA(a, tokenLo), tokenHi);
-  b = mixB(mixB(b, tokenHi), tokenLo);
-  out[0] = a;
-  out[1] = b;
+  out[0] = mixA(mixA(a, tokenLo), tokenHi);
+  out[1] = mixB(mixB(b, tokenHi), tokenLo);
 }
 
 const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
 
-/** The checksum of a whole table, entry by entry: the oracle the incremental value is tested against. */
+/** The checksum of a whole table, entry by entry from names: the oracle the incremental value is tested against. */
 export function checksumOf(table: ReadonlyTable<OwnedPartition>): string {
   let hi = 0;
   let lo = 0;
   const out = new Uint32Array(2);
-  const none: [number, number] = [NONE_HI, NONE_LO];
+  const cache = new Map<string, [number, number]>();
+  const hashOf = (name: string): [number, number] => {
+    let h = cache.get(name);
+    if (h === undefined) cache.set(name, (h = nameHash(name)));
+    return h;
+  };
   for (const e of table) {
-    entryHash(e.id, e.token, (k) => (k === 0 ? (e.primary === null ? none : nameHash(e.primary)) : k <= e.replicas.length ? nameHash(e.replicas[k - 1]!) : null), out);
+    const [ph, pl] = e.primary === null ? [NONE_HI, NONE_LO] : hashOf(e.primary);
+    let a = mixA(mixA(mixA(SEED_A, e.id), ph), pl);
+    let b = mixB(mixB(mixB(SEED_B, e.id), pl), ph);
+    for (const r of e.replicas) {
+      const [rh, rl] = hashOf(r);
+      a = mixA(mixA(a, rh), rl);
+      b = mixB(mixB(b, rl), rh);
+    }
+    finish(a, b, 1 + e.replicas.length, e.token, out);
     hi ^= out[0]!;
     lo ^= out[1]!;
   }
@@ -83,47 +90,56 @@ export class TableChecksum {
   private readonly entryLo: Uint32Array;
   private hi = 0;
   private lo = 0;
-  private slotHi: number[] = [];
-  private slotLo: number[] = [];
+  /** Name hash by engine slot; slotKnown[s] === 1 once computed. */
+  private slotHi = new Uint32Array(64);
+  private slotLo = new Uint32Array(64);
+  private slotKnown = new Uint8Array(64);
   private readonly scratch = new Uint32Array(2);
-  private readonly pair: [number, number] = [0, 0];
 
   /** Starts from P empty entries (no primary, no replicas, token 0), as leadership's table does. */
   constructor(partitions: number) {
     this.entryHi = new Uint32Array(partitions);
     this.entryLo = new Uint32Array(partitions);
-    const none: [number, number] = [NONE_HI, NONE_LO];
     for (let p = 0; p < partitions; p++) {
-      entryHash(p, 0, (k) => (k === 0 ? none : null), this.scratch);
+      finish(mixA(mixA(mixA(SEED_A, p), NONE_HI), NONE_LO), mixB(mixB(mixB(SEED_B, p), NONE_LO), NONE_HI), 1, 0, this.scratch);
       this.entryHi[p] = this.scratch[0]!;
       this.entryLo[p] = this.scratch[1]!;
       this.hi ^= this.scratch[0]!;
       this.lo ^= this.scratch[1]!;
     }
+    this.hi >>>= 0;
+    this.lo >>>= 0;
   }
 
   /** Entry p is now `row[at .. at+stride)` with `token`. */
   set(p: number, row: ArrayLike<number>, at: number, stride: number, token: number, names: readonly string[]): void {
-    const pair = this.pair;
-    const holder = (k: number): [number, number] | null => {
-      if (k >= stride) return null;
+    let a = mixA(SEED_A, p);
+    let b = mixB(SEED_B, p);
+    let k = 0;
+    for (; k < stride; k++) {
       const slot = row[at + k]!;
+      let h: number;
+      let l: number;
       if (slot < 0) {
-        if (k > 0) return null;
-        pair[0] = NONE_HI;
-        pair[1] = NONE_LO;
-        return pair;
+        // Replicas end at the first empty slot; an empty primary is hashed as "none".
+        if (k > 0) break;
+        h = NONE_HI;
+        l = NONE_LO;
+      } else {
+        if (slot >= this.slotKnown.length || this.slotKnown[slot] === 0) this.hashSlot(slot, names);
+        h = this.slotHi[slot]!;
+        l = this.slotLo[slot]!;
       }
-      if (slot >= this.slotHi.length || this.slotHi[slot] === undefined) this.hashSlot(slot, names);
-      pair[0] = this.slotHi[slot]!;
-      pair[1] = this.slotLo[slot]!;
-      return pair;
-    };
-    entryHash(p, token, holder, this.scratch);
-    this.hi = (this.hi ^ this.entryHi[p]! ^ this.scratch[0]!) >>> 0;
-    this.lo = (this.lo ^ this.entryLo[p]! ^ this.scratch[1]!) >>> 0;
-    this.entryHi[p] = this.scratch[0]!;
-    this.entryLo[p] = this.scratch[1]!;
+      a = mixA(mixA(a, h), l);
+      b = mixB(mixB(b, l), h);
+    }
+    finish(a, b, k, token, this.scratch);
+    const nh = this.scratch[0]!;
+    const nl = this.scratch[1]!;
+    this.hi = (this.hi ^ this.entryHi[p]! ^ nh) >>> 0;
+    this.lo = (this.lo ^ this.entryLo[p]! ^ nl) >>> 0;
+    this.entryHi[p] = nh;
+    this.entryLo[p] = nl;
   }
 
   /** 16 hex digits. */
@@ -132,8 +148,21 @@ export class TableChecksum {
   }
 
   private hashSlot(slot: number, names: readonly string[]): void {
+    if (slot >= this.slotKnown.length) {
+      let n = this.slotKnown.length;
+      while (n <= slot) n *= 2;
+      const grow = <T extends Uint32Array | Uint8Array>(old: T, make: (n: number) => T): T => {
+        const next = make(n);
+        next.set(old);
+        return next;
+      };
+      this.slotHi = grow(this.slotHi, (m) => new Uint32Array(m));
+      this.slotLo = grow(this.slotLo, (m) => new Uint32Array(m));
+      this.slotKnown = grow(this.slotKnown, (m) => new Uint8Array(m));
+    }
     const [h, l] = nameHash(names[slot]!);
     this.slotHi[slot] = h;
     this.slotLo[slot] = l;
+    this.slotKnown[slot] = 1;
   }
 }
