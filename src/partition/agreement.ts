@@ -15,6 +15,7 @@
 //   [0xF6][version 1][flags: bit 0 settled][strategy: 0 rendezvous, 1 modulo]
 //   [partitions u32][replicas u8][eligible members u32][table sequence u32]
 //   [checksum 8 bytes][name length u8][name UTF-8]
+import { SwimdError } from '../base/errors.js';
 import { SwimdPayloadMagic } from '../wire/messages.js';
 
 export const AGREEMENT_WIRE_VERSION = 1;
@@ -24,6 +25,14 @@ export const AGREEMENT_STATE_MAX_BYTES = FIXED_BYTES + 255;
 
 /** Member tag with this member's partitions.count, .replicas and .strategy, as "256:3:r". */
 export const TABLE_CONFIG_TAG = 'swimd-pt';
+
+/** A state this member cannot send (a name that does not fit, a checksum that is not one). */
+export class AgreementError extends SwimdError {
+  declare readonly code: 'AGREEMENT_STATE_INVALID';
+  constructor(message: string) {
+    super('AGREEMENT_STATE_INVALID', message);
+  }
+}
 
 export interface TableConfig {
   readonly partitions: number;
@@ -67,8 +76,8 @@ export function isAgreementState(b: Uint8Array): boolean {
 
 export function encodeAgreementState(s: AgreementState): Uint8Array {
   const name = Buffer.from(s.name, 'utf8');
-  if (name.length === 0 || name.length > 255) throw new RangeError(`member name of ${name.length} bytes cannot be sent in an agreement state`);
-  if (!/^[0-9a-f]{16}$/.test(s.checksum)) throw new RangeError(`checksum ${s.checksum} is not 16 hex digits`);
+  if (name.length === 0 || name.length > 255) throw new AgreementError(`member name of ${name.length} bytes cannot be sent in an agreement state`);
+  if (!/^[0-9a-f]{16}$/.test(s.checksum)) throw new AgreementError(`checksum ${s.checksum} is not 16 hex digits`);
   const b = Buffer.alloc(FIXED_BYTES + name.length);
   b[0] = SwimdPayloadMagic.Agreement;
   b[1] = AGREEMENT_WIRE_VERSION;

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killAll, sleep, tmp, waitFor } from '../support/procs.js';
+import { killAll, sleep, tmp, waitFor } from '../../harness/procs.js';
 import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);

@@ -17,6 +17,7 @@ import { ClientError } from '../../src/client/client.js';
 import { UsageError } from '../../src/cli/table.js';
 import { InvariantError } from '../../src/core/invariants.js';
 import { SwimError } from '../../src/core/errors.js';
+import { AgreementError, encodeAgreementState } from '../../src/partition/agreement.js';
 
 const CODE = /^[A-Z][A-Z0-9_]*$|^[a-z][a-z0-9:-]*$/;
 
@@ -36,6 +37,7 @@ test('every error class is a SwimdError named after itself, with a stable code',
     new UsageError('x'),
     new InvariantError('x'),
     new SwimError('JOIN_FAILED', 'x'),
+    new AgreementError('x'),
   ];
   for (const e of samples) {
     assert.ok(e instanceof SwimdError && e instanceof Error, `${e.constructor.name} is a SwimdError`);
@@ -51,4 +53,6 @@ test('errors raised by real calls carry their codes', () => {
   assert.throws(() => parseDaemonConfig('swim: { probeInterval: fast }', 'inline'), (e: unknown) => e instanceof SwimdError && e.code === 'CONFIG_INVALID');
   const ring = new Keyring([new Uint8Array(16)]);
   assert.throws(() => ring.remove(ring.primaryKey()!), (e: unknown) => e instanceof SwimdError && e.code === 'KEY_IS_PRIMARY');
+  const state = { name: 'x'.repeat(256), checksum: '0'.repeat(16), config: { partitions: 1, replicas: 1, strategy: 'rendezvous' as const }, eligibleMembers: 1, seq: 0, settled: true };
+  assert.throws(() => encodeAgreementState(state), (e: unknown) => e instanceof SwimdError && e.code === 'AGREEMENT_STATE_INVALID');
 });
