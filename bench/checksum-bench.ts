@@ -1,7 +1,9 @@
 // What keeping the partition-table checksum costs: one entry update (what a
 // flush does per changed partition), the updates one death causes (the dead
 // member's primaries and replicas, ≈ P × replicas / N entries), against
-// recomputing the checksum over the whole table.
+// recomputing the checksum over the whole table. Figures are CPU time of this
+// process (process.cpuUsage), so other work on a shared machine does not
+// inflate them as it inflates wall time.
 //   node dist/bench/checksum-bench.js [--P 4096,65536] [--N 16,1024] [--replicas 3]
 import { checksumOf, TableChecksum } from '../src/partition/checksum.js';
 import type { OwnedPartition } from '../src/partition/leadership.js';
@@ -17,11 +19,18 @@ const Ps = listArg('--P', [4096, 65536]);
 const Ns = listArg('--N', [16, 1024]);
 const R = listArg('--replicas', [3])[0]!;
 
+/** CPU milliseconds (user + system) since `from`. */
+const cpuMs = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+};
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
 
+console.log(`CPU time, medians; replicas ${R}`);
 console.log(`| P | N | entries per death | one entry update (ns) | updates for one death (ms) | full recompute (ms) | full / per death |`);
 console.log(`|---|---|---|---|---|---|---|`);
 for (const P of Ps) {
@@ -37,25 +46,34 @@ for (const P of Ps) {
     const sum = new TableChecksum(P);
     for (let p = 0; p < P; p++) sum.set(p, rows, p * R, R, tokens[p]!, names);
     const perDeath = Math.max(1, Math.round((P * R) / N));
-    // One entry: many updates, timed together.
-    const reps = 200_000;
-    let t0 = performance.now();
-    for (let i = 0; i < reps; i++) {
-      const p = i % P;
-      tokens[p]! += 1;
-      sum.set(p, rows, p * R, R, tokens[p]!, names);
-    }
-    const entryNs = ((performance.now() - t0) * 1e6) / reps;
-    const deathMs: number[] = [];
-    for (let rep = 0; rep < 21; rep++) {
-      const start = rnd.int(P);
-      t0 = performance.now();
-      for (let j = 0; j < perDeath; j++) {
-        const p = (start + j * 7) % P;
+    // One entry: batches of updates, timed together; the median batch (the first ones warm the JIT up).
+    const batch = 50_000;
+    const entryNsRuns: number[] = [];
+    let t0 = process.cpuUsage();
+    for (let run = 0; run < 7; run++) {
+      t0 = process.cpuUsage();
+      for (let i = 0; i < batch; i++) {
+        const p = (run * batch + i) % P;
         tokens[p]! += 1;
         sum.set(p, rows, p * R, R, tokens[p]!, names);
       }
-      deathMs.push(performance.now() - t0);
+      entryNsRuns.push((cpuMs(t0) * 1e6) / batch);
+    }
+    const entryNs = median(entryNsRuns);
+    // CPU time has a coarse grain: time batches of deaths and divide.
+    const deathMs: number[] = [];
+    const deathsPerBatch = Math.max(1, Math.ceil(20_000 / perDeath));
+    for (let rep = 0; rep < 9; rep++) {
+      t0 = process.cpuUsage();
+      for (let d = 0; d < deathsPerBatch; d++) {
+        const start = rnd.int(P);
+        for (let j = 0; j < perDeath; j++) {
+          const p = (start + j * 7) % P;
+          tokens[p]! += 1;
+          sum.set(p, rows, p * R, R, tokens[p]!, names);
+        }
+      }
+      deathMs.push(cpuMs(t0) / deathsPerBatch);
     }
     const table: ReadonlyTable<OwnedPartition> = {
       length: P,
@@ -66,9 +84,9 @@ for (const P of Ps) {
     };
     const fullMs: number[] = [];
     for (let rep = 0; rep < 5; rep++) {
-      t0 = performance.now();
+      t0 = process.cpuUsage();
       const full = checksumOf(table);
-      fullMs.push(performance.now() - t0);
+      fullMs.push(cpuMs(t0));
       if (full !== sum.value()) throw new Error(`P ${P} N ${N}: incremental ${sum.value()} differs from full ${full}`);
     }
     const d = median(deathMs);
