@@ -12,7 +12,7 @@ import type { MemberTable } from './member-table.js';
 import type { MemberState } from './member-types.js';
 import type { Outbox } from './outbox.js';
 import type { StateRules } from './state-rules.js';
-import { countDrop } from './stats.js';
+import { countDrop, type UserStateRefusal } from './stats.js';
 import type { TimerSet } from './timer-set.js';
 import { pushPullScaledIntervalMs } from './timing.js';
 
@@ -27,8 +27,8 @@ export interface UserStateDelegate {
    * answering (null when initiating). Empty for none.
    */
   localState(peer: string | null, incoming: Uint8Array | null): Uint8Array;
-  /** A non-empty state received; returns a drop reason (counted) for one that is not the delegate's. */
-  remoteState(state: Uint8Array): string | null;
+  /** A non-empty state received; returns why it was refused (counted as `user-state-<refusal>`), or null. */
+  remoteState(state: Uint8Array): UserStateRefusal | null;
 }
 
 const NO_STATE = new Uint8Array(0);
@@ -255,8 +255,8 @@ export class AntiEntropy {
   private mergeUserState(state: Uint8Array): void {
     // Without a delegate every state is ignored, as memberlist does.
     if (!this.userState) return;
-    const dropped = this.userState.remoteState(state);
-    if (dropped !== null) countDrop(this.ctx.stats, dropped);
+    const refused = this.userState.remoteState(state);
+    if (refused !== null) countDrop(this.ctx.stats, `user-state-${refused}`);
   }
 
   private mergeRemoteState(nodes: PushNodeState[]): void {

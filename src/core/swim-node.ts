@@ -32,6 +32,7 @@ import { TimerSet } from './timer-set.js';
 
 export type { CoreStats } from './stats.js';
 export type { UserStateDelegate } from './anti-entropy.js';
+export type { UserStateRefusal } from './stats.js';
 export { SwimError } from './errors.js';
 
 export interface SwimNodeOptions {

@@ -17,6 +17,7 @@
 //   [checksum 8 bytes][name length u8][name UTF-8]
 import { SwimdError } from '../base/errors.js';
 import { SwimdPayloadMagic } from '../wire/messages.js';
+import type { UserStateRefusal } from '../core/stats.js';
 
 export const AGREEMENT_WIRE_VERSION = 1;
 const FIXED_BYTES = 26;
@@ -93,24 +94,24 @@ export function encodeAgreementState(s: AgreementState): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
 
-export type AgreementDecode = { ok: true; value: AgreementState } | { ok: false; reason: string };
+export type AgreementDecode = { ok: true; value: AgreementState } | { ok: false; reason: UserStateRefusal };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Never throws: a state that is not swimd's, or is bad, comes back as a drop reason. */
 export function decodeAgreementState(raw: Uint8Array): AgreementDecode {
-  if (raw.length < 1 || raw[0] !== SwimdPayloadMagic.Agreement) return { ok: false, reason: 'user-state-foreign' };
-  if (raw.length < 2 || raw[1] !== AGREEMENT_WIRE_VERSION) return { ok: false, reason: 'user-state-version' };
-  if (raw.length > AGREEMENT_STATE_MAX_BYTES) return { ok: false, reason: 'user-state-oversized' };
-  if (raw.length < FIXED_BYTES) return { ok: false, reason: 'user-state-malformed' };
+  if (raw.length < 1 || raw[0] !== SwimdPayloadMagic.Agreement) return { ok: false, reason: 'foreign' };
+  if (raw.length < 2 || raw[1] !== AGREEMENT_WIRE_VERSION) return { ok: false, reason: 'version' };
+  if (raw.length > AGREEMENT_STATE_MAX_BYTES) return { ok: false, reason: 'oversized' };
+  if (raw.length < FIXED_BYTES) return { ok: false, reason: 'malformed' };
   const b = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
   const nameLen = b[25]!;
-  if (nameLen === 0 || FIXED_BYTES + nameLen !== b.length || b[3]! > 1 || b[2]! > 1) return { ok: false, reason: 'user-state-malformed' };
+  if (nameLen === 0 || FIXED_BYTES + nameLen !== b.length || b[3]! > 1 || b[2]! > 1) return { ok: false, reason: 'malformed' };
   let name: string;
   try {
     name = utf8.decode(raw.subarray(FIXED_BYTES));
   } catch {
-    return { ok: false, reason: 'user-state-malformed' };
+    return { ok: false, reason: 'malformed' };
   }
   return {
     ok: true,
@@ -228,15 +229,15 @@ export class Agreement {
     return new Uint8Array(0);
   }
 
-  /** A peer's state from a push/pull; returns a drop reason for one that is not swimd's or not usable. */
-  receive(raw: Uint8Array): string | null {
+  /** A peer's state from a push/pull; returns why it was refused (not swimd's, or not usable), or null. */
+  receive(raw: Uint8Array): UserStateRefusal | null {
     const d = decodeAgreementState(raw);
     if (!d.ok) return d.reason;
     const s = d.value;
-    if (s.name === this.opts.self) return 'user-state-self';
-    if (!this.env.isPeer(s.name)) return 'user-state-unknown-sender';
+    if (s.name === this.opts.self) return 'self';
+    if (!this.env.isPeer(s.name)) return 'unknown-sender';
     let rec = this.peers.get(s.name);
-    if (!rec && this.peers.size >= this.opts.maxPeers) return 'user-state-peers-full';
+    if (!rec && this.peers.size >= this.opts.maxPeers) return 'peers-full';
     this.stats.received++;
     const now = this.env.nowMs();
     const local = this.env.local();

@@ -151,16 +151,16 @@ test('the agreement state round-trips, and what is not swimd\'s or is bad comes 
   const s = state({ name: 'bé-1', seq: 2 ** 32 - 1, config: { partitions: 1 << 20, replicas: 16, strategy: 'modulo' } });
   const raw = encodeAgreementState(s);
   assert.deepEqual(decodeAgreementState(raw), { ok: true, value: s });
-  assert.deepEqual(decodeAgreementState(Uint8Array.from([7, 1, 2, 3])), { ok: false, reason: 'user-state-foreign' }, 'Serf\'s state starts with its message type');
-  assert.deepEqual(decodeAgreementState(Uint8Array.from([0xf6, 9, 0])), { ok: false, reason: 'user-state-version' });
-  assert.deepEqual(decodeAgreementState(raw.subarray(0, 20)), { ok: false, reason: 'user-state-malformed' });
-  assert.deepEqual(decodeAgreementState(raw.subarray(0, raw.length - 1)), { ok: false, reason: 'user-state-malformed' });
+  assert.deepEqual(decodeAgreementState(Uint8Array.from([7, 1, 2, 3])), { ok: false, reason: 'foreign' }, 'Serf\'s state starts with its message type');
+  assert.deepEqual(decodeAgreementState(Uint8Array.from([0xf6, 9, 0])), { ok: false, reason: 'version' });
+  assert.deepEqual(decodeAgreementState(raw.subarray(0, 20)), { ok: false, reason: 'malformed' });
+  assert.deepEqual(decodeAgreementState(raw.subarray(0, raw.length - 1)), { ok: false, reason: 'malformed' });
   const big = new Uint8Array(AGREEMENT_STATE_MAX_BYTES + 1);
   big.set(raw.subarray(0, 2));
-  assert.deepEqual(decodeAgreementState(big), { ok: false, reason: 'user-state-oversized' });
+  assert.deepEqual(decodeAgreementState(big), { ok: false, reason: 'oversized' });
   const badUtf8 = Uint8Array.from(encodeAgreementState(state({ name: 'x' })));
   badUtf8[badUtf8.length - 1] = 0xff;
-  assert.deepEqual(decodeAgreementState(badUtf8), { ok: false, reason: 'user-state-malformed' });
+  assert.deepEqual(decodeAgreementState(badUtf8), { ok: false, reason: 'malformed' });
   fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
     const d = decodeAgreementState(bytes);
     assert.ok(d.ok || typeof d.reason === 'string');
@@ -244,11 +244,11 @@ test('agreement: a disagreement that lasts warnAfter is warned of once per episo
 
 test('agreement: only alive swimd peers are remembered, within the bound, and forgotten when they go', () => {
   const h = harness({ maxPeers: 1 });
-  assert.equal(h.ag.receive(encodeAgreementState(state({ name: 'a' }))), 'user-state-self');
-  assert.equal(h.ag.receive(encodeAgreementState(state({ name: 'forged' }))), 'user-state-unknown-sender');
-  assert.equal(h.ag.receive(Uint8Array.from([7, 0, 0])), 'user-state-foreign');
+  assert.equal(h.ag.receive(encodeAgreementState(state({ name: 'a' }))), 'self');
+  assert.equal(h.ag.receive(encodeAgreementState(state({ name: 'forged' }))), 'unknown-sender');
+  assert.equal(h.ag.receive(Uint8Array.from([7, 0, 0])), 'foreign');
   assert.equal(h.ag.receive(encodeAgreementState(state({ name: 'b' }))), null);
-  assert.equal(h.ag.receive(encodeAgreementState(state({ name: 'c' }))), 'user-state-peers-full');
+  assert.equal(h.ag.receive(encodeAgreementState(state({ name: 'c' }))), 'peers-full');
   assert.equal(h.ag.peerCount(), 1);
   h.peers.delete('b');
   h.ag.tick();
@@ -305,7 +305,7 @@ test('push/pull carries the user state both ways between members that have a del
       remoteState: (s) => {
         const text = new TextDecoder().decode(s);
         rec.got.push(text);
-        return text.startsWith('state-of-') ? null : 'user-state-test';
+        return text.startsWith('state-of-') ? null : 'malformed';
       },
     });
   }
@@ -319,9 +319,9 @@ test('push/pull carries the user state both ways between members that have a del
   assert.ok(!m0.got.some((g) => g === 'state-of-m2'), 'nothing from the member without a delegate');
   assert.ok(m0.sentTo.some((p) => p === 'm1' || p === 'm2'), 'the initiator is told whom it dials');
   assert.ok(m0.answered + m1.answered > 0, 'answers are asked for with the incoming state');
-  assert.equal(c.member('m0').node.stats.drops['user-state-test'] ?? 0, 0);
+  assert.equal(c.member('m0').node.stats.drops['user-state-malformed'] ?? 0, 0);
   // A delegate that refuses a state gets it counted.
   c.member('m1').node.setUserState({ localState: () => new TextEncoder().encode('garbage'), remoteState: () => null });
   c.run(30_000);
-  assert.ok((c.member('m0').node.stats.drops['user-state-test'] ?? 0) > 0, 'refused states are counted by reason');
+  assert.ok((c.member('m0').node.stats.drops['user-state-malformed'] ?? 0) > 0, 'refused states are counted by reason');
 });
