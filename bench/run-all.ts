@@ -16,6 +16,7 @@ const runs: [string, string[], string[]?][] = [
   ['net-bench.js', ['--k', '16']],
   ['net-bench.js', ['--k', '64']],
   ['api-load.js', []],
+  ['checksum-bench.js', []],
 ];
 if (process.argv.includes('--faults')) runs.push(['fault-compare.js', []]);
 

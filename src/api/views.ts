@@ -1,6 +1,7 @@
 // JSON shapes of the API, shared by the server, the client and the CLI.
 import type { MemberEvent, MemberSnapshot, ReachPath } from '../core/member-types.js';
 import type { LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
+import type { AgreementReport, ConfigMismatch } from '../partition/agreement.js';
 import { decodeTags } from '../wire/serf-tags.js';
 
 export interface MemberView {
@@ -28,6 +29,12 @@ export interface PartitionsView {
   viewVersion: number;
   quorum: 'ok' | 'no-quorum';
   liveMembers: number;
+  /** Checksum of this table (16 hex digits): members publishing the same table have the same one. */
+  checksum: string;
+  /** How this table compares with the other swimd members' (GET /v1/partitions; not in watch snapshots). */
+  agreement?: AgreementReport;
+  /** Members seen with other partitions.count, replicas or strategy (GET /v1/partitions). */
+  configMismatches?: ConfigMismatch[];
   partitions: PartitionView[];
 }
 
@@ -52,7 +59,7 @@ export function partitionView(p: OwnedPartition): PartitionView {
 }
 
 export function partitionsView(s: LeadershipSnapshot): PartitionsView {
-  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, partitions: Array.from(s.partitions, partitionView) };
+  return { viewVersion: s.viewVersion, quorum: s.quorum, liveMembers: s.liveMembers, checksum: s.checksum, partitions: Array.from(s.partitions, partitionView) };
 }
 
 /** How a member changed, in a member line's `event`. */

@@ -9,6 +9,7 @@ import { Daemon } from '../daemon/daemon.js';
 import { runDemo } from './demo.js';
 import { filterMembers, parseTagFilters, pathsText, reachText, table, UsageError, watchSummary } from './table.js';
 import { formatLogLine } from '../daemon/logger.js';
+import type { PartitionsView } from '../api/views.js';
 
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'];
 const MONITOR_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -19,6 +20,20 @@ function withClientOpts<T>(y: Argv<T>) {
   return y
     .option('socket', { type: 'string', default: DEFAULT_SOCKET, describe: 'API socket of the local daemon (env SWIMD_SOCKET)' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' });
+}
+
+/** The agreement summary above the table, and a line per disagreeing or differently set-up member. */
+function agreementLines(p: PartitionsView): string {
+  const lines: string[] = [];
+  const ag = p.agreement;
+  if (ag) {
+    lines.push(`agreement: ${ag.agreeing} agreeing, ${ag.disagreeing.length} disagreeing, ${ag.unknown} unknown`);
+    for (const d of ag.disagreeing) lines.push(`  disagrees: ${d.name} has checksum ${d.checksum} (compared ${Math.round(d.ageMs / 1000)}s ago)`);
+  }
+  for (const m of p.configMismatches ?? []) {
+    lines.push(`  settings differ: ${m.name} has count ${m.theirs.partitions}, replicas ${m.theirs.replicas}, ${m.theirs.strategy}; this member count ${m.ours.partitions}, replicas ${m.ours.replicas}, ${m.ours.strategy}`);
+  }
+  return lines.map((l) => l + '\n').join('');
 }
 
 function out(json: boolean, data: unknown, human: () => string): void {
@@ -90,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .command('partitions', 'show the partition table', withClientOpts, async (a) => {
       const p = await new SwimdClient(a.socket).partitions();
-      out(a.json, p, () => `view ${p.viewVersion}, quorum ${p.quorum}, ${p.liveMembers} live\n` + table(['ID', 'PRIMARY', 'REPLICAS', 'TOKEN'], p.partitions.map((x) => [String(x.id), x.primary ?? '-', x.replicas.join(','), String(x.token)])));
+      out(a.json, p, () => `view ${p.viewVersion}, quorum ${p.quorum}, ${p.liveMembers} live, checksum ${p.checksum}\n` + agreementLines(p) + table(['ID', 'PRIMARY', 'REPLICAS', 'TOKEN'], p.partitions.map((x) => [String(x.id), x.primary ?? '-', x.replicas.join(','), String(x.token)])));
     })
     .command(
       'owner <partition>',

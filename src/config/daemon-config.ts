@@ -39,11 +39,22 @@ export interface DaemonConfig {
     requireSession: boolean;
     /** A planned stop drains first and waits this long at most for successors to take over. */
     handoffTimeoutMs: number;
+    /** A partition-table disagreement with a peer lasting this long is logged at warn, once per episode. */
+    disagreementWarnAfterMs: number;
   };
   api: { socket: string; mode: number; watchQueueDepth: number; watchQueueBytes: number; maxConnections: number; maxSessions: number; monitorQueueBytes: number };
   log: { level: LogLevel; format: LogFormat };
   /** Where the file came from ('' for text parsed directly). */
   source: string;
+}
+
+/**
+ * Two push/pull intervals: a peer's table is compared at most once per
+ * interval, so a disagreement seen in two exchanges has lasted, not just
+ * crossed a change in flight. A minute when push/pull is off.
+ */
+export function defaultDisagreementWarnAfterMs(pushPullIntervalMs: number): number {
+  return pushPullIntervalMs > 0 ? 2 * pushPullIntervalMs : 60_000;
 }
 
 /** swim.* keys in the file (durations without the Ms suffix) → SwimConfig fields. */
@@ -261,7 +272,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     else swim.memberNamePattern = pat as string;
   }
 
-  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout']);
+  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout', 'disagreementWarnAfter']);
   const strategy = p.strategy ?? 'rendezvous';
   if (strategy !== 'rendezvous' && strategy !== 'modulo') c.bad('partitions.strategy', 'expected rendezvous or modulo', strategy);
   let eps: number | null = null;
@@ -281,6 +292,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     syncIntervalMs: c.duration(p, 'syncInterval', 'partitions.syncInterval', 10) ?? swim.probeIntervalMs * 2,
     requireSession: c.bool(p, 'requireSession', 'partitions.requireSession') ?? false,
     handoffTimeoutMs: c.duration(p, 'handoffTimeout', 'partitions.handoffTimeout', 0) ?? 5_000,
+    disagreementWarnAfterMs: c.duration(p, 'disagreementWarnAfter', 'partitions.disagreementWarnAfter', 0) ?? defaultDisagreementWarnAfterMs(swim.pushPullIntervalMs),
   };
   if (p.quorum === undefined || p.quorum === null) {
     c.bad('partitions.quorum', 'required: the grants a partition epoch needs, more than half of the eligible members (2 of 3, 3 of 5)', p.quorum ?? null);

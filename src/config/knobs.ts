@@ -270,3 +270,27 @@ export function renderKnobTable(): string {
   const rows = KNOB_DOCS.map((d) => `| \`${d.key}\` | ${defaultsOf(d)} | ${d.sentence} | ${d.formula} | ${d.tradeOff} |`);
   return ['| key | lan / wan / local | what it does | formula | trade-off |', '|---|---|---|---|---|', ...rows].join('\n');
 }
+
+/** A daemon-level knob (partitions.*) documented like the protocol knobs; the default is a formula of other keys. */
+export interface DaemonKnobDoc {
+  readonly key: string;
+  readonly defaultText: string;
+  readonly sentence: string;
+  readonly formula: string;
+  readonly tradeOff: string;
+}
+
+export const DAEMON_KNOB_DOCS: readonly DaemonKnobDoc[] = [
+  {
+    key: 'partitions.disagreementWarnAfter',
+    defaultText: '2 × pushPullInterval (1m without push/pull)',
+    sentence: 'A peer whose partition-table checksum differs from this member\'s, with both tables at rest (unchanged for 2 × partitions.syncInterval) or with other partition settings, is reported at once; when the disagreement has lasted this long it is also logged at warn, once per episode, with both checksums.',
+    formula: 'a given peer is compared about every (n − 1) / 2 push/pull intervals (each member starts one exchange per interval with a random member and answers others)',
+    tradeOff: 'Shorter warns sooner; in a large cluster, shorter than a few push/pull intervals may warn of a difference that the next exchange would show healed.',
+  },
+];
+
+/** The README row of a daemon knob (the partitions table). */
+export function renderDaemonKnobRow(d: DaemonKnobDoc): string {
+  return `| \`${d.key}\` | ${d.defaultText} | ${d.sentence} Formula: ${d.formula}. Trade-off: ${d.tradeOff} |`;
+}

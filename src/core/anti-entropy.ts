@@ -12,9 +12,26 @@ import type { MemberTable } from './member-table.js';
 import type { MemberState } from './member-types.js';
 import type { Outbox } from './outbox.js';
 import type { StateRules } from './state-rules.js';
-import { countDrop } from './stats.js';
+import { countDrop, type UserStateRefusal } from './stats.js';
 import type { TimerSet } from './timer-set.js';
 import { pushPullScaledIntervalMs } from './timing.js';
+
+/**
+ * The opaque user state push/pull carries after the node states (memberlist's
+ * LocalState / MergeRemoteState). The core only moves the bytes.
+ */
+export interface UserStateDelegate {
+  /**
+   * Bytes to send: `peer` is the member dialled (null for a seed or any other
+   * address not known by name), `incoming` the state the initiator sent when
+   * answering (null when initiating). Empty for none.
+   */
+  localState(peer: string | null, incoming: Uint8Array | null): Uint8Array;
+  /** A non-empty state received; returns why it was refused (counted as `user-state-<refusal>`), or null. */
+  remoteState(state: Uint8Array): UserStateRefusal | null;
+}
+
+const NO_STATE = new Uint8Array(0);
 
 const WIRE_STATE: Record<MemberState, WireState> = { alive: WireState.Alive, suspect: WireState.Suspect, dead: WireState.Dead, left: WireState.Left };
 
@@ -23,6 +40,7 @@ export class AntiEntropy {
   private seeds: Address[] = [];
   /** Next delay while ramping up push/pull after a start or join; null once at the full interval. */
   private rampMs: number | null = null;
+  private userState: UserStateDelegate | null = null;
 
   constructor(
     private readonly ctx: CoreContext,
@@ -38,6 +56,10 @@ export class AntiEntropy {
 
   setSeeds(seeds: Address[]): void {
     this.seeds = seeds;
+  }
+
+  setUserState(delegate: UserStateDelegate | null): void {
+    this.userState = delegate;
   }
 
   /** Starts (or restarts, on join) the ramp from one probe interval. */
@@ -58,7 +80,7 @@ export class AntiEntropy {
     let contacted = 0;
     let lastErr: Error | null = null;
     for (const seed of targets) {
-      this.exchange(seed, true, (err) => {
+      this.exchange(seed, true, null, (err) => {
         if (err) lastErr = err;
         else contacted++;
         if (--pending === 0) done?.(contacted > 0 ? null : new SwimError('JOIN_FAILED', `no seed answered: ${lastErr?.message ?? 'unknown'}`), contacted);
@@ -88,7 +110,7 @@ export class AntiEntropy {
       if (peer) {
         const changesBefore = table.viewChanges();
         const quietForMs = delay;
-        this.exchange(addressOf(peer), false, (err) => {
+        this.exchange(addressOf(peer), false, peer.name, (err) => {
           // The ramp exists to converge quickly after start and join. Once an
           // exchange teaches nothing and the view has not changed for a whole
           // ramp step, the cluster has settled around this member: go back to
@@ -131,11 +153,13 @@ export class AntiEntropy {
     // Merging before answering puts any refutation in the reply itself, so
     // one exchange is enough to re-merge the two sides of a healed partition.
     this.mergeRemoteState(body.nodes);
-    return reply(outbox.sealForStream(this.localState(body.join)));
+    const incoming = body.userState.length > 0 ? body.userState : null;
+    if (incoming) this.mergeUserState(incoming);
+    return reply(outbox.sealForStream(this.localState(body.join, this.userState?.localState(null, incoming) ?? NO_STATE)));
   }
 
-  /** Initiator role: send our state to `to`, merge the reply. */
-  exchange(to: Address, join: boolean, done?: (err: Error | null) => void): void {
+  /** Initiator role: send our state to `to` (the member `peer`, when known by name), merge the reply. */
+  exchange(to: Address, join: boolean, peer: string | null, done?: (err: Error | null) => void): void {
     const { ctx, outbox } = this;
     const stats = ctx.stats;
     if (ctx.life.stopped) return done?.(new SwimError('NOT_RUNNING', 'node is shut down'));
@@ -144,7 +168,8 @@ export class AntiEntropy {
       return done?.(new SwimError('PUSH_PULL_FAILED', 'too many push/pulls in flight'));
     }
     this.inFlight++;
-    ctx.env.streams.request(to, outbox.sealForStream(this.localState(join)), true, ctx.cfg.tcpTimeoutMs, (err, reply) => {
+    const userState = this.userState?.localState(peer, null) ?? NO_STATE;
+    ctx.env.streams.request(to, outbox.sealForStream(this.localState(join, userState)), true, ctx.cfg.tcpTimeoutMs, (err, reply) => {
       this.inFlight--;
       ctx.invariants.check(this.inFlight >= 0, 'push-pulls-in-flight-negative');
       if (ctx.life.stopped) return done?.(new SwimError('NOT_RUNNING', 'node is shut down'));
@@ -174,6 +199,7 @@ export class AntiEntropy {
       }
       stats.pushPulls++;
       this.mergeRemoteState(msg.body.nodes);
+      if (msg.body.userState.length > 0) this.mergeUserState(msg.body.userState);
       // This node dialled that address and got a full state back: whoever lives there is reached.
       const there = this.table.liveHolderOf(to.host, to.port, '');
       if (there) this.rules.markContacted(there);
@@ -188,25 +214,25 @@ export class AntiEntropy {
     const [dead] = table.randomMembers(1, (m) => m.state === 'dead' && m !== table.self);
     if (dead) {
       ctx.stats.reconnects++;
-      this.exchange(addressOf(dead), false);
+      this.exchange(addressOf(dead), false, dead.name);
     }
     if (this.seeds.length > 0) {
       const members = table.all();
       const missing = this.seeds.filter((s) => !members.some((m) => m.state === 'alive' && m.host === s.host && m.port === s.port));
       if (missing.length > 0) {
         ctx.stats.reconnects++;
-        this.exchange(missing[ctx.env.random.int(missing.length)]!, true);
+        this.exchange(missing[ctx.env.random.int(missing.length)]!, true, null);
       }
     }
   }
 
-  private localState(join: boolean): Uint8Array {
+  private localState(join: boolean, userState: Uint8Array): Uint8Array {
     const nodes: PushNodeState[] = [];
     for (const m of this.table.all()) {
       if (nodes.length >= this.ctx.cfg.maxPushPullNodes) break;
       nodes.push({ name: m.name, addr: m.addr, port: m.port, meta: m.meta, incarnation: m.incarnation, state: WIRE_STATE[m.state], vsn: Uint8Array.from(m.vsn) });
     }
-    return encodeMessage({ type: MessageType.PushPull, body: { join, nodes, userState: new Uint8Array(0) } });
+    return encodeMessage({ type: MessageType.PushPull, body: { join, nodes, userState } });
   }
 
   /** memberlist's verifyProtocol: every alive member's current versions must lie in the common range. */
@@ -224,6 +250,13 @@ export class AntiEntropy {
       if (v[5]! < maxDMin || v[5]! > minDMax) return `delegate version ${v[5]} outside the common range ${maxDMin}..${minDMax}`;
     }
     return null;
+  }
+
+  private mergeUserState(state: Uint8Array): void {
+    // Without a delegate every state is ignored, as memberlist does.
+    if (!this.userState) return;
+    const refused = this.userState.remoteState(state);
+    if (refused !== null) countDrop(this.ctx.stats, `user-state-${refused}`);
   }
 
   private mergeRemoteState(nodes: PushNodeState[]): void {

@@ -93,6 +93,16 @@ export const CORE_DROP_REASONS = [
   'wrong-node',
 ] as const;
 
+/**
+ * Why a push/pull user-state delegate refused a state (counted as
+ * `user-state-<refusal>`): not its own (another program's state, such as
+ * Serf's), a format version it does not read, too large, malformed, its own
+ * state echoed back, from a sender that is not a member it compares with, or
+ * its table of peers is full.
+ */
+export const USER_STATE_REFUSALS = ['foreign', 'version', 'oversized', 'malformed', 'self', 'unknown-sender', 'peers-full'] as const;
+export type UserStateRefusal = (typeof USER_STATE_REFUSALS)[number];
+
 /** The invariants the core checks (counted as `invariant:<name>` outside strict mode). */
 export const INVARIANT_NAMES = [
   'ack-handlers-over-bound', 'broadcasts-over-bound', 'member-added-twice', 'members-over-bound',
@@ -110,6 +120,7 @@ export type CoreDropReason =
   | DropReason
   | `stream-${DropReason}`
   | `identity-${IdentityRefusal}`
+  | `user-state-${UserStateRefusal}`
   | `invariant:${InvariantName}`;
 
 export function countDrop(stats: CoreStats, reason: CoreDropReason, n = 1): void {

@@ -11,7 +11,7 @@ import { DEFAULT_WIRE_LIMITS, type WireLimits } from '../wire/limits.js';
 import { META_MAX_BYTES, MessageType, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from '../wire/messages.js';
 import { AckTable } from './ack-table.js';
 import { ipToBytes } from './addresses.js';
-import { AntiEntropy } from './anti-entropy.js';
+import { AntiEntropy, type UserStateDelegate } from './anti-entropy.js';
 import { Awareness } from './awareness.js';
 import type { CoreContext } from './context.js';
 import { silentLogger, type Address, type CoreEnv } from '../base/env.js';
@@ -33,6 +33,8 @@ import { countDrop, newStats, type CoreStats } from './stats.js';
 import { TimerSet } from './timer-set.js';
 
 export type { CoreStats } from './stats.js';
+export type { UserStateDelegate } from './anti-entropy.js';
+export type { UserStateRefusal } from './stats.js';
 export { SwimError } from './errors.js';
 
 /** Which paths to an address answered a ping: UDP (ping → ack) and TCP (stream ping → ack). */
@@ -303,6 +305,14 @@ export class SwimNode {
   onUserMessage(handler: (from: Address, payload: Uint8Array) => boolean): () => void {
     this.ingress.addUserHandler(handler);
     return () => this.ingress.removeUserHandler(handler);
+  }
+
+  /**
+   * Registers what push/pull carries as its user state (one delegate at most;
+   * null removes it). States a delegate refuses are counted as drops.
+   */
+  setUserState(delegate: UserStateDelegate | null): void {
+    this.antiEntropy.setUserState(delegate);
   }
 
   /** Largest user-message payload that fits one datagram after framing and security overhead. */

@@ -16,6 +16,8 @@ import { SessionHub } from '../api/session.js';
 import { SelfTags } from './self-tags.js';
 import { coreLoggerOf, createLogger, setLogLevel } from './logger.js';
 import { MonitorHub } from '../api/monitor.js';
+import { wireAgreement, type AgreementWiring } from './agreement-wiring.js';
+import { TABLE_CONFIG_TAG, tableConfigTag } from '../partition/agreement.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { SeedCheck, seedCheckTimeoutMs } from './seed-check.js';
 import { unlinkSync } from 'node:fs';
@@ -42,6 +44,7 @@ export class Daemon {
     readonly log: Logger,
     readonly metrics: DaemonMetrics,
     readonly cluster: ClusterJoin,
+    readonly agreement: AgreementWiring,
   ) {}
 
   static async start(cfg: DaemonConfig, onExit: (code: number) => void, opts: { lookup?: Lookup } = {}): Promise<Daemon> {
@@ -51,6 +54,7 @@ export class Daemon {
     // Host names in bind and advertise are resolved once, before anything binds.
     const bind = await resolveAddressOnce(cfg.node.bind, 'node.bind', lookup);
     const advertise = cfg.node.advertise === null ? null : await resolveAddressOnce(cfg.node.advertise, 'node.advertise', lookup);
+    const tableConfig = { partitions: cfg.partitions.count, replicas: cfg.partitions.replicas, strategy: cfg.partitions.strategy };
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
@@ -69,7 +73,7 @@ export class Daemon {
     let applyMeta: (meta: Uint8Array) => void = () => {};
     let tags: SelfTags;
     try {
-      tags = new SelfTags(cfg.node.meta, cfg.partitions.requireSession, (meta) => applyMeta(meta));
+      tags = new SelfTags(cfg.node.meta, cfg.partitions.requireSession, (meta) => applyMeta(meta), { [TABLE_CONFIG_TAG]: tableConfigTag(tableConfig) });
     } catch (err) {
       store.close();
       throw err;
@@ -138,6 +142,8 @@ export class Daemon {
     });
     wireEventPipeline(node, leadership, watch, log, metrics);
     leadership.start();
+    // Tables at rest for two anti-entropy syncs of committed epochs are compared; see partition/agreement.ts.
+    const agreement = wireAgreement(node, leadership, { config: tableConfig, settleMs: 2 * cfg.partitions.syncIntervalMs, warnAfterMs: cfg.partitions.disagreementWarnAfterMs, maxPeers: cfg.swim.maxMembers }, agent.env.scheduler, log, metrics.registry);
     let daemon: Daemon | undefined;
     const api = await startApiServer(cfg.api.socket, cfg.api.mode, cfg.api.maxConnections, {
       self: () => {
@@ -155,7 +161,7 @@ export class Daemon {
         };
       },
       members: () => node.members().map(memberViewAt(agent.env.scheduler)),
-      partitions: () => partitionsView(leadership.snapshot()),
+      partitions: () => ({ ...partitionsView(leadership.snapshot()), agreement: agreement.report(), configMismatches: agreement.agreement.configMismatches() }),
       partitionDetail: (id) => ({ ...leadership.ownership!.detail(id), rightful: engine.primaryOf(id) }),
       owned: () => {
         const snap = leadership.snapshot();
@@ -165,9 +171,10 @@ export class Daemon {
       health: () => {
         const snap = leadership.snapshot();
         const joined = cluster.health();
-        const ok = snap.quorum === 'ok' && joined.ok;
+        const ok = snap.quorum === 'ok';
+        const reasons = [...(ok ? [] : ['no quorum of eligible members in view']), ...(joined.ok ? [] : ['joined no seed']), ...agreement.mismatchReasons()];
         const seeds = seedCheck?.view() ?? { state: cfg.join.length > 0 ? 'checking' : 'none', seeds: [] };
-        return { status: ok ? 'ok' : 'degraded', quorum: snap.quorum, join: joined.join, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs), tcpOnlyMembers: node.tcpOnlyMembers(), seeds };
+        return { status: reasons.length === 0 ? 'ok' : 'degraded', reasons, quorum: snap.quorum, join: joined.join, aliveMembers: node.aliveCount(), healthScore: node.healthScore(), watchers: watch.count(), probePeriods: node.stats.probePeriods, missedProbePeriods: node.stats.missedProbePeriods, maxProbeLatenessMs: Math.round(node.stats.maxProbeLatenessMs), tcpOnlyMembers: node.tcpOnlyMembers(), seeds };
       },
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       leave: () => void daemon?.stop('api').then(() => onExit(0)),
@@ -181,12 +188,13 @@ export class Daemon {
       monitor,
     }).catch(async (err: unknown) => {
       // No API, no daemon: leave no half-started member behind.
+      agreement.stop();
       leadership.stop();
       await agent.shutdown();
       store.close();
       throw err;
     });
-    daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics, cluster);
+    daemon = new Daemon(cfg, agent, leadership, store, tags, sessions, api, watch, log, metrics, cluster, agreement);
     cluster.start();
     if (cfg.swim.keys.length === 0 && !isLoopback(bind.host)) {
       log.warn({ bind: bind.host }, 'gossip is not encrypted (security.keys is empty) on a non-loopback address: any host that can reach this port can forge members, tags and deaths; see `swimd keygen`');
@@ -262,6 +270,7 @@ export class Daemon {
     } catch {
       // already gone
     }
+    this.agreement.stop();
     this.leadership.stop();
     await this.cluster.stop();
     await this.agent.shutdown();

@@ -1,6 +1,7 @@
 // This member's own tags: the configured ones, changes made at run time
 // (`PUT /v1/self/tags`, `swimd tags`, `swimd drain`), and the tags swimd sets
-// itself (the ownership tag, and whether the application has a live session).
+// itself (the ownership tag, the partition settings' fingerprint, and whether
+// the application has a live session).
 // Every change is spread as a new incarnation of this member, so partitions
 // move through the normal path on every member.
 import { META_MAX_BYTES } from '../wire/messages.js';
@@ -8,6 +9,7 @@ import { encodeTags } from '../wire/serf-tags.js';
 import { OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
 import { APP_TAG } from '../partition/members.js';
 import { SwimdError } from '../base/errors.js';
+import { TABLE_CONFIG_TAG } from '../partition/agreement.js';
 
 export class TagError extends SwimdError {
   declare readonly code: 'TAG_RESERVED' | 'TAG_INVALID' | 'META_TOO_LARGE';
@@ -16,7 +18,7 @@ export class TagError extends SwimdError {
   }
 }
 
-const RESERVED = new Set([OWNERSHIP_TAG, APP_TAG]);
+const RESERVED = new Set([OWNERSHIP_TAG, APP_TAG, TABLE_CONFIG_TAG]);
 const MAX_TAG_BYTES = 128;
 
 export class SelfTags {
@@ -28,7 +30,10 @@ export class SelfTags {
     configured: Record<string, string>,
     private readonly requireSession: boolean,
     private readonly apply: (meta: Uint8Array) => void,
+    /** Fixed tags swimd sets itself (reserved names only), such as the partition settings' fingerprint. */
+    private readonly own: Readonly<Record<string, string>> = {},
   ) {
+    for (const k of Object.keys(own)) if (!RESERVED.has(k)) throw new TagError('TAG_INVALID', `tag ${k} is not one swimd sets itself`);
     for (const k of Object.keys(configured)) if (RESERVED.has(k)) throw new TagError('TAG_RESERVED', `node.meta.${k} is set by swimd itself`);
     this.user = { ...configured };
     this.appUp = !requireSession;
@@ -74,7 +79,7 @@ export class SelfTags {
   }
 
   private full(user: Record<string, string>, appUp: boolean): Record<string, string> {
-    return { ...user, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...(this.requireSession ? { [APP_TAG]: appUp ? 'up' : 'down' } : {}) };
+    return { ...user, ...this.own, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...(this.requireSession ? { [APP_TAG]: appUp ? 'up' : 'down' } : {}) };
   }
 
   private encode(user: Record<string, string>, appUp: boolean): Uint8Array {

@@ -13,6 +13,7 @@ import type { PartitionEngine } from './engine.js';
 import type { GrantStore } from './grant-store.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
+import { TableChecksum } from './checksum.js';
 import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
 
 /** Tag every swimd member that speaks the ownership protocol advertises. Serf agents lack it, so they are never asked. */
@@ -60,6 +61,10 @@ export interface LeadershipSnapshot {
   readonly liveMembers: number;
   /** Read-only and shared with later snapshots chunk by chunk: a change copies only what it touches. */
   readonly partitions: ReadonlyTable<OwnedPartition>;
+  /** Checksum of `partitions` (16 hex digits; see checksum.ts), kept as entries change. */
+  readonly checksum: string;
+  /** How many times the published table has changed (a sequence, not a time). */
+  readonly tableSeq: number;
 }
 
 export interface LeadershipChange {
@@ -148,6 +153,10 @@ export class Leadership {
   private dirtyCount = 0;
   private batching = 0;
   private lastQuorum: 'ok' | 'no-quorum' = 'no-quorum';
+  private readonly checksum: TableChecksum;
+  private tableSeq = 0;
+  private tableChangedAtMs: number;
+  private readonly scheduler: Scheduler;
   private readonly unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -175,6 +184,9 @@ export class Leadership {
     this.published = new PublishedTable(rows, tokens, engine.slotNames(), this.stride, P);
     this.dirtyList = new Int32Array(P);
     this.isDirty = new Uint8Array(P);
+    this.checksum = new TableChecksum(P);
+    this.scheduler = env.scheduler;
+    this.tableChangedAtMs = env.scheduler.nowMs();
     if (opts.fencing === 'granted') {
       if (env.store === null) throw new Error('granted fencing needs a grant store');
       const view: OwnershipView = {
@@ -286,6 +298,8 @@ export class Leadership {
         quorum: this.quorumState(),
         liveMembers: this.ownership ? this.aliveEligible.size : this.engine.snapshot().liveMembers,
         partitions: this.published,
+        checksum: this.checksum.value(),
+        tableSeq: this.tableSeq,
       });
     }
     return this.snapshotCache;
@@ -313,6 +327,11 @@ export class Leadership {
       }
     }
     return { primary, replica };
+  }
+
+  /** Scheduler time of the last change to the published table (its start, before any). */
+  lastTableChangeAtMs(): number {
+    return this.tableChangedAtMs;
   }
 
   ownershipStats(): OwnershipStats | null {
@@ -425,6 +444,7 @@ export class Leadership {
       }
       for (let k = 0; k < S; k++) row[at + k] = e[k]!;
       tok[p & CHUNK_MASK] = token;
+      this.checksum.set(p, e, 0, S, token, names);
       // In view mode every token moves on every change; report only partitions whose holders moved.
       if (this.ownership || holdersMoved) {
         changed.push({ id: p, oldPrimary: oldPrimary < 0 ? null : names[oldPrimary]!, newPrimary: e[0]! < 0 ? null : names[e[0]!]!, replicas: replicaNames(e, 0, S, names), token });
@@ -435,7 +455,11 @@ export class Leadership {
     const quorumChanged = quorum !== this.lastQuorum;
     this.lastQuorum = quorum;
     if (rows === null && !quorumChanged) return;
-    if (rows !== null && tokens !== null) this.published = new PublishedTable(rows, tokens, names, S, base.length);
+    if (rows !== null && tokens !== null) {
+      this.published = new PublishedTable(rows, tokens, names, S, base.length);
+      this.tableSeq++;
+      this.tableChangedAtMs = this.scheduler.nowMs();
+    }
     this.snapshotCache = null;
     const snap = this.snapshot();
     const diff: LeadershipDiff = { viewVersion: snap.viewVersion, quorum, changed };

@@ -4,7 +4,9 @@
 // body; integers are unsigned LEB128 (epochs up to 2^53), strings are a length
 // and UTF-8 bytes. Every decode is bounded and returns a typed failure.
 
-export const OWNERSHIP_MAGIC = 0xf5;
+import { SwimdPayloadMagic } from '../wire/messages.js';
+
+export const OWNERSHIP_MAGIC: number = SwimdPayloadMagic.Ownership;
 export const OWNERSHIP_WIRE_VERSION = 1;
 
 /** Append-only: a kind's number never changes meaning. */

@@ -27,6 +27,19 @@ export enum MessageType {
   HasLabel = 244,
 }
 
+/**
+ * First byte of swimd's own payloads inside memberlist's opaque fields (user
+ * messages, push/pull user state), followed by a format version. Serf's own
+ * payloads start with small message-type numbers, so these never pass for
+ * one of them. Append-only like MessageType.
+ */
+export enum SwimdPayloadMagic {
+  /** Ownership protocol user messages (src/partition/ownership-wire.ts). */
+  Ownership = 0xf5,
+  /** Partition-table agreement state in push/pull (src/partition/agreement.ts). */
+  Agreement = 0xf6,
+}
+
 /** Member state numbers used in push/pull node states (Go `int`). Append-only like MessageType. */
 export enum WireState {
   Alive = 0,

@@ -98,7 +98,7 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
     assert.equal(raw.status, 200);
     const members = JSON.parse(raw.body).members as { name: string; meta: Record<string, string> }[];
     assert.deepEqual(members.map((m) => m.name).sort(), [...NAMES].sort());
-    assert.deepEqual(members.find((m) => m.name === 'e2e-c')!.meta, { zone: 'z2', 'swimd-own': '1' }, 'its tags, and the ownership tag every swimd member carries');
+    assert.deepEqual(members.find((m) => m.name === 'e2e-c')!.meta, { zone: 'z2', 'swimd-own': '1', 'swimd-pt': '32:2:r' }, 'its tags, the ownership tag every swimd member carries and its partition settings');
     const viaCli = cliJson(1, ['partitions']) as { partitions: { primary: string; token: number }[] };
     assert.equal(viaCli.partitions.length, 32);
     assert.ok(viaCli.partitions.every((p) => NAMES.includes(p.primary)));

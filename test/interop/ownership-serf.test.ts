@@ -1,6 +1,7 @@
 // Partition ownership in a cluster shared with a Serf agent: only swimd daemons
 // hold partitions and are asked for grants, failover keeps fencing, and the Serf
-// agent logs no error or unknown message because of swimd.
+// agent logs no error or unknown message because of swimd: no ownership
+// message and no push/pull user state of swimd's ever reaches it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,7 @@ after(killAll);
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
 
-test('three swimd daemons beside a serf agent: only swimd members own partitions; kill -9 moves them with higher epochs; serf logs nothing about it', async () => {
+test('three swimd daemons beside a serf agent: only swimd members own partitions; kill -9 moves them with higher epochs; the daemons compare tables over push/pull; serf logs nothing about it', async () => {
   const [serfPort, serfRpc, ...ports] = await freePorts(5);
   const serfLog = join(tmp, 'serf-own.log');
   const fd = openSync(serfLog, 'w');
@@ -30,7 +31,7 @@ test('three swimd daemons beside a serf agent: only swimd members own partitions
       `node: { name: ${n}, bind: 127.0.0.1:${ports[i]} }`,
       `join: [127.0.0.1:${serfPort}]`,
       'profile: lan',
-      'swim: { probeInterval: 500ms, probeTimeout: 200ms }',
+      'swim: { probeInterval: 500ms, probeTimeout: 200ms, pushPullInterval: 1s }',
       'partitions: { count: 16, replicas: 2, quorum: 2 }',
       `api: { socket: ${socks[i]} }`,
       'log: { level: warn }',
@@ -61,8 +62,20 @@ test('three swimd daemons beside a serf agent: only swimd members own partitions
     assert.ok(after.partitions[id]!.token > before.partitions[id]!.token, `partition ${id}: ${after.partitions[id]!.token} above ${before.partitions[id]!.token}`);
     assert.ok(['own-b', 'own-c'].includes(after.partitions[id]!.primary!));
   }
+  // The two left agree with each other, and the serf agent is no peer of theirs.
+  await waitFor(async () => {
+    const p = await client(1).partitions();
+    return p.agreement?.agreeing === 1 && p.agreement.disagreeing.length === 0 && p.agreement.unknown === 0;
+  }, 20_000, 'own-b to report own-c agreeing and nobody else');
+  // Push/pulls with the serf agent happened: its own user state came back in the replies and was ignored.
+  await waitFor(async () => {
+    let foreign = 0;
+    for (const i of [1, 2]) foreign += (await client(i).metricSamples()).get('swimd_drops_total{reason="user-state-foreign"}') ?? 0;
+    return foreign > 0;
+  }, 20_000, 'a push/pull with serf, its state ignored and counted');
+  assert.deepEqual((await client(1).partitions()).configMismatches, [], 'serf carries no settings tag, so it is no mismatch');
   const log = readFileSync(serfLog, 'utf8');
   assert.match(log, /own-b/, 'the serf log is captured (it names the swimd members)');
-  const bad = log.split('\n').filter((l) => /\[ERR\]|unknown|bad type|Failed to decode/i.test(l));
+  const bad = log.split('\n').filter((l) => /\[ERR\]|unknown|bad type|Failed to decode|remote state|user state/i.test(l));
   assert.deepEqual(bad, [], 'serf logged errors or unknown messages');
 });

@@ -1,7 +1,7 @@
 // A few daemons on loopback, each started through the CLI from a config file
 // written here: every member on a port the OS picked, joining all the others.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
@@ -14,8 +14,12 @@ export interface LocalCluster {
   readonly ports: readonly number[];
   sock(i: number): string;
   client(i: number): SwimdClient;
-  /** Writes member i's config (its node, join and api lines plus `lines`) and starts it. */
-  start(i: number): ChildProcess;
+  /**
+   * Writes member i's config (its node, join and api lines plus the cluster's
+   * lines, or `own` instead when given) and starts it; with `logFile` its
+   * stdout (the pino log) goes there.
+   */
+  start(i: number, own?: string[], logFile?: string): ChildProcess;
 }
 
 export async function localCluster(names: string[], lines: string[]): Promise<LocalCluster> {
@@ -26,10 +30,11 @@ export async function localCluster(names: string[], lines: string[]): Promise<Lo
     ports,
     sock,
     client: (i) => new SwimdClient(sock(i)),
-    start: (i) => {
+    start: (i, own, logFile) => {
       const file = join(tmp, `${names[i]}.yaml`);
-      writeFileSync(file, [`node: { name: ${names[i]}, bind: 127.0.0.1:${ports[i]} }`, `join: [${ports.map((p) => `127.0.0.1:${p}`).join(', ')}]`, `api: { socket: ${sock(i)} }`, ...lines].join('\n'));
-      return track(spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] }));
+      writeFileSync(file, [`node: { name: ${names[i]}, bind: 127.0.0.1:${ports[i]} }`, `join: [${ports.map((p) => `127.0.0.1:${p}`).join(', ')}]`, `api: { socket: ${sock(i)} }`, ...(own ?? lines)].join('\n'));
+      const stdout = logFile ? openSync(logFile, 'a') : 'ignore';
+      return track(spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', stdout, 'inherit'] }));
     },
   };
 }

@@ -138,3 +138,20 @@ test('ownership settings: quorum is required and positive, eligible is a tag map
   assert.equal(applyOverrides(own, { name: 'b' }).node.dataDir, '/srv/a', 'an explicit directory is kept');
   assert.equal(own.partitions.claimTimeoutMs, 50);
 });
+
+test('partitions.disagreementWarnAfter: two push/pull intervals by default, a minute without push/pull, errors name the field, and its README row is rendered from knobs.ts', async () => {
+  assert.equal(parseDaemonConfig('node: { name: a }\nprofile: lan\n' + Q, 'x.yaml').partitions.disagreementWarnAfterMs, 60_000);
+  assert.equal(parseDaemonConfig('node: { name: a }\nprofile: local\n' + Q, 'x.yaml').partitions.disagreementWarnAfterMs, 30_000);
+  assert.equal(parseDaemonConfig('node: { name: a }\nswim: { pushPullInterval: 0s }\n' + Q, 'x.yaml').partitions.disagreementWarnAfterMs, 60_000);
+  assert.equal(parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2, disagreementWarnAfter: 90s }\n', 'x.yaml').partitions.disagreementWarnAfterMs, 90_000);
+  const errs = errorsOf('node: { name: a }\npartitions: { quorum: 2, disagreementWarnAfter: soon }\n');
+  assert.equal(errs.length, 1);
+  assert.match(errs[0]!, /^partitions\.disagreementWarnAfter: /);
+  const { DAEMON_KNOB_DOCS, renderDaemonKnobRow } = await import('../../src/config/knobs.js');
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(join(here, '..', '..', '..', 'README.md'), 'utf8');
+  for (const d of DAEMON_KNOB_DOCS) {
+    for (const part of [d.sentence, d.formula, d.tradeOff]) assert.ok(part.length > 10, `${d.key} has a sentence, a formula and a trade-off`);
+    assert.ok(readme.includes(renderDaemonKnobRow(d) + '\n'), `README row of ${d.key} is stale: regenerate it from renderDaemonKnobRow()`);
+  }
+});

@@ -19,6 +19,7 @@ import { InvariantError } from '../../src/core/invariants.js';
 import { SwimError } from '../../src/core/errors.js';
 import { ResolveError } from '../../src/daemon/join-resolver.js';
 import { SnapshotError } from '../../src/daemon/member-snapshot.js';
+import { AgreementError, encodeAgreementState } from '../../src/partition/agreement.js';
 
 const CODE = /^[A-Z][A-Z0-9_]*$|^[a-z][a-z0-9:-]*$/;
 
@@ -40,6 +41,7 @@ test('every error class is a SwimdError named after itself, with a stable code',
     new SwimError('JOIN_FAILED', 'x'),
     new ResolveError('x'),
     new SnapshotError('x'),
+    new AgreementError('x'),
   ];
   for (const e of samples) {
     assert.ok(e instanceof SwimdError && e instanceof Error, `${e.constructor.name} is a SwimdError`);
@@ -55,4 +57,6 @@ test('errors raised by real calls carry their codes', () => {
   assert.throws(() => parseDaemonConfig('swim: { probeInterval: fast }', 'inline'), (e: unknown) => e instanceof SwimdError && e.code === 'CONFIG_INVALID');
   const ring = new Keyring([new Uint8Array(16)]);
   assert.throws(() => ring.remove(ring.primaryKey()!), (e: unknown) => e instanceof SwimdError && e.code === 'KEY_IS_PRIMARY');
+  const state = { name: 'x'.repeat(256), checksum: '0'.repeat(16), config: { partitions: 1, replicas: 1, strategy: 'rendezvous' as const }, eligibleMembers: 1, seq: 0, settled: true };
+  assert.throws(() => encodeAgreementState(state), (e: unknown) => e instanceof SwimdError && e.code === 'AGREEMENT_STATE_INVALID');
 });
