@@ -5,6 +5,27 @@
 // in config/daemon-config.ts. The shape lives here, below both config and core,
 // so the core reads its knobs without importing any config module.
 
+/**
+ * The knobs a running member applies at once (SIGHUP, SwimNode.updateTiming):
+ * declared once, here, for the core (what it can change live), the config
+ * layer (what a reload applies), the API (/v1/self) and the README table.
+ */
+export const LIVE_SWIM_FIELDS = [
+  'probeIntervalMs',
+  'probeTimeoutMs',
+  'gossipIntervalMs',
+  'pushPullIntervalMs',
+  'suspicionMult',
+  'suspicionMaxTimeoutMult',
+  'refusalSuspicionMult',
+  'retransmitMult',
+  'gossipNodes',
+  'indirectChecks',
+  'awarenessMaxMultiplier',
+  'gossipToTheDeadTimeMs',
+] as const satisfies readonly (keyof SwimConfig)[];
+export type LiveSwimField = (typeof LIVE_SWIM_FIELDS)[number];
+
 export interface SwimConfig {
   // --- failure detection ---
   probeIntervalMs: number;

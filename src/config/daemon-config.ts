@@ -8,7 +8,8 @@ import { parseHostOrNamePort } from '../net/host-port.js';
 import { parseDurationMs } from './duration.js';
 import { ConfigError, type ConfigFieldError } from './errors.js';
 import { presetConfig, type ProfileName } from './presets.js';
-import type { SwimConfig } from '../base/swim-config.js';
+import { LIVE_SWIM_FIELDS, type SwimConfig } from '../base/swim-config.js';
+import { KNOB_DOCS } from './knobs.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 /** json: one pino JSON object a line (for collectors); text: one readable line per entry (for people). */
@@ -57,59 +58,12 @@ export function defaultDisagreementWarnAfterMs(pushPullIntervalMs: number): numb
   return pushPullIntervalMs > 0 ? 2 * pushPullIntervalMs : 60_000;
 }
 
-/** swim.* keys in the file (durations without the Ms suffix) → SwimConfig fields. */
-export const SWIM_DURATIONS: Record<string, keyof SwimConfig> = {
-  probeInterval: 'probeIntervalMs',
-  probeTimeout: 'probeTimeoutMs',
-  gossipInterval: 'gossipIntervalMs',
-  pushPullInterval: 'pushPullIntervalMs',
-  gossipToTheDeadTime: 'gossipToTheDeadTimeMs',
-  tcpTimeout: 'tcpTimeoutMs',
-  reconnectInterval: 'reconnectIntervalMs',
-  reconnectTimeout: 'reconnectTimeoutMs',
-  leavePropagateDelay: 'leavePropagateDelayMs',
-};
-export const SWIM_INTS: Record<string, [keyof SwimConfig, number]> = {
-  indirectChecks: ['indirectChecks', 0],
-  suspicionMult: ['suspicionMult', 1],
-  suspicionMaxTimeoutMult: ['suspicionMaxTimeoutMult', 1],
-  refusalSuspicionMult: ['refusalSuspicionMult', 0],
-  retransmitMult: ['retransmitMult', 1],
-  gossipNodes: ['gossipNodes', 1],
-  awarenessMaxMultiplier: ['awarenessMaxMultiplier', 1],
-  udpBufferSize: ['udpBufferSize', 512],
-  udpBlockedAfterProbes: ['udpBlockedAfterProbes', 1],
-};
-export const SWIM_BOOLS: Record<string, keyof SwimConfig> = { disableTcpPings: 'disableTcpPings', enableCompression: 'enableCompression' };
-export const LIMITS: Record<string, keyof SwimConfig> = {
-  maxBroadcasts: 'maxBroadcasts',
-  maxMembers: 'maxMembers',
-  maxPushPullNodes: 'maxPushPullNodes',
-  maxConcurrentPushPulls: 'maxConcurrentPushPulls',
-  handoffQueueDepth: 'handoffQueueDepth',
-  maxAckHandlers: 'maxAckHandlers',
-  maxNameBytes: 'maxNameBytes',
-  maxPacketsPerSource: 'maxPacketsPerSource',
-};
-/** limits.* keys that are strings (validated on their own). */
-export const LIMIT_STRINGS: Record<string, keyof SwimConfig> = { memberNamePattern: 'memberNamePattern' };
+/** limits.* keys the daemon reads itself (API and watch bounds), beside the core's in the knob table. */
+const DAEMON_LIMIT_KEYS = ['watchQueueDepth', 'maxApiConnections', 'maxSessions', 'watchQueueBytes', 'monitorQueueBytes'];
 const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** Timing knobs a running daemon applies on SIGHUP; every other change needs a restart. */
-export const LIVE_SWIM_KEYS = [
-  'probeIntervalMs',
-  'probeTimeoutMs',
-  'gossipIntervalMs',
-  'pushPullIntervalMs',
-  'suspicionMult',
-  'suspicionMaxTimeoutMult',
-  'refusalSuspicionMult',
-  'retransmitMult',
-  'gossipNodes',
-  'indirectChecks',
-  'awarenessMaxMultiplier',
-  'gossipToTheDeadTimeMs',
-] as const;
+/** Timing knobs a running daemon applies on SIGHUP (declared once, in base/swim-config.ts); every other change needs a restart. */
+export const LIVE_SWIM_KEYS = LIVE_SWIM_FIELDS;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -232,27 +186,30 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     max: c.int(joinOpts, 'retryMax', 'join.retryMax', 1, 10_000) ?? 10,
   };
 
-  const s = c.section(root, 'swim', [...Object.keys(SWIM_DURATIONS), ...Object.keys(SWIM_INTS), ...Object.keys(SWIM_BOOLS)]);
-  for (const [key, field] of Object.entries(SWIM_DURATIONS)) {
-    const min = key === 'pushPullInterval' || key === 'reconnectInterval' || key === 'leavePropagateDelay' ? 0 : 1;
-    const v = c.duration(s, key, `swim.${key}`, min);
-    if (v !== undefined) (swim[field] as number) = v;
-  }
-  for (const [key, [field, min]] of Object.entries(SWIM_INTS)) {
-    const v = c.int(s, key, `swim.${key}`, min, key === 'udpBufferSize' ? 65_000 : 1000);
-    if (v !== undefined) (swim[field] as number) = v;
-  }
-  for (const [key, field] of Object.entries(SWIM_BOOLS)) {
-    const v = c.bool(s, key, `swim.${key}`);
-    if (v !== undefined) (swim[field] as boolean) = v;
+  // Every swim.* and limits.* knob of the core is read from its row in the knob table (knobs.ts):
+  // key, field, kind and bounds live there once, beside the docs the README is rendered from.
+  const swimDocs = KNOB_DOCS.filter((d) => d.key.startsWith('swim.'));
+  const limitDocs = KNOB_DOCS.filter((d) => d.key.startsWith('limits.'));
+  const s = c.section(root, 'swim', swimDocs.map((d) => d.key.slice('swim.'.length)));
+  const limits = c.section(root, 'limits', [...limitDocs.map((d) => d.key.slice('limits.'.length)), ...DAEMON_LIMIT_KEYS]);
+  for (const d of KNOB_DOCS) {
+    const swimKnob = d.key.startsWith('swim.');
+    const section = swimKnob ? s : limits;
+    const name = d.key.slice(d.key.indexOf('.') + 1);
+    if (d.kind === 'duration') {
+      const v = c.duration(section, name, d.key, d.min ?? 1);
+      if (v !== undefined) (swim[d.field] as number) = v;
+    } else if (d.kind === 'int') {
+      const v = c.int(section, name, d.key, d.min ?? 1, d.max ?? (swimKnob ? 1000 : 10_000_000));
+      if (v !== undefined) (swim[d.field] as number) = v;
+    } else if (d.kind === 'bool') {
+      const v = c.bool(section, name, d.key);
+      if (v !== undefined) (swim[d.field] as boolean) = v;
+    }
+    // String knobs (limits.memberNamePattern) have rules of their own, below.
   }
   if (swim.probeTimeoutMs >= swim.probeIntervalMs) c.bad('swim.probeTimeout', `expected less than swim.probeInterval (${swim.probeIntervalMs}ms)`, s.probeTimeout ?? `${swim.probeTimeoutMs}ms`);
 
-  const limits = c.section(root, 'limits', [...Object.keys(LIMITS), 'watchQueueDepth', 'maxApiConnections', 'maxSessions', 'memberNamePattern', 'watchQueueBytes', 'monitorQueueBytes']);
-  for (const [key, field] of Object.entries(LIMITS)) {
-    const v = c.int(limits, key, `limits.${key}`, key === 'maxPacketsPerSource' ? 0 : 1, 10_000_000);
-    if (v !== undefined) (swim[field] as number) = v;
-  }
   const watchQueueDepth = c.int(limits, 'watchQueueDepth', 'limits.watchQueueDepth', 1, 1_000_000) ?? 1024;
   const maxApiConnections = c.int(limits, 'maxApiConnections', 'limits.maxApiConnections', 1, 100_000) ?? 256;
   const maxSessions = c.int(limits, 'maxSessions', 'limits.maxSessions', 1, 10_000) ?? 16;

@@ -4,7 +4,7 @@
 // documentation and behaviour cannot drift apart.
 import { formatDurationMs } from './duration.js';
 import { lanConfig, localConfig, wanConfig } from './presets.js';
-import { UDP_BLOCKED_WARNINGS_PER_MINUTE, type SwimConfig } from '../base/swim-config.js';
+import { LIVE_SWIM_FIELDS, UDP_BLOCKED_WARNINGS_PER_MINUTE, type SwimConfig } from '../base/swim-config.js';
 
 export interface KnobDoc {
   /** Key in the YAML file. */
@@ -12,6 +12,10 @@ export interface KnobDoc {
   /** The SwimConfig field it sets. */
   readonly field: keyof SwimConfig;
   readonly kind: 'duration' | 'int' | 'bool' | 'string';
+  /** Smallest value the file may set (milliseconds for durations); 1 when absent. */
+  readonly min?: number;
+  /** Largest value the file may set; 1000 for swim.* integers, 10,000,000 for limits.* when absent. */
+  readonly max?: number;
   readonly sentence: string;
   readonly formula: string;
   readonly tradeOff: string;
@@ -36,6 +40,7 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
   {
     key: 'swim.indirectChecks',
+    min: 0,
     field: 'indirectChecks',
     kind: 'int',
     sentence: 'How many random members are asked to probe a target that missed its direct ack.',
@@ -60,6 +65,7 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
   {
     key: 'swim.refusalSuspicionMult',
+    min: 0,
     field: 'refusalSuspicionMult',
     kind: 'int',
     sentence: "Crash fast path: when the member's host refuses a probe (ICMP port unreachable to the direct ping, confirmed by a refused TCP ping: the process died, the host is up), the prober suspects it at once and declares it dead after this many probe intervals unless it refutes; 0 keeps memberlist's behaviour.",
@@ -108,6 +114,7 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
   {
     key: 'swim.pushPullInterval',
+    min: 0,
     field: 'pushPullIntervalMs',
     kind: 'duration',
     sentence: 'Full-state exchange (anti-entropy) with one random member over TCP; 0s disables it.',
@@ -116,6 +123,7 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
   {
     key: 'swim.reconnectInterval',
+    min: 0,
     field: 'reconnectIntervalMs',
     kind: 'duration',
     sentence: 'swimd retries one dead member and any seed missing from the view by push/pull each interval, as Serf does; this is what merges the halves of a healed network partition.',
@@ -140,6 +148,7 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
   {
     key: 'swim.leavePropagateDelay',
+    min: 0,
     field: 'leavePropagateDelayMs',
     kind: 'duration',
     sentence: 'Time given to the leave broadcast before the process stops.',
@@ -148,6 +157,8 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
   {
     key: 'swim.udpBufferSize',
+    min: 512,
+    max: 65000,
     field: 'udpBufferSize',
     kind: 'int',
     sentence: 'Largest datagram swimd sends; piggybacked updates fill what the message leaves.',
@@ -228,6 +239,7 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
   {
     key: 'limits.maxPacketsPerSource',
+    min: 0,
     field: 'maxPacketsPerSource',
     kind: 'int',
     sentence: 'Datagrams per second one source address and port may have processed; the rest are dropped before decoding and counted (`source-rate`); 0 disables the limit.',
@@ -265,10 +277,15 @@ export function defaultsOf(doc: KnobDoc): string {
   return values.every((v) => v === values[0]) ? values[0]! : values.join(' / ');
 }
 
+/** True when a running daemon applies the knob on SIGHUP (LIVE_SWIM_FIELDS); other changes need a restart. */
+export function isLive(doc: KnobDoc): boolean {
+  return (LIVE_SWIM_FIELDS as readonly string[]).includes(doc.field);
+}
+
 /** The README's knob table, in Markdown. */
 export function renderKnobTable(): string {
-  const rows = KNOB_DOCS.map((d) => `| \`${d.key}\` | ${defaultsOf(d)} | ${d.sentence} | ${d.formula} | ${d.tradeOff} |`);
-  return ['| key | lan / wan / local | what it does | formula | trade-off |', '|---|---|---|---|---|', ...rows].join('\n');
+  const rows = KNOB_DOCS.map((d) => `| \`${d.key}\` | ${defaultsOf(d)} | ${isLive(d) ? 'live' : 'restart'} | ${d.sentence} | ${d.formula} | ${d.tradeOff} |`);
+  return ['| key | lan / wan / local | on SIGHUP | what it does | formula | trade-off |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 /** A daemon-level knob (partitions.*) documented like the protocol knobs; the default is a formula of other keys. */

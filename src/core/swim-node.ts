@@ -3,7 +3,7 @@
 // is the public face and the wiring; the protocol lives in one part per
 // concern (member table, state rules, probing, gossip, anti-entropy, ingress,
 // outbox), each given only the parts it uses.
-import type { SwimConfig } from '../base/swim-config.js';
+import type { LiveSwimField, SwimConfig } from '../base/swim-config.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { Keyring } from '../wire/keyring.js';
 import { openStream } from '../wire/stream.js';
@@ -51,20 +51,6 @@ export interface SwimNodeOptions {
   env: CoreEnv;
   limits?: WireLimits;
 }
-
-type TimingKey =
-  | 'probeIntervalMs'
-  | 'probeTimeoutMs'
-  | 'gossipIntervalMs'
-  | 'pushPullIntervalMs'
-  | 'suspicionMult'
-  | 'suspicionMaxTimeoutMult'
-  | 'refusalSuspicionMult'
-  | 'retransmitMult'
-  | 'gossipNodes'
-  | 'indirectChecks'
-  | 'awarenessMaxMultiplier'
-  | 'gossipToTheDeadTimeMs';
 
 export class SwimNode {
   readonly name: string;
@@ -198,7 +184,7 @@ export class SwimNode {
     this.antiEntropy.setSeeds(seeds.filter((s) => !this.isSelfAddress(s)));
   }
 
-  updateTiming(patch: Partial<Pick<SwimConfig, TimingKey>>): void {
+  updateTiming(patch: Partial<Pick<SwimConfig, LiveSwimField>>): void {
     const cfg = this.ctx.cfg;
     const pushPullChanged = patch.pushPullIntervalMs !== undefined && patch.pushPullIntervalMs !== cfg.pushPullIntervalMs;
     Object.assign(cfg, patch);

@@ -93,22 +93,55 @@ test('every shipped config file parses and validates', () => {
   for (const f of files.filter((x) => x.includes('examples'))) assert.ok(loadDaemonConfigFile(f).swim.keys.length > 0, `${f} sets security.keys`);
 });
 
-test('every swim.* and limits.* key of the file is documented in knobs.ts with the field it sets, and nothing else is', async () => {
+test('the knob table drives the parser: every core knob has one row, and each row is read, bounded and named as it says', async () => {
   const { KNOB_DOCS } = await import('../../src/config/knobs.js');
-  const { SWIM_DURATIONS, SWIM_INTS, SWIM_BOOLS, LIMITS, LIMIT_STRINGS } = await import('../../src/config/daemon-config.js');
-  const fileKeys = new Map<string, string>([
-    ...Object.entries(SWIM_DURATIONS).map(([k, f]) => [`swim.${k}`, f] as [string, string]),
-    ...Object.entries(SWIM_INTS).map(([k, [f]]) => [`swim.${k}`, f] as [string, string]),
-    ...Object.entries(SWIM_BOOLS).map(([k, f]) => [`swim.${k}`, f] as [string, string]),
-    ...Object.entries(LIMITS).map(([k, f]) => [`limits.${k}`, f] as [string, string]),
-    ...Object.entries(LIMIT_STRINGS).map(([k, f]) => [`limits.${k}`, f] as [string, string]),
-  ]);
-  const documented = new Map(KNOB_DOCS.map((d) => [d.key, d.field as string]));
-  assert.deepEqual([...documented.keys()].sort(), [...fileKeys.keys()].sort());
-  for (const [key, field] of fileKeys) assert.equal(documented.get(key), field, key);
+  // Every SwimConfig field the file can set is one row; the rest are set elsewhere (security.*) or fixed (protocol versions).
+  const setElsewhere = ['keys', 'label', 'gossipVerifyIncoming', 'gossipVerifyOutgoing', 'protocolVersion', 'delegateProtocolMin', 'delegateProtocolMax', 'delegateProtocolVersion'];
+  const fields = Object.keys(lanConfig()).filter((f) => !setElsewhere.includes(f)).sort();
+  assert.deepEqual(KNOB_DOCS.map((d) => d.field as string).sort(), fields, 'one row per settable field');
+  assert.equal(new Set(KNOB_DOCS.map((d) => d.key)).size, KNOB_DOCS.length, 'keys are unique');
+  const base = 'node: { name: a }\npartitions: { quorum: 1 }\nprofile: lan\n';
   for (const d of KNOB_DOCS) {
     for (const part of [d.sentence, d.formula, d.tradeOff]) assert.ok(part.length > 10, `${d.key} has a sentence, a formula and a trade-off`);
+    const [section, name] = d.key.split('.') as [string, string];
+    const put = (v: string): string => `${base}${section}: { ${name}: ${v} }\n`;
+    const lan = lanConfig()[d.field];
+    if (d.kind === 'string') continue; // limits.memberNamePattern has its own test
+    if (d.kind === 'bool') {
+      assert.equal(parseDaemonConfig(put(String(!lan)), 't').swim[d.field], !lan, `${d.key} is read`);
+      assert.match(errorsOf(put('"maybe"')).join(), new RegExp(`^${d.key.replace('.', '\\.')}:`), `${d.key} names itself when wrong`);
+      continue;
+    }
+    const min = d.min ?? 1;
+    const unit = d.kind === 'duration' ? 'ms' : '';
+    // A value inside the bounds other than the default is read into the field it names.
+    const probe = d.key === 'swim.probeTimeout' ? 300 : d.key === 'swim.probeInterval' ? 2000 : Math.max(min, (lan as number) + 1);
+    assert.equal(parseDaemonConfig(put(`${probe}${unit}`), 't').swim[d.field], probe, `${d.key} is read into ${d.field}`);
+    if (min > 0) assert.match(errorsOf(put(`${min - 1}${unit}`)).join(), new RegExp(`${d.key.replace('.', '\\.')}:`), `${d.key} below ${min} is refused, naming the key`);
+    if (d.max !== undefined) assert.match(errorsOf(put(`${d.max + 1}${unit}`)).join(), new RegExp(`${d.key.replace('.', '\\.')}:`), `${d.key} above ${d.max} is refused`);
   }
+});
+
+test('the live set is declared once: a reload applies exactly the live knobs, and /v1/self and the README say the same', async () => {
+  const { KNOB_DOCS, isLive, renderKnobTable } = await import('../../src/config/knobs.js');
+  const { LIVE_SWIM_FIELDS } = await import('../../src/base/swim-config.js');
+  const base = 'node: { name: a }\npartitions: { quorum: 1 }\nprofile: lan\n';
+  const before = parseDaemonConfig(base, 't');
+  for (const d of KNOB_DOCS) {
+    if (d.kind === 'string' || d.kind === 'bool') continue;
+    const [section, name] = d.key.split('.') as [string, string];
+    const unit = d.kind === 'duration' ? 'ms' : '';
+    const v = d.key === 'swim.probeTimeout' ? 300 : d.key === 'swim.probeInterval' ? 2000 : Math.max(d.min ?? 1, (lanConfig()[d.field] as number) + 1);
+    const after = parseDaemonConfig(`${base}${section}: { ${name}: ${v}${unit} }\n`, 't');
+    const { live, needRestart } = diffReloadable(before, after);
+    const key = `swim.${d.field}`;
+    // (Defaults derived from it, such as partitions.syncInterval from probeInterval, may move too.)
+    if (isLive(d)) assert.ok(live.includes(key) && !needRestart.includes(key), `${d.key} applies live`);
+    else assert.ok(needRestart.includes(key) && !live.includes(key), `${d.key} needs a restart`);
+  }
+  assert.ok(LIVE_SWIM_FIELDS.every((f) => KNOB_DOCS.some((d) => d.field === f)), 'every live field is a documented knob');
+  const table = renderKnobTable();
+  for (const d of KNOB_DOCS) assert.ok(table.includes(`| \`${d.key}\` | `) && table.split('\n').find((l) => l.startsWith(`| \`${d.key}\``))!.includes(isLive(d) ? '| live |' : '| restart |'), `${d.key}'s row says whether it is live`);
 });
 
 test('the README knob table is the one rendered from knobs.ts and the presets', async () => {
