@@ -24,7 +24,7 @@
 // rows; a change copies only the chunks it touches and the chunk index, so a
 // published snapshot is shared by every reader and never copied or mutated.
 // `{id, primary, replicas}` objects are made only when a reader asks for one.
-import xxhash from 'xxhash-wasm';
+import { xxh32 } from './xxh32.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
@@ -92,10 +92,9 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** The member-name hash rendezvous scores start from (xxhash32, loaded once). */
+/** The member-name hash rendezvous scores start from (XXH32 of the name's UTF-8 bytes). */
 export async function createHasher(): Promise<Hasher> {
-  const { h32 } = await xxhash();
-  return (s) => h32(s, 0x5317d) >>> 0;
+  return (s) => xxh32(s, 0x5317d);
 }
 
 export async function createPartitionEngine(opts: PartitionOptions): Promise<PartitionEngine> {
