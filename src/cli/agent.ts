@@ -7,6 +7,9 @@ import { applyOverrides, loadDaemonConfigFile } from '../config/daemon-config.js
 import { ConfigError } from '../config/errors.js';
 import { Daemon } from '../daemon/daemon.js';
 
+/** Above this many partitions, lite mode's interpreter-only compute shows in failover times (bench/RESULTS.md). */
+export const LITE_MODE_MAX_PARTITIONS = 4096;
+
 export interface AgentArgs {
   config: string;
   name?: string;
@@ -74,6 +77,10 @@ export async function runAgent(args: AgentArgs): Promise<void> {
   } catch (err) {
     process.stderr.write(`swimd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
+  }
+  // bin/swimd runs node in lite mode (a small idle sidecar); a large partition table wants the optimizing compiler.
+  if (process.execArgv.includes('--lite-mode') && cfg.partitions.count > LITE_MODE_MAX_PARTITIONS) {
+    daemon.log.warn({ partitions: cfg.partitions.count }, `node runs in --lite-mode (bin/swimd's default) and partitions.count is over ${LITE_MODE_MAX_PARTITIONS}: failover compute is many times slower without the optimizing compiler; start the agent as \`node bin/swimd agent ...\``);
   }
   const stop = (signal: string): void => {
     void daemon.stop(signal).then(() => process.exit(0));
