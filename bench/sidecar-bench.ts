@@ -3,7 +3,7 @@
 // (/usr/bin/serf), one system after the other in one invocation, on loopback
 // with OS-picked ports. The machine's other load hits both systems alike.
 //   node dist/bench/sidecar-bench.js [--n 16,32] [--profile lan,local] [--kills 2] [--steady 20]
-//     [--systems swimd,serf] [--swimd-node-options "--max-semi-space-size=1"]
+//     [--systems swimd,serf] [--swimd-node-flags "--max-semi-space-size=1"] [--swimd-partitions "syncInterval: 1h"]
 // Per process: RSS (VmRSS, and its anonymous part), CPU (utime+stime over the
 // steady window, % of one core), CPU spent starting (to convergence). Per
 // member: bytes sent per second over the steady window (nftables counters on
@@ -17,7 +17,7 @@
 // N alive. Both systems join member 0 only (serf's -join needs a live peer).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../src/client/client.js';
@@ -37,7 +37,10 @@ const PROFILES = arg('profile', 'lan').split(',');
 const KILLS = Number(arg('kills', '2'));
 const STEADY_S = Number(arg('steady', '20'));
 const SYSTEMS = arg('systems', 'swimd,serf').split(',');
-const SWIMD_NODE_OPTIONS = arg('swimd-node-options', '');
+// Given, swimd runs as `node <flags> bin/swimd` instead of through the launcher's own line.
+const SWIMD_NODE_FLAGS = arg('swimd-node-flags', '');
+// Extra keys for swimd's partitions section, e.g. "syncInterval: 1h" to see what the epoch sync costs.
+const SWIMD_PARTITIONS = arg('swimd-partitions', '');
 const dir = mkdtempSync(join(tmpdir(), 'swimd-sidecar-'));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -129,13 +132,15 @@ function swimdSystem(profile: string, n: number): System {
           `node: { name: ${m.name}, bind: 127.0.0.1:${m.port}, dataDir: ${join(dir, `${m.name}-data`)} }`,
           `join: [${seed ? `127.0.0.1:${seed.port}` : ''}]`,
           `profile: ${profile}`,
-          `partitions: { count: 256, replicas: 3, quorum: ${Math.floor(n / 2) + 1} }`,
+          `partitions: { count: 256, replicas: 3, quorum: ${Math.floor(n / 2) + 1}${SWIMD_PARTITIONS ? `, ${SWIMD_PARTITIONS}` : ''} }`,
           `api: { socket: ${sock(m)} }`,
         ].join('\n'),
       );
-      const env = SWIMD_NODE_OPTIONS ? { ...process.env, NODE_OPTIONS: SWIMD_NODE_OPTIONS } : process.env;
-      // The launcher as users start it (its shebang runs node in the same process).
-      m.proc = spawn(BIN, ['agent', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], env });
+      const args = ['agent', '--config', file];
+      // The launcher as users start it: its first line runs node, with its flags, in the same process.
+      m.proc = SWIMD_NODE_FLAGS
+        ? spawn(process.execPath, [...SWIMD_NODE_FLAGS.split(' ').filter(Boolean), BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+        : spawn(BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
       const ac = new AbortController();
       aborts.set(m.name, ac);
       void follow(m, ac);
@@ -330,14 +335,15 @@ async function runSystem(kind: string, profile: string, n: number): Promise<Row>
 const f2 = (x: number | null, d = 2): string => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
 const ratio = (a: number | null, b: number | null): string => (a === null || b === null || !b ? 'n/a' : `${(a / b).toFixed(2)}×`);
 
-console.log(`# sidecar bench: ${SYSTEMS.join(' then ')} per size, profile(s) ${PROFILES.join(',')}, steady window ${STEADY_S} s, ${KILLS} kill(s)${SWIMD_NODE_OPTIONS ? `, swimd NODE_OPTIONS=${SWIMD_NODE_OPTIONS}` : ''}`);
+console.log(`# load average before ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`);
+console.log(`# sidecar bench: ${SYSTEMS.join(' then ')} per size, profile(s) ${PROFILES.join(',')}, steady window ${STEADY_S} s, ${KILLS} kill(s)${SWIMD_NODE_FLAGS ? `, swimd run as node ${SWIMD_NODE_FLAGS} bin/swimd` : ''}`);
 const rows: Row[] = [];
 for (const profile of PROFILES) {
   for (const n of SIZES) {
     for (const kind of SYSTEMS) {
       rows.push(await runSystem(kind, profile, n));
       const r = rows[rows.length - 1]!;
-      console.log(`# ${kind} n=${n} ${profile}: rss ${f2(r.rssMb, 1)} MB, cpu ${f2(r.cpuPct, 3)} %, converge ${f2(r.convS)} s`);
+      console.log(`# ${kind} n=${n} ${profile}: rss ${f2(r.rssMb, 1)} MB, cpu ${f2(r.cpuPct, 3)} %, converge ${f2(r.convS)} s; load average after ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     }
   }
 }
