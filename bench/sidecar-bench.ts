@@ -37,10 +37,12 @@ const PROFILES = arg('profile', 'lan').split(',');
 const KILLS = Number(arg('kills', '2'));
 const STEADY_S = Number(arg('steady', '20'));
 const SYSTEMS = arg('systems', 'swimd,serf').split(',');
-// Given, swimd runs as `node <flags> bin/swimd` instead of through the launcher's own line.
+// Given, swimd runs as `node <flags> bin/swimd` instead of through the launcher's own line
+// (`none`: plain node, the full compiler).
 const SWIMD_NODE_FLAGS = arg('swimd-node-flags', '');
 // Extra keys for swimd's partitions section, e.g. "syncInterval: 1h" to see what the epoch sync costs.
 const SWIMD_PARTITIONS = arg('swimd-partitions', '');
+const CONVERGE_TIMEOUT_MS = 120_000;
 const dir = mkdtempSync(join(tmpdir(), 'swimd-sidecar-'));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -139,7 +141,7 @@ function swimdSystem(profile: string, n: number): System {
       const args = ['agent', '--config', file];
       // The launcher as users start it: its first line runs node, with its flags, in the same process.
       m.proc = SWIMD_NODE_FLAGS
-        ? spawn(process.execPath, [...SWIMD_NODE_FLAGS.split(' ').filter(Boolean), BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+        ? spawn(process.execPath, [...SWIMD_NODE_FLAGS.split(' ').filter((f) => f && f !== 'none'), BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
         : spawn(BIN, args, { stdio: ['ignore', 'ignore', 'inherit'] });
       const ac = new AbortController();
       aborts.set(m.name, ac);
@@ -266,7 +268,11 @@ async function runSystem(kind: string, profile: string, n: number): Promise<Row>
     await when(() => seed.readyAt > 0, 30_000, `${seed.name} up`);
     for (const m of rest) sys.start(m, seed);
     const lastStart = now();
-    const converged = await when(allSeeAll, 60_000, `all ${n} ${kind} members to see ${n} alive`);
+    // A run that never converges is reported (n/a) rather than ending the bench.
+    const converged = await when(allSeeAll, CONVERGE_TIMEOUT_MS, `all ${n} ${kind} members to see ${n} alive`).catch((err: Error) => {
+      console.log(`# ${err.message}: ${members.map((m) => aliveCount(m)).join(' ')}`);
+      return NaN;
+    });
     const lastReady = Math.max(...members.map((m) => m.readyAt));
     const startCpu = members.map((m) => (procStat(m.proc!.pid!)?.cpuTicks ?? NaN) / CLK_TCK);
     // Let the join traffic settle before the steady window.
@@ -294,7 +300,11 @@ async function runSystem(kind: string, profile: string, n: number): Promise<Row>
       killed.kill('SIGKILL');
       const tKill = now();
       await gone;
-      await when(() => survivors.every((s) => s.deadAt.has(victim.name)), 120_000, `every survivor to record ${victim.name} dead`);
+      const detected = await when(() => survivors.every((s) => s.deadAt.has(victim.name)), 120_000, `every survivor to record ${victim.name} dead`).catch((err: Error) => {
+        console.log(`# ${err.message}`);
+        return NaN;
+      });
+      if (Number.isNaN(detected)) break;
       const times = survivors.map((s) => (s.deadAt.get(victim.name)! - tKill) / 1000);
       detectFirst.push(Math.min(...times));
       detectLast.push(Math.max(...times));
@@ -302,7 +312,12 @@ async function runSystem(kind: string, profile: string, n: number): Promise<Row>
       victim.readyAt = 0;
       sys.start(victim, seed);
       const tStart = now();
-      reconv.push((await when(allSeeAll, 60_000, `all to see ${victim.name} back`)) - tStart);
+      const back = await when(allSeeAll, CONVERGE_TIMEOUT_MS, `all to see ${victim.name} back`).catch((err: Error) => {
+        console.log(`# ${err.message}`);
+        return NaN;
+      });
+      reconv.push(back - tStart);
+      if (Number.isNaN(back)) break;
     }
     const perMemberBps = (a: number, b: number): number => (b - a) / wallS / n;
     return {
@@ -343,6 +358,7 @@ for (const profile of PROFILES) {
     for (const kind of SYSTEMS) {
       rows.push(await runSystem(kind, profile, n));
       const r = rows[rows.length - 1]!;
+      console.log(`# row: ${JSON.stringify(r)}`);
       console.log(`# ${kind} n=${n} ${profile}: rss ${f2(r.rssMb, 1)} MB, cpu ${f2(r.cpuPct, 3)} %, converge ${f2(r.convS)} s; load average after ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     }
   }
