@@ -100,7 +100,8 @@ function swimdSystem(profile: string, n: number): System {
   const aborts = new Map<string, AbortController>();
   const sock = (m: Member): string => join(dir, `${m.name}.sock`);
   async function follow(m: Member, ac: AbortController): Promise<void> {
-    const deadline = Date.now() + 30_000;
+    // As long as convergence may take: on a loaded machine a daemon's API can take tens of seconds to come up.
+    const deadline = Date.now() + CONVERGE_TIMEOUT_MS;
     while (!ac.signal.aborted && Date.now() < deadline) {
       if (!existsSync(sock(m))) {
         await sleep(20);
