@@ -197,10 +197,7 @@ export class Leadership {
           claimTimeoutMs: opts.claimTimeoutMs,
           claimBackoffMaxMs: opts.claimBackoffMaxMs,
           syncIntervalMs: opts.syncIntervalMs,
-          // One datagram per tick, the next slice of the table each time: the sync is a backstop
-          // for lost commits (claims, commits and a returning member's catch-up are sent directly),
-          // and four a tick were most of an idle daemon's traffic and a third of its CPU.
-          syncMessagesPerTick: opts.syncMessagesPerTick ?? 1,
+          syncMessagesPerTick: opts.syncMessagesPerTick ?? 4,
           maxEvidence: opts.maxEvidence ?? 16,
         },
         {
