@@ -3,6 +3,7 @@
 // runs for about fifteen minutes, so it is included only with --faults.
 //   node dist/bench/run-all.js [--faults]
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +19,8 @@ const runs: [string, string[], string[]?][] = [
   ['api-load.js', []],
   ['checksum-bench.js', []],
 ];
+// The sidecar comparison runs Debian's serf agents beside swimd's.
+if (existsSync('/usr/bin/serf')) runs.push(['sidecar-bench.js', []]);
 if (process.argv.includes('--faults')) runs.push(['fault-compare.js', []]);
 
 let failed = 0;

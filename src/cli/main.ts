@@ -1,12 +1,7 @@
 // The swimd command line.
 import { randomBytes } from 'node:crypto';
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { applyOverrides, loadDaemonConfigFile } from '../config/daemon-config.js';
-import { ConfigError } from '../config/errors.js';
+import type { Argv } from 'yargs';
 import { SwimdClient, ClientError, type MonitorLevel } from '../client/client.js';
-import { Daemon } from '../daemon/daemon.js';
-import { runDemo } from './demo.js';
 import { filterMembers, parseTagFilters, pathsText, reachText, table, UsageError, watchSummary } from './table.js';
 import { formatLogLine } from '../daemon/logger.js';
 import type { PartitionsView } from '../api/views.js';
@@ -40,40 +35,9 @@ function out(json: boolean, data: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : human() + '\n');
 }
 
-async function runAgent(args: { config: string; name?: string; bind?: string; advertise?: string; join?: string[]; socket?: string; dataDir?: string }): Promise<void> {
-  let cfg;
-  try {
-    cfg = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket, dataDir: args.dataDir });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(err.message + '\n');
-      process.exit(2);
-    }
-    throw err;
-  }
-  let daemon: Daemon;
-  try {
-    daemon = await Daemon.start(cfg, (code) => process.exit(code));
-  } catch (err) {
-    process.stderr.write(`swimd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  }
-  const stop = (signal: string): void => {
-    void daemon.stop(signal).then(() => process.exit(0));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => {
-    try {
-      const next = applyOverrides(loadDaemonConfigFile(args.config), { name: args.name, bind: args.bind, advertise: args.advertise, join: args.join, socket: args.socket, dataDir: args.dataDir });
-      daemon.reload(next);
-    } catch (err) {
-      daemon.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reload failed; keeping the running configuration');
-    }
-  });
-}
-
 export async function main(argv: string[]): Promise<void> {
+  // Loaded here, not at the top: a plain `swimd agent` never needs the parser.
+  const { default: yargs } = await import('yargs');
   await yargs(argv)
     .scriptName('swimd')
     .command(
@@ -88,7 +52,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('join', { type: 'string', array: true, describe: 'address to join; repeatable (overrides join)' })
           .option('socket', { type: 'string', describe: 'API socket path (overrides api.socket)' })
           .option('data-dir', { type: 'string', describe: 'directory for durable grant state (overrides node.dataDir)' }),
-      (a) => runAgent(a as Parameters<typeof runAgent>[0]),
+      async (a) => (await import('./agent.js')).runAgent(a as import('./agent.js').AgentArgs),
     )
     .command(
       'members',
@@ -199,7 +163,7 @@ export async function main(argv: string[]): Promise<void> {
       'demo',
       'run a local cluster of real agents and show it live (Ctrl-C stops it)',
       (y) => y.option('members', { type: 'number', default: 3 }).option('base-port', { type: 'number', default: 7946 }),
-      (a) => runDemo(a.members, a['base-port']),
+      async (a) => (await import('./demo.js')).runDemo(a.members, a['base-port']),
     )
     .demandCommand(1, 'name a command; see --help')
     .strict()
@@ -220,4 +184,7 @@ export async function main(argv: string[]): Promise<void> {
     .parseAsync();
 }
 
-await main(hideBin(process.argv));
+const args = process.argv.slice(2);
+const plain = args[0] === 'agent' ? (await import('./agent.js')).plainAgentArgs(args.slice(1)) : null;
+if (plain) await (await import('./agent.js')).runAgent(plain);
+else await main(args);
