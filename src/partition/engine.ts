@@ -25,6 +25,7 @@
 // published snapshot is shared by every reader and never copied or mutated.
 // `{id, primary, replicas}` objects are made only when a reader asks for one.
 import xxhash from 'xxhash-wasm';
+import { xxh32 } from './xxh32.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
@@ -95,8 +96,9 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** The member-name hash rendezvous scores start from (xxhash32, loaded once). */
+/** The member-name hash rendezvous scores start from (xxhash32, loaded once; the same values in plain JavaScript where WebAssembly is off). */
 export async function createHasher(): Promise<Hasher> {
+  if ((globalThis as { WebAssembly?: unknown }).WebAssembly === undefined) return (s) => xxh32(s, 0x5317d);
   const { h32 } = await xxhash();
   return (s) => h32(s, 0x5317d) >>> 0;
 }
