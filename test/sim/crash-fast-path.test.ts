@@ -37,7 +37,7 @@ for (const seed of seeds) {
   test(`kill -9 on a live host: declared dead one probe interval after the refused probe, far sooner than a silent crash (seed ${seed})`, () =>
     withReplay(FILE, seed, () => {
       const cfg = localConfig();
-      const { minMs, maxMs } = suspicionTimeoutsMs(N, cfg.suspicionMult, cfg.suspicionMaxTimeoutMult, cfg.probeIntervalMs);
+      const { maxMs } = suspicionTimeoutsMs(N, cfg.suspicionMult, cfg.suspicionMaxTimeoutMult, cfg.probeIntervalMs);
       const gossipMs = retransmitLimit(cfg.retransmitMult, N) * cfg.gossipIntervalMs;
       // Round robin over a shuffled list: every survivor probes the victim within N − 1
       // periods; a survivor that misses the dead message falls back on its own suspicion.
