@@ -1,5 +1,6 @@
 // JSON shapes of the API, shared by the server, the client and the CLI.
 import type { MemberSnapshot } from '../core/member-types.js';
+import type { DampingState } from '../partition/flap-damping.js';
 import type { LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
 import { decodeTags } from '../wire/serf-tags.js';
 
@@ -13,6 +14,8 @@ export interface MemberView {
   meta: Record<string, string>;
   /** This daemon has reached the member at its address itself; until then it holds no partition role. */
   contacted: boolean;
+  /** Flap damping as this daemon scores the member (absent when damping is off): suppressed members are never primary. */
+  damping?: { score: number; suppressed: boolean; flaps: number };
 }
 
 export interface PartitionView {
@@ -32,6 +35,12 @@ export interface PartitionsView {
 export function memberView(m: MemberSnapshot): MemberView {
   const tags = m.meta.length === 0 ? {} : decodeTags(m.meta);
   return { name: m.name, address: m.host, port: m.port, state: m.state, incarnation: m.incarnation, meta: tags ?? { raw: Buffer.from(m.meta).toString('base64') }, contacted: m.contacted };
+}
+
+/** The member view with its flap-damping state (score rounded to 3 decimals). */
+export function withDamping(v: MemberView, d: DampingState | null): MemberView {
+  if (d === null) return v;
+  return { ...v, damping: { score: Math.round(d.score * 1000) / 1000, suppressed: d.suppressed, flaps: d.flaps } };
 }
 
 export function partitionView(p: OwnedPartition): PartitionView {

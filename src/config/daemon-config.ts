@@ -7,6 +7,7 @@ import type { Address } from '../base/env.js';
 import { parseHostPort } from '../net/host-port.js';
 import { parseDurationMs } from './duration.js';
 import { ConfigError, type ConfigFieldError } from './errors.js';
+import { FLAP_DEFAULTS } from './knobs.js';
 import { presetConfig, type ProfileName } from './presets.js';
 import type { SwimConfig } from '../base/swim-config.js';
 
@@ -33,6 +34,11 @@ export interface DaemonConfig {
     requireSession: boolean;
     /** A planned stop drains first and waits this long at most for successors to take over. */
     handoffTimeoutMs: number;
+    /** Flap damping (knobs.ts, PARTITION_KNOB_DOCS); penalty 0 disables it. */
+    flapPenalty: number;
+    flapSuppressAbove: number;
+    flapReuseBelow: number;
+    flapHalfLifeMs: number;
   };
   api: { socket: string; mode: number; watchQueueDepth: number; watchQueueBytes: number; maxConnections: number; maxSessions: number };
   log: { level: LogLevel };
@@ -127,6 +133,15 @@ class Checker {
     if (v === undefined) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       this.bad(field, `expected an integer from ${min} to ${max}`, v);
+      return undefined;
+    }
+    return v;
+  }
+  num(obj: Obj, key: string, field: string, min: number, max: number): number | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      this.bad(field, `expected a number from ${min} to ${max}`, v);
       return undefined;
     }
     return v;
@@ -237,7 +252,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     else swim.memberNamePattern = pat as string;
   }
 
-  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout']);
+  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout', 'flapPenalty', 'flapSuppressAbove', 'flapReuseBelow', 'flapHalfLife']);
   const strategy = p.strategy ?? 'rendezvous';
   if (strategy !== 'rendezvous' && strategy !== 'modulo') c.bad('partitions.strategy', 'expected rendezvous or modulo', strategy);
   let eps: number | null = null;
@@ -257,7 +272,14 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     syncIntervalMs: c.duration(p, 'syncInterval', 'partitions.syncInterval', 10) ?? swim.probeIntervalMs * 2,
     requireSession: c.bool(p, 'requireSession', 'partitions.requireSession') ?? false,
     handoffTimeoutMs: c.duration(p, 'handoffTimeout', 'partitions.handoffTimeout', 0) ?? 5_000,
+    flapPenalty: c.num(p, 'flapPenalty', 'partitions.flapPenalty', 0, 1000) ?? FLAP_DEFAULTS.penalty,
+    flapSuppressAbove: c.num(p, 'flapSuppressAbove', 'partitions.flapSuppressAbove', 0.001, 1_000_000) ?? FLAP_DEFAULTS.suppressAbove,
+    flapReuseBelow: c.num(p, 'flapReuseBelow', 'partitions.flapReuseBelow', 0.001, 1_000_000) ?? FLAP_DEFAULTS.reuseBelow,
+    flapHalfLifeMs: c.duration(p, 'flapHalfLife', 'partitions.flapHalfLife', 1000) ?? FLAP_DEFAULTS.halfLifeMs,
   };
+  if (partitions.flapPenalty > 0 && partitions.flapReuseBelow >= partitions.flapSuppressAbove) {
+    c.bad('partitions.flapReuseBelow', `expected less than partitions.flapSuppressAbove (${partitions.flapSuppressAbove})`, partitions.flapReuseBelow);
+  }
   if (p.quorum === undefined || p.quorum === null) {
     c.bad('partitions.quorum', 'required: the grants a partition epoch needs, more than half of the eligible members (2 of 3, 3 of 5)', p.quorum ?? null);
   } else {

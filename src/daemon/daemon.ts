@@ -10,7 +10,8 @@ import { eligibilityOf, Leadership } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';
 import { wireEventPipeline } from './pipeline.js';
 import { startApiServer } from '../api/server.js';
-import { memberView, partitionsView, type WatchLine } from '../api/views.js';
+import { memberView, partitionsView, withDamping, type WatchLine } from '../api/views.js';
+import { FlapDamping } from '../partition/flap-damping.js';
 import { WatchHub } from '../api/watch.js';
 import { SessionHub } from '../api/session.js';
 import { SelfTags } from './self-tags.js';
@@ -42,6 +43,13 @@ export class Daemon {
   static async start(cfg: DaemonConfig, onExit: (code: number) => void): Promise<Daemon> {
     const log = createLogger(cfg.log.level, cfg.node.name);
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
+    const damping = new FlapDamping({
+      penalty: cfg.partitions.flapPenalty,
+      suppressAbove: cfg.partitions.flapSuppressAbove,
+      reuseBelow: cfg.partitions.flapReuseBelow,
+      halfLifeMs: cfg.partitions.flapHalfLifeMs,
+      maxMembers: cfg.swim.maxMembers,
+    });
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
       replicas: cfg.partitions.replicas,
@@ -50,6 +58,7 @@ export class Daemon {
       quorum: 0,
       failoverOnSuspect: cfg.partitions.failoverOnSuspect,
       eligible: eligibility,
+      suppressed: (name) => damping.isSuppressed(name),
       ...(cfg.partitions.boundedLoadEpsilon !== null ? { boundedLoadEpsilon: cfg.partitions.boundedLoadEpsilon } : {}),
     });
     // Grants are durable before they are sent; a directory in use by another daemon stops this one here.
@@ -97,6 +106,9 @@ export class Daemon {
         store,
         log: (level, msg, fields) => log[level](fields ?? {}, msg),
         observeClaimMs: (ms) => metrics.claimRound.observe(ms / 1000),
+        damping,
+        // Damping decisions change at wall-clock ticks, the same instants on every member.
+        dampingClockMs: () => Date.now(),
       },
     );
     let watchRef: WatchHub | null = null;
@@ -127,7 +139,7 @@ export class Daemon {
           config: Object.fromEntries(LIVE_SWIM_KEYS.map((k) => [k, live[k]])),
         };
       },
-      members: () => node.members().map(memberView),
+      members: () => node.members().map((m) => withDamping(memberView(m), leadership.dampingOf(m.name))),
       partitions: () => partitionsView(leadership.snapshot()),
       partitionDetail: (id) => ({ ...leadership.ownership!.detail(id), rightful: engine.primaryOf(id) }),
       owned: () => {

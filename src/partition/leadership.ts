@@ -7,9 +7,10 @@
 // `fencing: 'view'` is the older zero-round-trip token (the view version) and
 // is kept only so the simulator can show what it breaks; it is not offered in
 // the daemon's configuration.
-import type { Address, Random, Scheduler } from '../base/env.js';
+import type { Address, Random, Scheduler, TimerHandle } from '../base/env.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import type { PartitionEngine } from './engine.js';
+import type { DampingState, FlapDamping } from './flap-damping.js';
 import type { GrantStore } from './grant-store.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
@@ -29,6 +30,8 @@ export interface LeadershipNode {
   userMessageBudgetBytes(): number;
   evidenceOf(names: Iterable<string>): Uint8Array[];
   mergeEvidence(messages: readonly Uint8Array[]): void;
+  /** Accusations as they are heard (flap damping counts the refuted ones). */
+  onAccusation?(listener: (name: string, incarnation: number) => void): () => void;
 }
 
 export interface LeadershipOptions {
@@ -149,6 +152,13 @@ export class Leadership {
   private batching = 0;
   private lastQuorum: 'ok' | 'no-quorum' = 'no-quorum';
   private readonly unsubscribe: (() => void) | null = null;
+  private readonly scheduler: Scheduler;
+  private readonly damping: FlapDamping | null;
+  private readonly dampingClockMs: () => number;
+  private dampingTimer: TimerHandle | null = null;
+  private dampingTimerAtMs = Infinity;
+  private unsubscribeAccusations: (() => void) | null = null;
+  private stopped = false;
 
   constructor(
     readonly opts: LeadershipOptions,
@@ -160,8 +170,15 @@ export class Leadership {
       store: GrantStore | null;
       log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
       observeClaimMs?: (ms: number) => void;
+      /** Flap damping; the engine must read its decisions (PartitionOptions.suppressed). */
+      damping?: FlapDamping;
+      /** The clock damping's ticks follow, shared between members (wall clock; virtual time in the simulator). Default: the scheduler's. */
+      dampingClockMs?: () => number;
     },
   ) {
+    this.scheduler = env.scheduler;
+    this.damping = env.damping?.enabled ? env.damping : null;
+    this.dampingClockMs = env.dampingClockMs ?? (() => env.scheduler.nowMs());
     const P = engine.opts.partitions;
     this.stride = engine.rowWidth();
     this.scratch = new Int32Array(this.stride);
@@ -225,6 +242,14 @@ export class Leadership {
 
   /** Loads the current member list (at start) and begins the protocol. */
   start(): void {
+    const damping = this.damping;
+    if (damping !== null && this.node.onAccusation) {
+      this.unsubscribeAccusations = this.node.onAccusation((name, incarnation) => {
+        const m = this.node.member(name);
+        damping.accused(name, incarnation, m && { state: m.state, incarnation: m.incarnation, address: `${m.host}:${m.port}` }, this.dampingClockMs());
+        this.scheduleDamping();
+      });
+    }
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const m of this.node.members()) this.track(m);
@@ -236,8 +261,27 @@ export class Leadership {
   }
 
   stop(): void {
+    this.stopped = true;
     this.ownership?.stop();
     this.unsubscribe?.();
+    this.unsubscribeAccusations?.();
+    this.dampingTimer?.cancel();
+    this.dampingTimer = null;
+  }
+
+  /** A member's flap-damping score and decision here (null when damping is off). */
+  dampingOf(name: string): DampingState | null {
+    return this.damping === null ? null : this.damping.stateOf(name, this.dampingClockMs());
+  }
+
+  /** Members flap damping keeps from being primary now. */
+  dampedMembers(): number {
+    return this.damping?.suppressedMembers() ?? 0;
+  }
+
+  /** Flaps counted since start (a monotonic count). */
+  flapsCounted(): number {
+    return this.damping?.flapsCounted ?? 0;
   }
 
   on(listener: LeadershipListener): () => void {
@@ -247,6 +291,11 @@ export class Leadership {
 
   /** Applies one member event: placement first, then ownership, then what is published. */
   applyEvent(ev: MemberEvent): void {
+    if (this.damping !== null) {
+      const m = ev.member;
+      this.damping.observed(m.name, m.state, m.incarnation, `${m.host}:${m.port}`, ev.kind === 'join', this.dampingClockMs());
+      this.scheduleDamping();
+    }
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
@@ -320,6 +369,29 @@ export class Leadership {
   }
 
   private snapshotCache: LeadershipSnapshot | null = null;
+
+  /** Keeps one timer at the next tick boundary while a damping decision may change there. */
+  private scheduleDamping(): void {
+    const d = this.damping!;
+    if (this.stopped) return;
+    const now = this.dampingClockMs();
+    const at = d.nextEvaluationMs(now);
+    if (at === null || (this.dampingTimer !== null && this.dampingTimerAtMs <= at)) return;
+    this.dampingTimer?.cancel();
+    this.dampingTimerAtMs = at;
+    this.dampingTimer = this.scheduler.setTimer(Math.max(0, at - now), () => {
+      this.dampingTimer = null;
+      this.dampingTimerAtMs = Infinity;
+      if (this.stopped) return;
+      const flipped = d.evaluate(this.dampingClockMs());
+      // As for a tag change: the member's current snapshot again, now read with the new decision.
+      for (const name of flipped) {
+        const m = this.node.member(name);
+        if (m !== undefined) this.applyEvent({ kind: 'update', member: m });
+      }
+      this.scheduleDamping();
+    });
+  }
 
   private quorumState(): 'ok' | 'no-quorum' {
     if (this.ownership) return this.ownership.quorumOk() ? 'ok' : 'no-quorum';
