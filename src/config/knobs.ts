@@ -284,8 +284,8 @@ export const PARTITION_KNOB_DOCS: readonly PartitionKnobDoc[] = [
     key: 'partitions.flapHalfLife',
     kind: 'duration',
     defaultValue: FLAP_DEFAULTS.halfLifeMs,
-    sentence: 'The score halves every half-life; decisions change only at ticks of flapHalfLife / 16 on the wall clock, the same instants on every member.',
-    formula: 'tick = flapHalfLife / 16; a flap counts from the first tick after it arrived',
+    sentence: 'The score halves every half-life, on ticks of flapHalfLife / 16 of the wall clock: a flap is stamped with its tick and a suppressed member is released only at a tick boundary, the same instant on every member.',
+    formula: 'tick = flapHalfLife / 16; suppression starts with the flap that crosses the threshold',
     tradeOff: 'Longer remembers flaps longer (slower reuse); shorter forgets a slow flapper between flaps.',
   },
 ];

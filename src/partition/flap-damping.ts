@@ -13,12 +13,19 @@
 //   above i. The accusation and the refutation are both gossiped to everyone,
 //   and the pair is counted whichever arrives first, so members that heard the
 //   same messages count the same flaps, each once.
-// - Time is a shared coarse clock (wall-clock ticks of halfLife / 16; virtual
-//   time in the simulator). A flap counts from the first tick boundary after it
-//   arrived, and decisions change only at tick boundaries, computed from those
-//   tick stamps alone. Members that heard a flap within the same tick (gossip
-//   spreads a refutation in well under a second) hold the same score and flip at
-//   the same boundary; otherwise they differ by one tick.
+// - A flap counts at once, and the member is suppressed as soon as its score
+//   passes the suppress threshold: the refutation that counts the flap is the
+//   same message that brings the member back, so its return and its
+//   suppression are one change, made when the news arrives (the disagreement
+//   window is the one the alive message has anyway, and no partition moves
+//   back only to move away again a moment later).
+// - Decay and reuse follow a shared coarse clock (wall-clock ticks of
+//   halfLife / 16; virtual time in the simulator): a flap is stamped with the
+//   tick it arrived in, the score is a function of those stamps alone, and a
+//   suppressed member is released only at tick boundaries. Members that heard
+//   a flap within the same tick (gossip spreads a refutation in well under a
+//   second) hold the same score and release the member at the same boundary;
+//   otherwise they differ by one tick.
 // - A graceful leave and rejoin, or a process at another address under the same
 //   name, starts over: it is a new process, not a refutation. A crash noticed by
 //   the cluster and a restart at the same address is, on the wire, a refutation
@@ -85,8 +92,6 @@ export function validateFlapDamping(o: FlapDampingOptions): void {
 export class FlapDamping {
   readonly tickMs: number;
   private readonly records = new Map<string, DampingRecord>();
-  /** The last tick decisions were evaluated at. */
-  private evaluatedTick = -Infinity;
   private suppressedCount = 0;
   /** Flaps counted in all (a monotonic counter for metrics). */
   flapsCounted = 0;
@@ -100,7 +105,7 @@ export class FlapDamping {
     return this.opts.penalty > 0;
   }
 
-  /** The decision now in force (changes only in evaluate()). */
+  /** The decision now in force (set when a flap is counted, released in evaluate()). */
   isSuppressed(name: string): boolean {
     return this.records.get(name)?.suppressed ?? false;
   }
@@ -109,7 +114,7 @@ export class FlapDamping {
     return this.suppressedCount;
   }
 
-  /** Score at the current tick (flaps stamped at a later boundary are not in it yet) and the decision. */
+  /** Score at the current tick and the decision. */
   stateOf(name: string, nowMs: number): DampingState {
     const r = this.records.get(name);
     if (r === undefined) return { score: 0, suppressed: false, flaps: 0 };
@@ -119,10 +124,11 @@ export class FlapDamping {
   /**
    * An accusation (suspect, or dead that is not a leave) of `name` at
    * `incarnation` was heard; `current` is what this node held of the member
-   * before applying it.
+   * before applying it. True when this suppressed the member (an accusation
+   * heard after its refutation).
    */
-  accused(name: string, incarnation: number, current: { state: string; incarnation: number; address: string } | undefined, nowMs: number): void {
-    if (!this.enabled) return;
+  accused(name: string, incarnation: number, current: { state: string; incarnation: number; address: string } | undefined, nowMs: number): boolean {
+    if (!this.enabled) return false;
     let r = this.records.get(name);
     if (r === undefined) {
       r = this.recordOf(name);
@@ -131,66 +137,61 @@ export class FlapDamping {
         r.address = current.address;
       }
     }
-    if (incarnation <= r.countedUpTo || r.pending.includes(incarnation)) return;
-    if (r.aliveIncarnation > incarnation) {
-      // Already refuted here (the accusation arrived after the alive that answers it).
-      this.count(r, incarnation, nowMs);
-      return;
-    }
+    if (incarnation <= r.countedUpTo || r.pending.includes(incarnation)) return false;
+    // Already refuted here (the accusation arrived after the alive that answers it).
+    if (r.aliveIncarnation > incarnation) return this.count(r, incarnation, nowMs);
     r.pending.push(incarnation);
     if (r.pending.length > PENDING_MAX) {
       r.pending.sort((a, b) => a - b);
       r.pending.shift();
     }
+    return false;
   }
 
   /**
-   * What this node holds about a member now (each member event). A join starts
-   * over; an alive above accused incarnations counts them.
+   * What this node holds about a member now (each member event, before the
+   * engine reads it). A join starts over; an alive above accused incarnations
+   * counts them. True when the decision changed (suppressed, or released by a
+   * reset), so the event must be read with the new decision.
    */
-  observed(name: string, state: 'alive' | 'suspect' | 'dead' | 'left', incarnation: number, address: string, joined: boolean, nowMs: number): void {
-    if (!this.enabled) return;
+  observed(name: string, state: 'alive' | 'suspect' | 'dead' | 'left', incarnation: number, address: string, joined: boolean, nowMs: number): boolean {
+    if (!this.enabled) return false;
     const r = this.records.get(name);
     // Nothing to count for a member never accused here.
-    if (r === undefined) return;
+    if (r === undefined) return false;
     if (joined || state === 'left' || (state === 'alive' && r.address !== '' && r.address !== address)) {
+      const was = r.suppressed;
       this.reset(r, state === 'alive' ? incarnation : 0, state === 'alive' ? address : '');
-      return;
+      return was;
     }
-    if (state !== 'alive') return;
+    if (state !== 'alive') return false;
     r.address = address;
-    if (incarnation <= r.aliveIncarnation) return;
+    if (incarnation <= r.aliveIncarnation) return false;
     r.aliveIncarnation = incarnation;
     const settled = r.pending.filter((i) => i < incarnation).sort((a, b) => a - b);
-    if (settled.length === 0) return;
+    if (settled.length === 0) return false;
     r.pending = r.pending.filter((i) => i >= incarnation);
-    for (const i of settled) this.count(r, i, nowMs);
+    let flipped = false;
+    for (const i of settled) flipped = this.count(r, i, nowMs) || flipped;
+    return flipped;
   }
 
-  /** The time of the next tick boundary at which a decision may change, or null when none can. */
+  /** The next tick boundary, while a suppressed member waits for its release there; else null. */
   nextEvaluationMs(nowMs: number): number | null {
-    if (!this.enabled) return null;
-    const next = Math.floor(nowMs / this.tickMs) + 1;
-    for (const r of this.records.values()) if (r.suppressed || r.atTick > this.evaluatedTick) return next * this.tickMs;
-    return null;
+    if (!this.enabled || this.suppressedCount === 0) return null;
+    return (Math.floor(nowMs / this.tickMs) + 1) * this.tickMs;
   }
 
-  /**
-   * Applies the thresholds at the current tick; returns the members whose
-   * decision flipped. Records stamped at a later boundary wait for it.
-   */
+  /** Releases, at the current tick, the suppressed members whose score fell below the reuse threshold; returns them. */
   evaluate(nowMs: number): string[] {
     if (!this.enabled) return [];
     const tick = Math.floor(nowMs / this.tickMs);
-    this.evaluatedTick = tick;
     const flipped: string[] = [];
     for (const [name, r] of this.records) {
-      if (r.atTick > tick) continue;
       const score = this.scoreAt(r, tick);
-      const next = r.suppressed ? score >= this.opts.reuseBelow : score > this.opts.suppressAbove;
-      if (next !== r.suppressed) {
-        r.suppressed = next;
-        this.suppressedCount += next ? 1 : -1;
+      if (r.suppressed && score < this.opts.reuseBelow) {
+        r.suppressed = false;
+        this.suppressedCount--;
         flipped.push(name);
       }
       // Nothing left to remember: the record goes (a member that flaps again starts from zero, as it would anyway).
@@ -205,9 +206,10 @@ export class FlapDamping {
     return r.value * 2 ** (-(tick - r.atTick) / TICKS_PER_HALF_LIFE);
   }
 
-  private count(r: DampingRecord, incarnation: number, nowMs: number): void {
+  /** Counts one flap in the current tick; true when it suppressed the member. */
+  private count(r: DampingRecord, incarnation: number, nowMs: number): boolean {
     if (incarnation > r.countedUpTo) r.countedUpTo = incarnation;
-    const stamp = Math.floor(nowMs / this.tickMs) + 1;
+    const stamp = Math.max(r.atTick, Math.floor(nowMs / this.tickMs));
     const ceiling = this.opts.suppressAbove * CEILING_FACTOR;
     const before = this.scoreAt(r, stamp);
     const after = Math.min(ceiling, before + this.opts.penalty);
@@ -216,6 +218,10 @@ export class FlapDamping {
     r.atTick = stamp;
     r.flaps++;
     this.flapsCounted++;
+    if (r.suppressed || after <= this.opts.suppressAbove) return false;
+    r.suppressed = true;
+    this.suppressedCount++;
+    return true;
   }
 
   private reset(r: DampingRecord, aliveIncarnation: number, address: string): void {

@@ -246,7 +246,9 @@ export class Leadership {
     if (damping !== null && this.node.onAccusation) {
       this.unsubscribeAccusations = this.node.onAccusation((name, incarnation) => {
         const m = this.node.member(name);
-        damping.accused(name, incarnation, m && { state: m.state, incarnation: m.incarnation, address: `${m.host}:${m.port}` }, this.dampingClockMs());
+        const suppressed = damping.accused(name, incarnation, m && { state: m.state, incarnation: m.incarnation, address: `${m.host}:${m.port}` }, this.dampingClockMs());
+        // An accusation heard after its refutation: the member is already back here, so it is read again, now suppressed.
+        if (suppressed && m !== undefined) this.applyEvent({ kind: 'update', member: m });
         this.scheduleDamping();
       });
     }
@@ -293,6 +295,7 @@ export class Leadership {
   applyEvent(ev: MemberEvent): void {
     if (this.damping !== null) {
       const m = ev.member;
+      // Before the engine reads the event: a member back from an accusation that crosses the threshold returns suppressed, in one change.
       this.damping.observed(m.name, m.state, m.incarnation, `${m.host}:${m.port}`, ev.kind === 'join', this.dampingClockMs());
       this.scheduleDamping();
     }
