@@ -22,7 +22,6 @@ const CORRECTED_PAIRS_MAX = 256;
 export class StateRules {
   private readonly suspicions = new Map<string, Suspicion>();
   private readonly listeners = new Set<(ev: MemberEvent) => void>();
-  private readonly accusationListeners = new Set<(name: string, incarnation: number) => void>();
   private refuteGossipPending = false;
   private lastReassertAtMs = -Infinity;
   private readonly corrected = new Map<string, number>();
@@ -71,27 +70,6 @@ export class StateRules {
   on(listener: (ev: MemberEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  /**
-   * Every suspect or dead (not leave) message about a known member, including
-   * stale ones and those about this node, before it is applied: flap damping
-   * counts accusations that were refuted, whichever of the two arrived first.
-   */
-  onAccusation(listener: (name: string, incarnation: number) => void): () => void {
-    this.accusationListeners.add(listener);
-    return () => this.accusationListeners.delete(listener);
-  }
-
-  private noteAccusation(name: string, incarnation: number): void {
-    for (const l of this.accusationListeners) {
-      try {
-        l(name, incarnation);
-      } catch (err) {
-        countDrop(this.ctx.stats, 'listener-error');
-        this.ctx.log.log('error', 'accusation listener failed', { err: String(err) });
-      }
-    }
   }
 
   /** Stops every suspicion timer (shutdown). */
@@ -179,7 +157,6 @@ export class StateRules {
   suspectNode(s: SuspectMsg): void {
     const { ctx, table } = this;
     const m = table.get(s.node);
-    if (m && this.accusationListeners.size > 0) this.noteAccusation(s.node, s.incarnation);
     if (m && s.incarnation < m.incarnation && !ctx.life.leaving) {
       this.correctStaleAccusation(m, s.from);
       return;
@@ -219,7 +196,6 @@ export class StateRules {
   deadNode(d: DeadMsg): void {
     const { ctx, table } = this;
     const m = table.get(d.node);
-    if (m && d.node !== d.from && this.accusationListeners.size > 0) this.noteAccusation(d.node, d.incarnation);
     if (m && d.incarnation < m.incarnation && d.node !== d.from && !ctx.life.leaving) {
       this.correctStaleAccusation(m, d.from);
       return;

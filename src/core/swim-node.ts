@@ -219,11 +219,6 @@ export class SwimNode {
     return this.rules.on(listener);
   }
 
-  /** Every suspect or dead (not leave) message about a known member, stale ones included, before it is applied. */
-  onAccusation(listener: (name: string, incarnation: number) => void): () => void {
-    return this.rules.onAccusation(listener);
-  }
-
   /**
    * Called at the start of every protocol period with how late it started
    * (a busy event loop delays the probe timer) and the period it was due after.

@@ -109,6 +109,7 @@ export class Daemon {
         damping,
         // Damping decisions change at wall-clock ticks, the same instants on every member.
         dampingClockMs: () => Date.now(),
+        onSelfDamped: (on) => tags.setDamped(on),
       },
     );
     let watchRef: WatchHub | null = null;

@@ -10,7 +10,7 @@
 import type { Address, Random, Scheduler, TimerHandle } from '../base/env.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import type { PartitionEngine } from './engine.js';
-import type { DampingState, FlapDamping } from './flap-damping.js';
+import type { DampingState, FlapDamping, ObservedMember } from './flap-damping.js';
 import type { GrantStore } from './grant-store.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
@@ -30,8 +30,6 @@ export interface LeadershipNode {
   userMessageBudgetBytes(): number;
   evidenceOf(names: Iterable<string>): Uint8Array[];
   mergeEvidence(messages: readonly Uint8Array[]): void;
-  /** Accusations as they are heard (flap damping counts the refuted ones). */
-  onAccusation?(listener: (name: string, incarnation: number) => void): () => void;
 }
 
 export interface LeadershipOptions {
@@ -80,6 +78,10 @@ export interface LeadershipDiff {
 }
 
 export type LeadershipListener = (snap: LeadershipSnapshot, diff: LeadershipDiff) => void;
+
+function dampingViewOf(m: MemberSnapshot): ObservedMember {
+  return { name: m.name, state: m.state, incarnation: m.incarnation, meta: m.meta, address: `${m.host}:${m.port}` };
+}
 
 /** The engine's eligibility predicate for these options: the selector's tags (and, granted, the ownership tag). */
 export function eligibilityOf(opts: Pick<LeadershipOptions, 'fencing' | 'eligibleTags'>): (m: PartitionMember) => boolean {
@@ -157,8 +159,9 @@ export class Leadership {
   private readonly dampingClockMs: () => number;
   private dampingTimer: TimerHandle | null = null;
   private dampingTimerAtMs = Infinity;
-  private unsubscribeAccusations: (() => void) | null = null;
   private stopped = false;
+  private readonly onSelfDamped: ((suppressed: boolean) => void) | null;
+  private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
 
   constructor(
     readonly opts: LeadershipOptions,
@@ -174,11 +177,15 @@ export class Leadership {
       damping?: FlapDamping;
       /** The clock damping's ticks follow, shared between members (wall clock; virtual time in the simulator). Default: the scheduler's. */
       dampingClockMs?: () => number;
+      /** Damping suppressed or released this member in its own view: it advertises that (DAMPED_TAG), for members that missed its flaps. */
+      onSelfDamped?: (suppressed: boolean) => void;
     },
   ) {
     this.scheduler = env.scheduler;
     this.damping = env.damping?.enabled ? env.damping : null;
     this.dampingClockMs = env.dampingClockMs ?? (() => env.scheduler.nowMs());
+    this.log = env.log ?? null;
+    this.onSelfDamped = env.onSelfDamped ?? null;
     const P = engine.opts.partitions;
     this.stride = engine.rowWidth();
     this.scratch = new Int32Array(this.stride);
@@ -242,16 +249,7 @@ export class Leadership {
 
   /** Loads the current member list (at start) and begins the protocol. */
   start(): void {
-    const damping = this.damping;
-    if (damping !== null && this.node.onAccusation) {
-      this.unsubscribeAccusations = this.node.onAccusation((name, incarnation) => {
-        const m = this.node.member(name);
-        const suppressed = damping.accused(name, incarnation, m && { state: m.state, incarnation: m.incarnation, address: `${m.host}:${m.port}` }, this.dampingClockMs());
-        // An accusation heard after its refutation: the member is already back here, so it is read again, now suppressed.
-        if (suppressed && m !== undefined) this.applyEvent({ kind: 'update', member: m });
-        this.scheduleDamping();
-      });
-    }
+    if (this.damping !== null) for (const m of this.node.members()) this.damping.observed(dampingViewOf(m), true, this.dampingClockMs());
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const m of this.node.members()) this.track(m);
@@ -266,7 +264,6 @@ export class Leadership {
     this.stopped = true;
     this.ownership?.stop();
     this.unsubscribe?.();
-    this.unsubscribeAccusations?.();
     this.dampingTimer?.cancel();
     this.dampingTimer = null;
   }
@@ -294,9 +291,8 @@ export class Leadership {
   /** Applies one member event: placement first, then ownership, then what is published. */
   applyEvent(ev: MemberEvent): void {
     if (this.damping !== null) {
-      const m = ev.member;
-      // Before the engine reads the event: a member back from an accusation that crosses the threshold returns suppressed, in one change.
-      this.damping.observed(m.name, m.state, m.incarnation, `${m.host}:${m.port}`, ev.kind === 'join', this.dampingClockMs());
+      // Before the engine reads the event: a member back with the refutation that crosses the threshold returns suppressed, in one change.
+      if (this.damping.observed(dampingViewOf(ev.member), ev.kind === 'join', this.dampingClockMs())) this.dampingFlipped(ev.member.name);
       this.scheduleDamping();
     }
     this.batch(() => {
@@ -373,6 +369,17 @@ export class Leadership {
 
   private snapshotCache: LeadershipSnapshot | null = null;
 
+  private dampingFlipped(name: string): void {
+    const st = this.damping!.stateOf(name, this.dampingClockMs());
+    this.log?.('info', st.suppressed ? 'flapping member suppressed: not eligible for primary' : 'flap damping released a member: eligible for primary again', { member: name, score: Math.round(st.score * 1000) / 1000, flaps: st.flaps });
+    if (name !== this.node.name || this.onSelfDamped === null) return;
+    // Not from inside an event: the tag change is a member event of its own.
+    const advertise = this.onSelfDamped;
+    this.scheduler.setTimer(0, () => {
+      if (!this.stopped) advertise(this.damping!.isSuppressed(name));
+    });
+  }
+
   /** Keeps one timer at the next tick boundary while a damping decision may change there. */
   private scheduleDamping(): void {
     const d = this.damping!;
@@ -389,6 +396,7 @@ export class Leadership {
       const flipped = d.evaluate(this.dampingClockMs());
       // As for a tag change: the member's current snapshot again, now read with the new decision.
       for (const name of flipped) {
+        this.dampingFlipped(name);
         const m = this.node.member(name);
         if (m !== undefined) this.applyEvent({ kind: 'update', member: m });
       }

@@ -1,46 +1,53 @@
-// Flap damping's score: counting refuted accusations once each in any order,
-// decay on tick boundaries, hysteresis between the two thresholds, the ceiling,
-// resets for a new process, and penalty 0 turning it off.
+// Flap damping's score: refutations counted from the member's incarnations
+// (the same count whichever alive messages a member happened to see), decay on
+// tick stamps, hysteresis between the two thresholds, the ceiling, resets for a
+// new process, and penalty 0 turning it off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CEILING_FACTOR, FlapDamping, FlapDampingConfigError, TICKS_PER_HALF_LIFE } from '../../src/partition/flap-damping.js';
+import { CEILING_FACTOR, FlapDamping, FlapDampingConfigError, TICKS_PER_HALF_LIFE, type ObservedMember } from '../../src/partition/flap-damping.js';
 
 const HALF_LIFE_MS = 16_000; // ticks of 1 s
 const opts = { penalty: 1, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: HALF_LIFE_MS, maxMembers: 64 };
-const alive = (incarnation: number, address = '10.0.0.1:7946') => ({ state: 'alive', incarnation, address });
+const META = Uint8Array.of(1, 2, 3);
+const member = (incarnation: number, over: Partial<ObservedMember> = {}): ObservedMember => ({ name: 'a', state: 'alive', incarnation, meta: META, address: '10.0.0.1:7946', ...over });
 
-/** One flap of `name`: accused at its current incarnation, then alive one above. Returns the new incarnation. */
-function flap(d: FlapDamping, name: string, incarnation: number, nowMs: number): number {
-  d.accused(name, incarnation, alive(incarnation), nowMs);
-  d.observed(name, 'alive', incarnation + 1, '10.0.0.1:7946', false, nowMs);
+/** One flap of `a` at `nowMs`: suspected at its incarnation, then alive one above. Returns the new incarnation. */
+function flap(d: FlapDamping, incarnation: number, nowMs: number): number {
+  d.observed(member(incarnation, { state: 'suspect' }), false, nowMs);
+  d.observed(member(incarnation + 1), false, nowMs);
   return incarnation + 1;
 }
 
-test('a refuted accusation adds the penalty at once, stamped with its tick, and the score halves every half-life', () => {
-  const d = new FlapDamping(opts);
+function tracked(d: FlapDamping, incarnation = 1, nowMs = 0): FlapDamping {
+  d.observed(member(incarnation), true, nowMs);
+  return d;
+}
+
+test('a refutation adds the penalty at once, stamped with its tick, and the score halves every half-life', () => {
+  const d = tracked(new FlapDamping(opts), 5);
   assert.equal(d.tickMs, HALF_LIFE_MS / TICKS_PER_HALF_LIFE);
-  flap(d, 'a', 5, 1300);
+  flap(d, 5, 1300);
   assert.equal(d.stateOf('a', 1300).score, 1);
   // Stamped with tick 1 (1000..1999 ms): the same score wherever in the tick it arrived.
   assert.ok(Math.abs(d.stateOf('a', 1000 + HALF_LIFE_MS).score - 0.5) < 1e-12);
   assert.ok(Math.abs(d.stateOf('a', 1000 + 2 * HALF_LIFE_MS).score - 0.25) < 1e-12);
-  const other = new FlapDamping(opts);
-  flap(other, 'a', 5, 1999);
+  const other = tracked(new FlapDamping(opts), 5);
+  flap(other, 5, 1999);
   assert.equal(other.stateOf('a', 1000 + HALF_LIFE_MS).score, d.stateOf('a', 1000 + HALF_LIFE_MS).score, 'two members that heard it in the same tick hold the same score');
   // Within a tick the score does not move: every member reads the same value between boundaries.
   assert.equal(d.stateOf('a', 1000 + HALF_LIFE_MS + 999).score, d.stateOf('a', 1000 + HALF_LIFE_MS).score);
   assert.equal(d.stateOf('a', 1000).flaps, 1);
 });
 
-test('the flap that crosses the threshold suppresses at once; release comes only below the reuse threshold, at a tick boundary', () => {
-  const d = new FlapDamping(opts);
+test('the refutation that crosses the threshold suppresses at once; release comes only below the reuse threshold, at a tick boundary', () => {
+  const d = tracked(new FlapDamping(opts));
   let inc = 1;
-  for (let i = 0; i < 3; i++) inc = flap(d, 'a', inc, 100 + i);
+  for (let i = 0; i < 3; i++) inc = flap(d, inc, 100 + i);
   assert.equal(d.isSuppressed('a'), false, 'three flaps: score 3 is not above 3');
   assert.equal(d.nextEvaluationMs(200), null, 'nothing suppressed: no tick to wait for');
-  d.accused('a', inc, alive(inc), 1500);
-  assert.equal(d.observed('a', 'alive', inc + 1, '10.0.0.1:7946', false, 1500), true, 'the fourth flap reports the change');
-  assert.equal(d.isSuppressed('a'), true, 'suppressed with the refutation that crossed the threshold');
+  assert.equal(d.observed(member(inc, { state: 'dead' }), false, 1500), false, 'an accusation alone counts nothing');
+  assert.equal(d.observed(member(inc + 1), false, 1500), true, 'the fourth refutation reports the change');
+  assert.equal(d.isSuppressed('a'), true, 'suppressed with the alive that crossed the threshold');
   assert.equal(d.suppressedMembers(), 1);
   assert.equal(d.nextEvaluationMs(1500), 2000);
   const atSuppress = d.stateOf('a', 1500).score;
@@ -57,67 +64,66 @@ test('the flap that crosses the threshold suppresses at once; release comes only
   assert.equal(d.nextEvaluationMs(1000 + reuseTick * 1000), null);
 });
 
-test('an accusation counts once, whichever of it and its refutation arrives first, however many accusers repeat it', () => {
-  const inOrder = new FlapDamping(opts);
-  const reversed = new FlapDamping(opts);
-  for (let i = 0; i < 4; i++) {
-    const inc = 10 + i;
-    // In order: suspect from two accusers, then dead at the same incarnation, then the refutation.
-    inOrder.accused('a', inc, alive(inc), 100);
-    inOrder.accused('a', inc, alive(inc), 110);
-    inOrder.accused('a', inc, alive(inc), 120);
-    inOrder.observed('a', 'alive', inc + 1, '10.0.0.1:7946', false, 130);
-    // Reversed: the refutation first, then the (now stale) accusation.
-    reversed.observed('a', 'alive', inc + 1, '10.0.0.1:7946', false, 100);
-    reversed.accused('a', inc, alive(inc + 1), 130);
-    reversed.accused('a', inc, alive(inc + 1), 140);
-  }
-  assert.equal(inOrder.stateOf('a', 1000).flaps, 4);
-  assert.equal(reversed.stateOf('a', 1000).flaps, 4);
-  assert.equal(inOrder.stateOf('a', 1000).score, reversed.stateOf('a', 1000).score);
-  assert.equal(inOrder.isSuppressed('a'), true);
-  assert.equal(reversed.isSuppressed('a'), true);
+test('refutations are the incarnations a member moved up less its metadata changes: a member that saw every alive and one that saw only the last count the same', () => {
+  const everyAlive = tracked(new FlapDamping(opts), 10);
+  const lastOnly = tracked(new FlapDamping(opts), 10);
+  const NEW_META = Uint8Array.of(9);
+  // 11, 12: refutations; 13: a tag change; 14, 15: refutations.
+  everyAlive.observed(member(11), false, 100);
+  everyAlive.observed(member(12, { state: 'suspect' }), false, 100);
+  everyAlive.observed(member(12), false, 100);
+  everyAlive.observed(member(13, { meta: NEW_META }), false, 100);
+  everyAlive.observed(member(14, { meta: NEW_META }), false, 100);
+  everyAlive.observed(member(14, { meta: NEW_META, state: 'dead' }), false, 100);
+  everyAlive.observed(member(15, { meta: NEW_META }), false, 100);
+  lastOnly.observed(member(15, { meta: NEW_META }), false, 900);
+  assert.equal(everyAlive.stateOf('a', 900).flaps, 4);
+  assert.equal(lastOnly.stateOf('a', 900).flaps, 4);
+  assert.equal(everyAlive.stateOf('a', 900).score, lastOnly.stateOf('a', 900).score);
+  assert.equal(everyAlive.isSuppressed('a'), true);
+  assert.equal(lastOnly.isSuppressed('a'), true);
+  // An older or repeated alive counts nothing.
+  lastOnly.observed(member(15, { meta: NEW_META }), false, 950);
+  lastOnly.observed(member(12), false, 950);
+  assert.equal(lastOnly.stateOf('a', 950).flaps, 4);
+  // A tag change alone is not a flap.
+  const tags = tracked(new FlapDamping(opts), 1);
+  for (let i = 2; i < 10; i++) tags.observed(member(i, { meta: Uint8Array.of(i) }), false, 100);
+  assert.equal(tags.stateOf('a', 100).flaps, 0);
 });
 
-test('two refutations seen only through one later alive count twice; an accusation never refuted counts nothing', () => {
-  const d = new FlapDamping(opts);
-  d.accused('a', 3, alive(3), 0);
-  d.accused('a', 4, alive(3), 0);
-  d.observed('a', 'alive', 5, '10.0.0.1:7946', false, 0);
-  assert.equal(d.stateOf('a', 1000).flaps, 2);
-  d.accused('b', 7, alive(7), 0);
-  d.observed('b', 'suspect', 7, '10.0.0.1:7946', false, 0);
-  d.observed('b', 'dead', 7, '10.0.0.1:7946', false, 0);
-  assert.equal(d.stateOf('b', 1000).flaps, 0, 'dead and not back: no flap');
-  d.observed('b', 'alive', 8, '10.0.0.1:7946', false, 2000);
-  assert.equal(d.stateOf('b', 3000).flaps, 1, 'back at the same address with a higher incarnation: one flap (a noticed crash and restart too)');
-});
-
-test('a join (graceful leave and rejoin) or a process at another address starts from zero', () => {
-  const d = new FlapDamping(opts);
+test('a join (first seen, or back after a leave) or a process at another address starts from zero; a restart at the same address counts once', () => {
+  const d = tracked(new FlapDamping(opts));
   let inc = 1;
-  for (let i = 0; i < 5; i++) inc = flap(d, 'a', inc, 100);
+  for (let i = 0; i < 5; i++) inc = flap(d, inc, 100);
   assert.equal(d.isSuppressed('a'), true);
-  assert.equal(d.observed('a', 'alive', 1, '10.0.0.2:7946', false, 1200), true, 'released: the event is read again');
-  assert.equal(d.isSuppressed('a'), false, 'another address is another process');
+  // The replacement at another port announces incarnation 1 there.
+  assert.equal(d.observed(member(1, { address: '10.0.0.1:7947' }), false, 1200), true, 'released: the event is read again');
+  assert.equal(d.isSuppressed('a'), false);
   assert.equal(d.suppressedMembers(), 0);
   assert.equal(d.stateOf('a', 2000).score, 0);
+  inc = 1;
   for (let i = 0; i < 5; i++) {
-    d.accused('a', inc, { state: 'alive', incarnation: inc, address: '10.0.0.2:7946' }, 2100);
-    d.observed('a', 'alive', ++inc, '10.0.0.2:7946', false, 2100);
+    d.observed(member(inc, { address: '10.0.0.1:7947', state: 'suspect' }), false, 2100);
+    d.observed(member(++inc, { address: '10.0.0.1:7947' }), false, 2100);
   }
   assert.equal(d.isSuppressed('a'), true);
-  d.observed('a', 'left', inc, '10.0.0.2:7946', false, 3100);
-  d.observed('a', 'alive', inc + 1, '10.0.0.2:7946', true, 3200);
-  assert.equal(d.isSuppressed('a'), false);
+  d.observed(member(inc, { address: '10.0.0.1:7947', state: 'left' }), false, 3100);
+  assert.equal(d.isSuppressed('a'), false, 'a graceful leave ends it');
+  d.observed(member(inc + 1, { address: '10.0.0.1:7947' }), true, 3200);
   assert.equal(d.stateOf('a', 4000).flaps, 0);
+  // Crash, declared dead, restart at the same address: the new process refutes the incarnation the cluster holds.
+  d.observed(member(inc + 1, { address: '10.0.0.1:7947', state: 'dead' }), false, 5000);
+  d.observed(member(inc + 2, { address: '10.0.0.1:7947' }), false, 6000);
+  assert.equal(d.stateOf('a', 6000).flaps, 1);
+  assert.equal(d.isSuppressed('a'), false);
 });
 
 test('the score is capped, so suppression ends a bounded time after the last flap', () => {
-  const d = new FlapDamping(opts);
-  let inc = 1;
-  for (let i = 0; i < 50; i++) inc = flap(d, 'a', inc, 100);
+  const d = tracked(new FlapDamping(opts));
+  d.observed(member(51), false, 100); // fifty refutations at once
   assert.equal(d.stateOf('a', 100).score, opts.suppressAbove * CEILING_FACTOR);
+  assert.equal(d.stateOf('a', 100).flaps, 50);
   assert.equal(d.isSuppressed('a'), true);
   // From the ceiling (6) to below 1.5 is two half-lives: 32 ticks, plus one for the strict inequality.
   const flips: number[] = [];
@@ -126,10 +132,10 @@ test('the score is capped, so suppression ends a bounded time after the last fla
 });
 
 test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no evaluation is ever due', () => {
-  const d = new FlapDamping({ ...opts, penalty: 0 });
+  const d = tracked(new FlapDamping({ ...opts, penalty: 0 }));
   assert.equal(d.enabled, false);
   let inc = 1;
-  for (let i = 0; i < 20; i++) inc = flap(d, 'a', inc, 100);
+  for (let i = 0; i < 20; i++) inc = flap(d, inc, 100);
   assert.deepEqual(d.evaluate(1000), []);
   assert.equal(d.isSuppressed('a'), false);
   assert.equal(d.stateOf('a', 1000).score, 0);
@@ -137,17 +143,34 @@ test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no 
   assert.equal(d.flapsCounted, 0);
 });
 
-test('evaluations are due only while a member is suppressed; tracked members are bounded; bad settings are refused with a code', () => {
+test('tracked members are bounded (the lowest score goes first); bad settings are refused with a code', () => {
   const d = new FlapDamping({ ...opts, maxMembers: 3 });
-  assert.equal(d.nextEvaluationMs(500), null);
-  flap(d, 'a', 1, 500);
-  assert.equal(d.nextEvaluationMs(500), null, 'one flap cannot suppress: nothing to wait for');
-  for (const n of ['b', 'c', 'd', 'e']) d.accused(n, 1, alive(1), 1100);
-  let tracked = 0;
-  for (const n of ['a', 'b', 'c', 'd', 'e']) if (d.stateOf(n, 2000).flaps > 0 || d.stateOf(n, 2000).score > 0) tracked++;
-  assert.ok(tracked <= 1);
-  for (const n of ['d', 'e']) d.observed(n, 'alive', 2, '10.0.0.1:7946', false, 1200);
-  assert.equal(d.stateOf('e', 2000).flaps, 1, 'the newest accusations are kept');
+  d.observed(member(1, { name: 'hot' }), true, 0);
+  d.observed(member(9, { name: 'hot' }), false, 0);
+  assert.equal(d.isSuppressed('hot'), true);
+  for (const name of ['b', 'c', 'd', 'e']) d.observed(member(1, { name }), true, 0);
+  assert.equal(d.isSuppressed('hot'), true, 'the suppressed member is kept');
+  assert.equal(d.stateOf('hot', 0).flaps, 8);
+  d.observed(member(2, { name: 'e' }), false, 0);
+  assert.equal(d.stateOf('e', 0).flaps, 1, 'the newest member is tracked');
   assert.throws(() => new FlapDamping({ ...opts, reuseBelow: 3 }), (e: unknown) => e instanceof FlapDampingConfigError && e.code === 'FLAP_DAMPING_CONFIG_INVALID');
   assert.throws(() => new FlapDamping({ ...opts, penalty: -1 }), FlapDampingConfigError);
+});
+
+test('a member advertising the damped tag is read as drained; the tag is reserved to swimd', async () => {
+  const { DAMPED_TAG, partitionMemberOf } = await import('../../src/partition/members.js');
+  const { encodeTags } = await import('../../src/wire/serf-tags.js');
+  const { SelfTags, TagError } = await import('../../src/daemon/self-tags.js');
+  const snap = (tags: Record<string, string>) => ({ name: 'a', host: '10.0.0.1', port: 7946, state: 'alive' as const, incarnation: 3, meta: encodeTags(tags), stateChangedAtMs: 0, vsn: [], contacted: true });
+  assert.equal(partitionMemberOf(snap({ zone: 'z1' })).drain, false);
+  assert.equal(partitionMemberOf(snap({ zone: 'z1', [DAMPED_TAG]: '1' })).drain, true);
+  const applied: Uint8Array[] = [];
+  const tags = new SelfTags({ zone: 'z1' }, false, (meta) => applied.push(meta));
+  tags.setDamped(true);
+  tags.setDamped(true);
+  assert.equal(applied.length, 1, 'one change per flip');
+  assert.equal(partitionMemberOf(snap(tags.all())).drain, true);
+  tags.setDamped(false);
+  assert.equal(partitionMemberOf(snap(tags.all())).drain, false);
+  assert.throws(() => tags.update({ [DAMPED_TAG]: '0' }, []), (e: unknown) => e instanceof TagError && e.code === 'TAG_RESERVED');
 });
