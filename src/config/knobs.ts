@@ -260,7 +260,7 @@ export const PARTITION_KNOB_DOCS: readonly PartitionKnobDoc[] = [
     key: 'partitions.flapPenalty',
     kind: 'number',
     defaultValue: FLAP_DEFAULTS.penalty,
-    sentence: 'Flap damping: score a member gets each time it refutes an accusation (suspect or dead) with a higher incarnation; 0 disables damping.',
+    sentence: 'Flap damping: score a member gets for each refutation, i.e. each incarnation it moves up other than for a metadata change (it was suspected or declared dead and answered); 0 disables damping.',
     formula: 'score = Σ penalty · 2^(−age / flapHalfLife) over counted flaps, capped at 2 × flapSuppressAbove',
     tradeOff: 'Higher suppresses after fewer flaps; every member must use the same damping settings or their tables differ.',
   },
