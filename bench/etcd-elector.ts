@@ -19,7 +19,7 @@
 // stdout: "ready", then "lead <token>" / "lost" lines as leadership changes.
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { StorageClient } from '../test/faults/storage-client.js';
+import { StorageClient } from '../harness/storage-client.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 

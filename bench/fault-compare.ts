@@ -10,9 +10,9 @@
 // Needs root, iproute2, nftables and serf (as the fault suite does).
 //   node dist/bench/fault-compare.js [--loss 120] [--pauses 3] [--only swimd|serf]
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { TestHosts } from '../test/faults/hosts.js';
-import { FaultCluster } from '../test/faults/cluster.js';
-import { killAll, sleep, waitFor } from '../test/support/procs.js';
+import { TestHosts } from '../harness/hosts.js';
+import { FaultCluster } from '../harness/fault-cluster.js';
+import { killAll, sleep, waitFor } from '../harness/procs.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);

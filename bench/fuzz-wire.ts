@@ -1,7 +1,7 @@
 // 10^6 fuzz cases through the packet and stream decoders; prints throughput,
 // drops by reason and heap before/after (after a forced collection, so run it
 // with --expose-gc).  node --expose-gc dist/bench/fuzz-wire.js [cases] [seed]
-import { fuzzWire } from './fuzz-wire-lib.js';
+import { fuzzWire } from '../harness/wire-fuzz.js';
 
 const cases = Number(process.argv[2] ?? 1_000_000);
 const seed = Number(process.argv[3] ?? 1);

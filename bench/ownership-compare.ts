@@ -21,8 +21,8 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killAll, sleep, tmp, track, waitFor } from '../test/support/procs.js';
-import { OwnershipRig, STORAGE_PORT, failoverOf } from '../test/faults/ownership-rig.js';
+import { killAll, sleep, tmp, track, waitFor } from '../harness/procs.js';
+import { OwnershipRig, STORAGE_PORT, failoverOf } from '../harness/ownership-rig.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ELECTOR = join(here, 'etcd-elector.js');

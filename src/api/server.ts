@@ -7,6 +7,7 @@ import { parseDurationMs } from '../config/duration.js';
 import { SESSION_TTL_MAX_MS, SESSION_TTL_MIN_MS, type SessionHub } from './session.js';
 import type { WatchHub } from './watch.js';
 import type { MemberView, PartitionsView, PartitionView } from './views.js';
+import { SwimdError } from '../base/errors.js';
 
 export interface ApiDeps {
   self(): object;
@@ -61,18 +62,20 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-export class ApiError extends Error {
+export class ApiError extends SwimdError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
-export class SocketInUseError extends Error {
-  readonly code = 'SOCKET_IN_USE';
+export class SocketInUseError extends SwimdError {
+  constructor(message: string) {
+    super('SOCKET_IN_USE', message);
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -38,6 +38,23 @@ export interface PacketTransport {
   sendPacket(to: Address, data: Uint8Array): void;
   /** Registers the single receive handler. `receivedAtMs` is on the Scheduler's clock. */
   onPacket(handler: (from: Address, data: Uint8Array, receivedAtMs: number) => void): void;
+  /**
+   * Optional. Sends one datagram as sendPacket does, from a socket on which the
+   * destination host's refusal (ICMP port unreachable: nothing listens on that
+   * port) is reported: `onRefused` runs at most once, within `windowMs`. A
+   * transport without it is used through sendPacket and reports no refusals.
+   * Replies still come to the main socket: the messages sent this way carry
+   * their source address.
+   */
+  sendProbe?(to: Address, data: Uint8Array, windowMs: number, onRefused: () => void): void;
+}
+
+/** The error code a transport gives a stream the destination host refused (nothing listens on the port). */
+export const REFUSED_CODE = 'ECONNREFUSED';
+
+/** True when a stream failed because the destination host refused the connection. */
+export function isRefusal(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === REFUSED_CODE;
 }
 
 /**

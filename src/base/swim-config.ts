@@ -14,6 +14,12 @@ export interface SwimConfig {
   awarenessMaxMultiplier: number;
   suspicionMult: number;
   suspicionMaxTimeoutMult: number;
+  /**
+   * A probe the member's host refused (nothing listens on its port: the
+   * process died on a host that is up) starts a suspicion that ends in death
+   * after this many probe intervals instead of the Lifeguard timeout (0: off).
+   */
+  refusalSuspicionMult: number;
   // --- dissemination ---
   retransmitMult: number;
   gossipIntervalMs: number;

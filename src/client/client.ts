@@ -1,15 +1,15 @@
 // Typed client for the local API (used by the CLI and by applications).
 import { request } from 'node:http';
 import type { MemberView, PartitionsView, PartitionView, WatchLine } from '../api/views.js';
+import { SwimdError } from '../base/errors.js';
 
-export class ClientError extends Error {
+export class ClientError extends SwimdError {
   constructor(
     message: string,
-    readonly code: string,
+    code: string,
     readonly status?: number,
   ) {
-    super(message);
-    this.name = 'ClientError';
+    super(code, message);
   }
 }
 

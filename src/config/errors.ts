@@ -1,3 +1,4 @@
+import { SwimdError } from '../base/errors.js';
 export interface ConfigFieldError {
   /** Dotted path of the field, e.g. "swim.probeInterval". */
   field: string;
@@ -7,13 +8,12 @@ export interface ConfigFieldError {
   got: unknown;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+export class ConfigError extends SwimdError {
+  declare readonly code: 'CONFIG_INVALID';
   constructor(
     readonly source: string,
     readonly errors: ConfigFieldError[],
   ) {
-    super(`invalid configuration in ${source}:\n` + errors.map((e) => `  ${e.field}: ${e.rule}, got ${JSON.stringify(e.got)}`).join('\n'));
-    this.name = 'ConfigError';
+    super('CONFIG_INVALID', `invalid configuration in ${source}:\n` + errors.map((e) => `  ${e.field}: ${e.rule}, got ${JSON.stringify(e.got)}`).join('\n'));
   }
 }

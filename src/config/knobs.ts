@@ -59,6 +59,14 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
     tradeOff: 'Higher protects a healthy member from a lone, unhealthy accuser; a real failure seen by one member only is declared later.',
   },
   {
+    key: 'swim.refusalSuspicionMult',
+    field: 'refusalSuspicionMult',
+    kind: 'int',
+    sentence: "Crash fast path: when the member's host refuses a probe (ICMP port unreachable to the direct ping, confirmed by a refused TCP ping: the process died, the host is up), the prober suspects it at once and declares it dead after this many probe intervals unless it refutes; 0 keeps memberlist's behaviour.",
+    formula: 'dead after refusalSuspicionMult × probeInterval × (health score + 1), or the Lifeguard timeout if shorter',
+    tradeOff: 'Lower declares a crashed process dead sooner; a member restarting on the same port has less time to come back before its partitions move (it is alive again at its next incarnation either way).',
+  },
+  {
     key: 'swim.awarenessMaxMultiplier',
     field: 'awarenessMaxMultiplier',
     kind: 'int',

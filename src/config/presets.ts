@@ -14,6 +14,7 @@ export function lanConfig(): SwimConfig {
     awarenessMaxMultiplier: 8,
     suspicionMult: 4,
     suspicionMaxTimeoutMult: 6,
+    refusalSuspicionMult: 1,
     retransmitMult: 4,
     gossipIntervalMs: 200,
     gossipNodes: 3,

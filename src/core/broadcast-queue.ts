@@ -98,10 +98,6 @@ export class BroadcastQueue {
     return out;
   }
 
-  setMax(maxEntries: number): void {
-    this.maxEntries = maxEntries;
-  }
-
   private insert(e: Entry): void {
     const bucket = (this.buckets[e.transmits] ??= []);
     bucket.splice(this.positionIn(bucket, e), 0, e);

@@ -4,12 +4,12 @@
 // otherwise a violation is counted (stats.drops["invariant:<what>"], exported as
 // a drop reason) and logged, and the member keeps running.
 import type { CoreLogger } from '../base/env.js';
-import { countDrop, type CoreStats } from './stats.js';
+import { SwimdError } from '../base/errors.js';
+import { countDrop, type CoreStats, type InvariantName } from './stats.js';
 
-export class InvariantError extends Error {
+export class InvariantError extends SwimdError {
   constructor(what: string) {
-    super(`invariant broken: ${what}`);
-    this.name = 'InvariantError';
+    super('INVARIANT_BROKEN', `invariant broken: ${what}`);
   }
 }
 
@@ -24,7 +24,7 @@ export class Invariants {
   ) {}
 
   /** Cheap on hot paths: `what` is a constant; details are only built on failure. */
-  check(ok: boolean, what: string, detail?: () => Record<string, unknown>): void {
+  check(ok: boolean, what: InvariantName, detail?: () => Record<string, unknown>): void {
     if (ok) return;
     if (this.strict) throw new InvariantError(detail ? `${what} ${JSON.stringify(detail())}` : what);
     countDrop(this.stats, `invariant:${what}`);

@@ -21,6 +21,12 @@ import { retransmitLimit } from './timing.js';
  */
 const COMPRESS_MIN_BYTES = 256;
 
+/** Watch a datagram for the destination host's refusal (see PacketTransport.sendProbe). */
+export interface RefusalWatch {
+  readonly windowMs: number;
+  readonly onRefused: () => void;
+}
+
 export class Outbox {
   private readonly broadcasts: BroadcastQueue;
 
@@ -56,7 +62,7 @@ export class Outbox {
    * practice (its pings, acks and nacks are sent without a known peer and so
    * without CRC), and it keeps those small, frequent packets 5 bytes shorter.
    */
-  sendRaw(to: Address, payload: Uint8Array, crcPeer?: MemberRecord): void {
+  sendRaw(to: Address, payload: Uint8Array, crcPeer?: MemberRecord, refusal?: RefusalWatch): void {
     if (this.ctx.life.stopped) return;
     const crc = crcPeer !== undefined && (crcPeer.vsn[1] ?? 0) >= 5;
     const data = sealPacket(payload, {
@@ -67,15 +73,17 @@ export class Outbox {
     });
     this.ctx.stats.packetsOut++;
     this.ctx.stats.bytesOut += data.length;
-    this.ctx.env.packets.sendPacket(to, data);
+    const packets = this.ctx.env.packets;
+    if (refusal !== undefined && packets.sendProbe !== undefined) packets.sendProbe(to, data, refusal.windowMs, refusal.onRefused);
+    else packets.sendPacket(to, data);
   }
 
   /** Sends a message with as many queued broadcasts piggybacked as fit the packet budget. */
-  sendWithPiggyback(to: Address, msg: Uint8Array): void {
+  sendWithPiggyback(to: Address, msg: Uint8Array, refusal?: RefusalWatch): void {
     const budget = this.ctx.cfg.udpBufferSize - msg.length - COMPOUND_HEADER_BYTES - packetOverheadBytes(this.ctx.security);
     // Take no more than the compound can carry beside `msg`: whatever is taken is counted as sent.
     const extra = budget > 0 ? this.broadcasts.take(COMPOUND_PART_OVERHEAD, budget, this.retransmitLimit(), COMPOUND_MAX_PARTS - 1) : [];
-    this.sendRaw(to, extra.length === 0 ? msg : makeCompound([msg, ...extra]));
+    this.sendRaw(to, extra.length === 0 ? msg : makeCompound([msg, ...extra]), undefined, refusal);
   }
 
   /** One gossip datagram to `peer` with a packet's worth of broadcasts; false when there was nothing to send. */

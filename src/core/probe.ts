@@ -10,7 +10,7 @@ import type { AckTable } from './ack-table.js';
 import { bytesToIp } from './addresses.js';
 import type { Awareness } from './awareness.js';
 import type { CoreContext } from './context.js';
-import type { Address } from '../base/env.js';
+import { isRefusal, type Address } from '../base/env.js';
 import { addressOf, type MemberRecord } from './member.js';
 import type { MemberTable } from './member-table.js';
 import type { Outbox } from './outbox.js';
@@ -51,12 +51,17 @@ class ProbeRound {
   private nacks = 0;
   private expectedNacks = 0;
   private tcpPending = false;
+  private tcpStarted = false;
   private tcpContact = false;
   private concluded = false;
   private deadlinePassed = false;
   private readonly seq: number;
   private readonly startMs: number;
   private readonly pingBytes: Uint8Array;
+  /** What the ping was sent to: a refusal counts only against that incarnation at that address. */
+  private readonly sentIncarnation: number;
+  private readonly sentHost: string;
+  private readonly sentPort: number;
 
   constructor(
     private readonly d: ProbeDeps,
@@ -66,6 +71,9 @@ class ProbeRound {
     this.seq = d.acks.nextSeq();
     this.startMs = d.ctx.env.scheduler.nowMs();
     this.pingBytes = encodeMessage({ type: MessageType.Ping, body: pingOf(d.ctx, this.seq, target.name) });
+    this.sentIncarnation = target.incarnation;
+    this.sentHost = target.host;
+    this.sentPort = target.port;
   }
 
   start(): void {
@@ -73,11 +81,12 @@ class ProbeRound {
     ctx.stats.probes++;
     if (!acks.expect(this.seq, () => this.onAck(), () => this.onNack(), this.periodMs)) return;
     const target = this.target;
-    if (target.state === 'alive') outbox.sendWithPiggyback(addressOf(target), this.pingBytes);
+    const refusal = ctx.cfg.refusalSuspicionMult > 0 ? { windowMs: this.periodMs, onRefused: () => this.onRefused('udp') } : undefined;
+    if (target.state === 'alive') outbox.sendWithPiggyback(addressOf(target), this.pingBytes, refusal);
     else {
       // Buddy system: tell a suspect member it is suspected, so it can refute at once.
       const suspect = encodeMessage({ type: MessageType.Suspect, body: { incarnation: target.incarnation, node: target.name, from: ctx.name } });
-      outbox.sendRaw(addressOf(target), makeCompound([this.pingBytes, suspect]), target);
+      outbox.sendRaw(addressOf(target), makeCompound([this.pingBytes, suspect]), target, refusal);
     }
     ctx.env.scheduler.setTimer(ctx.cfg.probeTimeoutMs, () => this.afterProbeTimeout());
     ctx.env.scheduler.setTimer(this.periodMs, () => {
@@ -98,6 +107,33 @@ class ProbeRound {
     }
   }
 
+  /**
+   * The target's host refused the ping (or the TCP ping): its process is not
+   * listening. The round ends now with a suspicion that dies quickly (the
+   * crash fast path), not at the end of the period. A refusal says nothing
+   * about this node's own health, so the health score is left alone.
+   */
+  private onRefused(via: 'udp' | 'tcp'): void {
+    const { ctx, table, rules } = this.d;
+    if (this.acked || this.concluded || ctx.life.stopped) return;
+    const t = this.target;
+    if (table.get(t.name) !== t || t.host !== this.sentHost || t.port !== this.sentPort) return;
+    // A firewall rejecting UDP alone looks the same to the datagram: ask over
+    // TCP at once, and take the refusal as evidence only if TCP is refused too
+    // (or cannot be asked). A TCP answer makes it contact over TCP as usual.
+    if (via === 'udp' && this.canPingOverTcp()) {
+      this.startTcpPing();
+      return;
+    }
+    if (!rules.refusedProbe(t.name, this.sentIncarnation)) return;
+    this.concluded = true;
+    ctx.stats.failedProbes++;
+  }
+
+  private canPingOverTcp(): boolean {
+    return !this.d.ctx.cfg.disableTcpPings && (this.target.vsn[1] ?? 0) >= 3;
+  }
+
   private onNack(): void {
     this.nacks++;
     this.d.ctx.stats.nacks++;
@@ -116,22 +152,30 @@ class ProbeRound {
       ctx.stats.indirectProbes++;
       outbox.sendWithPiggyback(addressOf(peer), encodeMessage({ type: MessageType.IndirectPing, body: ind }));
     }
-    if (!ctx.cfg.disableTcpPings && (target.vsn[1] ?? 0) >= 3) {
-      const remaining = Math.max(1, this.startMs + this.periodMs - ctx.env.scheduler.nowMs());
-      this.tcpPending = true;
-      ctx.stats.tcpFallbackProbes++;
-      ctx.env.streams.request(addressOf(target), outbox.sealForStream(this.pingBytes), true, remaining, (err, reply) => {
-        this.tcpPending = false;
-        if (!err && reply) {
-          const r = openStream(reply, ctx.security, ctx.limits);
-          if (r.ok && r.value.type === MessageType.AckResp && r.value.body.seqNo === this.seq) {
-            this.tcpContact = true;
-            this.d.rules.markContacted(this.target);
-          }
+    if (this.canPingOverTcp()) this.startTcpPing();
+  }
+
+  /** The TCP fallback ping, once per round: after the probe timeout, or at once when UDP was refused. */
+  private startTcpPing(): void {
+    const { ctx, outbox } = this.d;
+    if (this.tcpStarted) return;
+    this.tcpStarted = true;
+    const target = this.target;
+    const remaining = Math.max(1, this.startMs + this.periodMs - ctx.env.scheduler.nowMs());
+    this.tcpPending = true;
+    ctx.stats.tcpFallbackProbes++;
+    ctx.env.streams.request(addressOf(target), outbox.sealForStream(this.pingBytes), true, remaining, (err, reply) => {
+      this.tcpPending = false;
+      if (err && isRefusal(err) && ctx.cfg.refusalSuspicionMult > 0) this.onRefused('tcp');
+      if (!err && reply) {
+        const r = openStream(reply, ctx.security, ctx.limits);
+        if (r.ok && r.value.type === MessageType.AckResp && r.value.body.seqNo === this.seq) {
+          this.tcpContact = true;
+          this.d.rules.markContacted(this.target);
         }
-        if (this.deadlinePassed) this.conclude();
-      });
-    }
+      }
+      if (this.deadlinePassed) this.conclude();
+    });
   }
 
   private conclude(): void {

@@ -21,6 +21,8 @@ const CORRECTED_PAIRS_MAX = 256;
 
 export class StateRules {
   private readonly suspicions = new Map<string, Suspicion>();
+  /** Members whose running suspicion a refused probe shortened (a subset of suspicions' keys). */
+  private readonly refusalBacked = new Set<string>();
   private readonly listeners = new Set<(ev: MemberEvent) => void>();
   private refuteGossipPending = false;
   private lastReassertAtMs = -Infinity;
@@ -76,6 +78,7 @@ export class StateRules {
   cancelAll(): void {
     for (const s of this.suspicions.values()) s.cancel();
     this.suspicions.clear();
+    this.refusalBacked.clear();
   }
 
   /** The alive message that states what this node holds about `m` (for itself: its own advertisement). */
@@ -187,10 +190,36 @@ export class StateRules {
       new Suspicion(ctx.env.scheduler, s.from, k, minMs, maxMs, () => {
         if (ctx.life.stopped) return;
         const cur = table.get(name);
-        if (cur && cur.state === 'suspect' && cur.changeSeq === seq) this.deadNode({ incarnation: cur.incarnation, node: name, from: ctx.name });
+        if (!cur || cur.state !== 'suspect' || cur.changeSeq !== seq) return;
+        const urgent = this.refusalBacked.has(name);
+        this.deadNode({ incarnation: cur.incarnation, node: name, from: ctx.name });
+        // A death on a refusal's evidence is news the rest are not expecting yet: send it now.
+        if (urgent) this.gossipNow();
       }),
     );
     this.emit({ kind: 'suspect', member: snapshotOf(m), from: s.from });
+  }
+
+  /**
+   * The host of `name` refused a probe sent to it at `incarnation`: nothing
+   * listens on its port, so the process is gone (or restarting). Suspect it now,
+   * and let the suspicion end in death after refusalSuspicionMult probe
+   * intervals unless the Lifeguard timeout is sooner. A member that comes back
+   * refutes with a higher incarnation, which ends the suspicion as usual.
+   * Returns false when the fast path is off or does not apply.
+   */
+  refusedProbe(name: string, incarnation: number): boolean {
+    const { ctx, table } = this;
+    if (ctx.cfg.refusalSuspicionMult <= 0 || name === ctx.name) return false;
+    const m = table.get(name);
+    if (!m || m.incarnation !== incarnation || (m.state !== 'alive' && m.state !== 'suspect')) return false;
+    ctx.stats.refusedProbes++;
+    if (m.state === 'alive') this.suspectNode({ incarnation, node: name, from: ctx.name });
+    const s = this.suspicions.get(name);
+    if (s === undefined) return false;
+    s.shortenTo(this.awareness.scaleTimeoutMs(ctx.cfg.refusalSuspicionMult * ctx.cfg.probeIntervalMs));
+    this.refusalBacked.add(name);
+    return true;
   }
 
   deadNode(d: DeadMsg): void {
@@ -224,6 +253,7 @@ export class StateRules {
   private stopSuspicion(name: string): void {
     this.suspicions.get(name)?.cancel();
     this.suspicions.delete(name);
+    this.refusalBacked.delete(name);
   }
 
   /** What this node holds of a member never goes back in (incarnation, state rank). */

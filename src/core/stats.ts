@@ -1,3 +1,5 @@
+import type { DropReason } from '../wire/errors.js';
+import type { IdentityRefusal } from './identity.js';
 /** Plain counters the core keeps; the daemon exports them as metrics. */
 export interface CoreStats {
   probes: number;
@@ -7,6 +9,8 @@ export interface CoreStats {
   tcpFallbackProbes: number;
   /** Probes that got no ack by any route (direct, indirect, TCP): each starts or confirms a suspicion. */
   failedProbes: number;
+  /** Probes the member's host refused (port unreachable, connection reset): the crash fast path. */
+  refusedProbes: number;
   suspicions: number;
   refutes: number;
   /** Accusations of this node older than its incarnation, answered by re-announcing the current alive. */
@@ -28,7 +32,7 @@ export interface CoreStats {
   bytesIn: number;
   bytesOut: number;
   /** Dropped input by reason: wire reasons (truncated, decrypt-failed, …) and core ones (queue-full, wrong-node, …). */
-  drops: Record<string, number>;
+  drops: Partial<Record<CoreDropReason, number>>;
   /** Protocol periods run (probe rounds started). */
   probePeriods: number;
   /** Protocol periods that started a whole period or more late (an event-loop stall skipped one). */
@@ -45,6 +49,7 @@ export function newStats(): CoreStats {
     indirectProbes: 0,
     tcpFallbackProbes: 0,
     failedProbes: 0,
+    refusedProbes: 0,
     suspicions: 0,
     refutes: 0,
     staleAccusations: 0,
@@ -68,6 +73,37 @@ export function newStats(): CoreStats {
   };
 }
 
-export function countDrop(stats: CoreStats, reason: string, n = 1): void {
+/**
+ * Every reason the core drops input for: the metric label of
+ * swimd_drops_total. Append-only, like the wire enum: dashboards key on them.
+ */
+export const CORE_DROP_REASONS = [
+  'ack-handlers-full', 'address-conflict', 'bad-address', 'bad-version', 'identity-address-taken',
+  'incompatible-protocol', 'internal-error', 'listener-error', 'members-full', 'push-pull-busy',
+  'queue-full', 'source-rate', 'unexpected-evidence', 'unexpected-packet-message',
+  'unexpected-stream-message', 'unknown-ack', 'unknown-nack', 'user-message-ignored', 'verify-queued',
+  'wrong-node',
+] as const;
+
+/** The invariants the core checks (counted as `invariant:<name>` outside strict mode). */
+export const INVARIANT_NAMES = [
+  'ack-handlers-over-bound', 'broadcasts-over-bound', 'member-added-twice', 'members-over-bound',
+  'push-pulls-in-flight-negative', 'timer-armed-twice', 'view-went-back',
+] as const;
+export type InvariantName = (typeof INVARIANT_NAMES)[number];
+
+/**
+ * A drop reason: the core's own, a wire decoder's (for datagrams, or prefixed
+ * `stream-` for streams), an identity check's (`identity-`), or a broken
+ * invariant's. The type admits nothing else, so no call can invent a label.
+ */
+export type CoreDropReason =
+  | (typeof CORE_DROP_REASONS)[number]
+  | DropReason
+  | `stream-${DropReason}`
+  | `identity-${IdentityRefusal}`
+  | `invariant:${InvariantName}`;
+
+export function countDrop(stats: CoreStats, reason: CoreDropReason, n = 1): void {
   stats.drops[reason] = (stats.drops[reason] ?? 0) + n;
 }

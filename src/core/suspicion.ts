@@ -9,6 +9,7 @@ export class Suspicion {
   private timer: TimerHandle;
   private readonly startMs: number;
   private fired = false;
+  private deadlineMs: number;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -21,6 +22,7 @@ export class Suspicion {
     // The accuser does not count as a confirmation of its own accusation.
     this.confirmedBy.add(from);
     this.startMs = scheduler.nowMs();
+    this.deadlineMs = this.startMs + (k < 1 ? minMs : maxMs);
     this.timer = scheduler.setTimer(k < 1 ? minMs : maxMs, () => this.fire());
   }
 
@@ -30,9 +32,20 @@ export class Suspicion {
     this.confirmedBy.add(from);
     this.confirmations++;
     const remaining = remainingSuspicionTimeMs(this.confirmations, this.k, this.scheduler.nowMs() - this.startMs, this.minMs, this.maxMs);
+    const now = this.scheduler.nowMs();
+    if (now + Math.max(0, remaining) >= this.deadlineMs) return true; // never later than a refusal already set
     this.timer.cancel();
+    this.deadlineMs = now + Math.max(0, remaining);
     this.timer = this.scheduler.setTimer(Math.max(0, remaining), () => this.fire());
     return true;
+  }
+
+  /** Strong evidence (the member's host refused a probe): fire within `ms` from now if not sooner. */
+  shortenTo(ms: number): void {
+    if (this.fired || this.scheduler.nowMs() + ms >= this.deadlineMs) return;
+    this.timer.cancel();
+    this.deadlineMs = this.scheduler.nowMs() + ms;
+    this.timer = this.scheduler.setTimer(Math.max(0, ms), () => this.fire());
   }
 
   cancel(): void {

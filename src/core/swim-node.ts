@@ -49,6 +49,7 @@ type TimingKey =
   | 'pushPullIntervalMs'
   | 'suspicionMult'
   | 'suspicionMaxTimeoutMult'
+  | 'refusalSuspicionMult'
   | 'retransmitMult'
   | 'gossipNodes'
   | 'indirectChecks'

@@ -7,14 +7,12 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Grant, GrantStore } from '../partition/grant-store.js';
+import { SwimdError } from '../base/errors.js';
 
-export class GrantStoreError extends Error {
-  constructor(
-    readonly code: 'DATA_DIR_LOCKED' | 'DATA_DIR_UNUSABLE' | 'GRANT_LOG_CORRUPT',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GrantStoreError';
+export class GrantStoreError extends SwimdError {
+  declare readonly code: 'DATA_DIR_LOCKED' | 'DATA_DIR_UNUSABLE' | 'GRANT_LOG_CORRUPT';
+  constructor(code: 'DATA_DIR_LOCKED' | 'DATA_DIR_UNUSABLE' | 'GRANT_LOG_CORRUPT', message: string) {
+    super(code, message);
   }
 }
 

@@ -7,14 +7,12 @@ import { META_MAX_BYTES } from '../wire/messages.js';
 import { encodeTags } from '../wire/serf-tags.js';
 import { OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
 import { APP_TAG, DAMPED_TAG } from '../partition/members.js';
+import { SwimdError } from '../base/errors.js';
 
-export class TagError extends Error {
-  constructor(
-    readonly code: 'TAG_RESERVED' | 'TAG_INVALID' | 'META_TOO_LARGE',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TagError';
+export class TagError extends SwimdError {
+  declare readonly code: 'TAG_RESERVED' | 'TAG_INVALID' | 'META_TOO_LARGE';
+  constructor(code: 'TAG_RESERVED' | 'TAG_INVALID' | 'META_TOO_LARGE', message: string) {
+    super(code, message);
   }
 }
 

@@ -1,8 +1,11 @@
 import { isIP } from 'node:net';
 import type { Address } from '../base/env.js';
+import { SwimdError } from '../base/errors.js';
 
-export class AddressError extends Error {
-  readonly code = 'ADDRESS_INVALID';
+export class AddressError extends SwimdError {
+  constructor(message: string) {
+    super('ADDRESS_INVALID', message);
+  }
 }
 
 /** Parses "1.2.3.4:7946", "[::1]:7946", "::1" or "1.2.3.4" (then `defaultPort`). Hosts must be IP literals. */

@@ -29,6 +29,7 @@ import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
+import { SwimdError } from '../base/errors.js';
 
 export interface PartitionOptions {
   partitions: number;
@@ -82,8 +83,10 @@ export interface PartitionDiff {
   changed: PartitionChange[];
 }
 
-export class PartitionConfigError extends Error {
-  readonly code = 'PARTITION_CONFIG_INVALID';
+export class PartitionConfigError extends SwimdError {
+  constructor(message: string) {
+    super('PARTITION_CONFIG_INVALID', message);
+  }
 }
 
 export type Hasher = (s: string) => number;

@@ -75,8 +75,4 @@ export class ViewVersion {
   value(): number {
     return this.total;
   }
-
-  knownMembers(): number {
-    return this.terms.size;
-  }
 }

@@ -37,6 +37,8 @@
 //   not suppress while the penalty is below the suppress threshold.
 // No I/O and no clock of its own: the caller passes the time.
 
+import { SwimdError } from '../base/errors.js';
+
 export interface FlapDampingOptions {
   /** Score added per flap; 0 disables damping. */
   penalty: number;
@@ -49,8 +51,11 @@ export interface FlapDampingOptions {
   maxMembers: number;
 }
 
-export class FlapDampingConfigError extends Error {
-  readonly code = 'FLAP_DAMPING_CONFIG_INVALID';
+export class FlapDampingConfigError extends SwimdError {
+  declare readonly code: 'FLAP_DAMPING_CONFIG_INVALID';
+  constructor(message: string) {
+    super('FLAP_DAMPING_CONFIG_INVALID', message);
+  }
 }
 
 /** Ticks per half-life: the decay clock's resolution. */

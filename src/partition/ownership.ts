@@ -42,6 +42,7 @@ import {
   type VoteEntry,
   type VoteMsg,
 } from './ownership-wire.js';
+import { SwimdError } from '../base/errors.js';
 
 /** What the ownership protocol reads of the local member view. */
 export interface OwnershipView {
@@ -92,13 +93,10 @@ export interface OwnershipOptions {
   maxEvidence: number;
 }
 
-export class OwnershipError extends Error {
-  constructor(
-    readonly code: 'OWNERSHIP_INVARIANT',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'OwnershipError';
+export class OwnershipError extends SwimdError {
+  declare readonly code: 'OWNERSHIP_INVARIANT';
+  constructor(code: 'OWNERSHIP_INVARIANT', message: string) {
+    super(code, message);
   }
 }
 

@@ -130,10 +130,11 @@ export class SimCluster {
     return this.clock.nowMs() - start;
   }
 
-  crash(name: string): void {
+  /** The member's process stops; with `hostStaysUp` its host refuses probes afterwards (kill -9 on a live host). */
+  crash(name: string, hostStaysUp = false): void {
     const m = this.member(name);
     m.node.shutdown();
-    this.network.crash(m.address);
+    this.network.crash(m.address, hostStaysUp);
     m.status = 'crashed';
   }
 

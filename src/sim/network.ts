@@ -2,7 +2,7 @@
 // duplication (reordering follows from jitter), partitions (symmetric or one
 // way), paused and crashed hosts. It moves opaque bytes; the members seal and
 // open them with the real codec.
-import type { Address, PacketTransport, StreamTransport } from '../base/env.js';
+import { REFUSED_CODE, type Address, type PacketTransport, type StreamTransport } from '../base/env.js';
 import type { SeededRandom } from '../core/prng.js';
 import type { MemberScheduler } from './member-scheduler.js';
 import type { VirtualScheduler } from './virtual-scheduler.js';
@@ -25,6 +25,8 @@ interface Endpoint {
   scheduler: MemberScheduler;
   generation: number;
   crashed: boolean;
+  /** Crashed process on a host that is still up: the host refuses what comes to the port. */
+  refuses: boolean;
   packetHandler: ((from: Address, data: Uint8Array, at: number) => void) | null;
   streamHandler: ((from: Address, req: Uint8Array, reply: (d: Uint8Array | null) => void) => void) | null;
   heldPackets: (() => void)[];
@@ -37,6 +39,8 @@ export interface NetworkStats {
   blocked: number;
   duplicated: number;
   overflow: number;
+  /** Refusals (port unreachable) delivered back to a prober. */
+  refused: number;
   bytes: number;
 }
 
@@ -45,10 +49,11 @@ function keyOf(a: Address): string {
 }
 
 export class SimNetwork {
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, blocked: 0, duplicated: 0, overflow: 0, bytes: 0 };
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, blocked: 0, duplicated: 0, overflow: 0, refused: 0, bytes: 0 };
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly links = new Map<string, LinkProfile>();
   private readonly blocked = new Set<string>();
+  private readonly rejecting = new Set<string>();
   private defaultLink: LinkProfile = { ...DEFAULT_LINK };
   private inFlight = 0;
 
@@ -78,16 +83,23 @@ export class SimNetwork {
 
   unblockAll(): void {
     this.blocked.clear();
+    this.rejecting.clear();
+  }
+
+  /** A firewall at `to` rejects inbound datagrams (each answered with port unreachable); streams pass. */
+  rejectDatagramsTo(to: Address): void {
+    this.rejecting.add(keyOf(to));
   }
 
   /** Attaches (or re-attaches after a restart) a host; returns its transports. */
   attach(address: Address, scheduler: MemberScheduler): { packets: PacketTransport; streams: StreamTransport } {
     const key = keyOf(address);
     const prev = this.endpoints.get(key);
-    const ep: Endpoint = { address, key, scheduler, generation: (prev?.generation ?? 0) + 1, crashed: false, packetHandler: null, streamHandler: null, heldPackets: [] };
+    const ep: Endpoint = { address, key, scheduler, generation: (prev?.generation ?? 0) + 1, crashed: false, refuses: false, packetHandler: null, streamHandler: null, heldPackets: [] };
     this.endpoints.set(key, ep);
     const packets: PacketTransport = {
       sendPacket: (to, data) => this.sendPacket(ep, to, data),
+      sendProbe: (to, data, windowMs, onRefused) => this.sendPacket(ep, to, data, windowMs, onRefused),
       onPacket: (h) => {
         ep.packetHandler = h;
       },
@@ -101,10 +113,17 @@ export class SimNetwork {
     return { packets, streams };
   }
 
-  crash(address: Address): void {
+  /**
+   * The process at `address` stops. With `hostStaysUp` (a kill -9 on a live
+   * host) the host refuses what comes to the port afterwards, as a kernel does
+   * with ICMP port unreachable and TCP resets; otherwise (the host itself is
+   * gone) everything sent there just vanishes.
+   */
+  crash(address: Address, hostStaysUp = false): void {
     const ep = this.endpoints.get(keyOf(address));
     if (ep) {
       ep.crashed = true;
+      ep.refuses = hostStaysUp;
       ep.heldPackets = [];
       ep.scheduler.kill();
     }
@@ -133,7 +152,7 @@ export class SimNetwork {
     return link.delayMs + (link.jitterMs > 0 ? this.random.next() * link.jitterMs : 0);
   }
 
-  private sendPacket(src: Endpoint, to: Address, data: Uint8Array): void {
+  private sendPacket(src: Endpoint, to: Address, data: Uint8Array, windowMs = 0, onRefused?: () => void): void {
     if (src.crashed) return;
     this.stats.sent++;
     this.stats.bytes += data.length;
@@ -158,6 +177,12 @@ export class SimNetwork {
       this.clock.setTimer(this.delayOf(link), () => {
         this.inFlight--;
         const dst = this.endpoints.get(keyOf(to));
+        if (this.rejecting.size > 0 && this.rejecting.has(keyOf(to))) {
+          this.stats.blocked++;
+          if (onRefused) this.refuse(to, src, windowMs, onRefused);
+          return;
+        }
+        if (dst && dst.crashed && dst.refuses && onRefused) return this.refuse(to, src, windowMs, onRefused);
         if (!dst || dst.crashed || !dst.packetHandler) return;
         const deliver = (): void => {
           this.stats.delivered++;
@@ -167,6 +192,17 @@ export class SimNetwork {
         else deliver();
       });
     }
+  }
+
+  /** The refusal travels back like a datagram (loss, delay, partitions) and counts only within the window. */
+  private refuse(host: Address, src: Endpoint, windowMs: number, onRefused: () => void): void {
+    if (!this.streamLegPasses(host, src.address)) return;
+    const sentAt = this.clock.nowMs();
+    this.clock.setTimer(this.delayOf(this.linkOf(host, src.address)), () => {
+      if (src.crashed || this.isBlocked(host, src.address) || this.clock.nowMs() - sentAt > windowMs) return;
+      this.stats.refused++;
+      src.scheduler.setTimer(0, onRefused);
+    });
   }
 
   /** Counts one stream leg and decides whether it gets through (not blocked, not lost). */
@@ -205,7 +241,10 @@ export class SimNetwork {
       const dst = this.endpoints.get(keyOf(to));
       if (this.isBlocked(src.address, to)) return; // blocked while connecting: the timeout decides
       if (!dst || dst.crashed || !dst.streamHandler) {
-        finish(new Error('connection refused'), null);
+        // Only a host known to be up (the process crashed, or never listened)
+        // says so with a refusal code; otherwise the stream just fails.
+        const err = new Error('connection refused');
+        finish(dst && (dst.refuses || !dst.crashed) ? Object.assign(err, { code: REFUSED_CODE }) : err, null);
         return;
       }
       const generation = dst.generation;

@@ -1,5 +1,6 @@
 // Typed, counted drops for everything the wire layer refuses. Decoders return
 // a DecodeResult instead of throwing, so nothing escapes the receive path.
+import { SwimdError } from '../base/errors.js';
 
 export type DropReason =
   | 'truncated'
@@ -16,12 +17,10 @@ export type DropReason =
   | 'bad-version'
   | 'too-many-nodes';
 
-export class WireError extends Error {
-  readonly code: DropReason;
+export class WireError extends SwimdError {
+  declare readonly code: DropReason;
   constructor(code: DropReason, message: string) {
-    super(message);
-    this.name = 'WireError';
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -1,12 +1,11 @@
 // The AES-GCM keyring: the first (primary) key encrypts, every key is tried to
 // decrypt, so a cluster can rotate keys by install → use → remove.
+import { SwimdError } from '../base/errors.js';
 
-export class KeyringError extends Error {
-  readonly code: 'KEY_INVALID_LENGTH' | 'KEY_NOT_INSTALLED' | 'KEY_IS_PRIMARY' | 'KEYRING_EMPTY';
+export class KeyringError extends SwimdError {
+  declare readonly code: 'KEY_INVALID_LENGTH' | 'KEY_NOT_INSTALLED' | 'KEY_IS_PRIMARY' | 'KEYRING_EMPTY';
   constructor(code: KeyringError['code'], message: string) {
-    super(message);
-    this.name = 'KeyringError';
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -14,7 +14,7 @@ import { SeededRandom } from '../../src/core/prng.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import { MessageType } from '../../src/wire/messages.js';
 import { PLAINTEXT, sealPacket } from '../../src/wire/packet.js';
-import { killAll, waitFor } from '../support/procs.js';
+import { killAll, waitFor } from '../../harness/procs.js';
 import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);
@@ -124,6 +124,7 @@ test(`a flood of random and mutated packets at one daemon poisons no view (seed 
   });
   for (const w of watchers) {
     const deaths = w.lines.filter((l) => l.type === 'member' && l.event === 'dead' && NAMES.includes(l.member.name));
+    if (deaths.length > 0) console.log(`# deaths seen: ${deaths.map((l) => JSON.stringify(l)).join(' ')}`);
     assert.deepEqual(deaths.map((l) => (l.type === 'member' ? l.member.name : '')), [], 'the other daemons never declared a real member dead');
     w.stop();
   }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SwimdClient } from '../../src/client/client.js';
-import { killAll, tmp, waitFor } from '../support/procs.js';
+import { killAll, tmp, waitFor } from '../../harness/procs.js';
 import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);

@@ -1,7 +1,7 @@
 // Five real swimd processes on loopback: join, kill -9 and restart one, all agree.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePorts, killAll, startSwim, waitFor, type SwimProc } from '../support/procs.js';
+import { freePorts, killAll, startSwim, waitFor, type SwimProc } from '../../harness/procs.js';
 
 after(killAll);
 

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientSession } from '../../src/client/client.js';
 import type { WatchLine } from '../../src/api/views.js';
-import { killAll, track, waitFor } from '../support/procs.js';
+import { killAll, track, waitFor } from '../../harness/procs.js';
 import { localCluster } from '../support/local-cluster.js';
 
 after(killAll);

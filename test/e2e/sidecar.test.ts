@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
 import type { WatchLine } from '../../src/api/views.js';
-import { freePorts, killAll, sleep, tmp, track, waitFor } from '../support/procs.js';
+import { freePorts, killAll, sleep, tmp, track, waitFor } from '../../harness/procs.js';
 import { SeededRandom } from '../../src/core/prng.js';
 
 after(killAll);

@@ -3,9 +3,9 @@
 // host receives; 8 hosts keep the run short.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll, sleep, waitFor } from '../support/procs.js';
-import { TestHosts, type DelayRelay } from './hosts.js';
-import { FaultCluster } from './cluster.js';
+import { killAll, sleep, waitFor } from '../../harness/procs.js';
+import { TestHosts, type DelayRelay } from '../../harness/hosts.js';
+import { FaultCluster } from '../../harness/fault-cluster.js';
 
 const HOSTS = 8;
 const DELAY_S = Number(process.env.SWIMD_FAULT_DELAY_S ?? 60);

@@ -3,9 +3,9 @@
 // SWIMD_FAULT_LOSS_S and SWIMD_FAULT_PAUSE_CYCLES; CI runs the full ones.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll, sleep, waitFor } from '../support/procs.js';
-import { TestHosts } from './hosts.js';
-import { FaultCluster, type HostDaemon } from './cluster.js';
+import { killAll, sleep, waitFor } from '../../harness/procs.js';
+import { TestHosts } from '../../harness/hosts.js';
+import { FaultCluster, type HostDaemon } from '../../harness/fault-cluster.js';
 
 const HOSTS = 16;
 const LOSS_S = Number(process.env.SWIMD_FAULT_LOSS_S ?? 300);

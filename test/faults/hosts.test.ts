@@ -2,7 +2,7 @@
 // or every scenario built on it proves nothing.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestHosts } from './hosts.js';
+import { TestHosts } from '../../harness/hosts.js';
 
 const PORT = 24900;
 const hosts = TestHosts.create(3);

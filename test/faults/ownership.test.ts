@@ -14,8 +14,8 @@
 // fail (the numbers printed with "#" say how).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll, sleep, waitFor } from '../support/procs.js';
-import { OwnershipRig, failoverOf, describeHandovers, type FailoverReport, type RigDaemon } from './ownership-rig.js';
+import { killAll, sleep, waitFor } from '../../harness/procs.js';
+import { OwnershipRig, failoverOf, describeHandovers, type FailoverReport, type RigDaemon } from '../../harness/ownership-rig.js';
 
 const DAEMONS = 5;
 const PARTITIONS = 32;

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
-import { freePorts, killAll, requireSerf, serfCommand, tmp, track, waitFor } from '../support/procs.js';
+import { freePorts, killAll, requireSerf, serfCommand, tmp, track, waitFor } from '../../harness/procs.js';
 
 requireSerf();
 after(killAll);

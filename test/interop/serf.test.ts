@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lanConfig } from '../../src/config/presets.js';
 import { retransmitLimit, suspicionTimeoutsMs } from '../../src/core/timing.js';
-import { killAll, requireSerf, serfCommand, startSerf, startSwim, waitFor, type SwimProc } from '../support/procs.js';
+import { killAll, requireSerf, serfCommand, startSerf, startSwim, waitFor, type SwimProc } from '../../harness/procs.js';
 
 requireSerf();
 after(killAll);

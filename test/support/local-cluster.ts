@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
-import { freePorts, tmp, track } from './procs.js';
+import { freePorts, tmp, track } from '../../harness/procs.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 

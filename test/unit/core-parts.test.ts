@@ -50,13 +50,13 @@ test('timer set: shutdown cancels every named timer; a fired timer may re-arm it
 
 test('invariants: strict mode throws; otherwise the violation is counted as a drop reason and the caller goes on', () => {
   const strict = new Invariants(newStats(), silentLogger, true);
-  assert.doesNotThrow(() => strict.check(true, 'fine'));
-  assert.throws(() => strict.check(false, 'queue-over-bound', () => ({ size: 9 })), /queue-over-bound.*"size":9/);
+  assert.doesNotThrow(() => strict.check(true, 'members-over-bound'));
+  assert.throws(() => strict.check(false, 'broadcasts-over-bound', () => ({ size: 9 })), /broadcasts-over-bound.*"size":9/);
   const stats = newStats();
   const logged: string[] = [];
   const counting = new Invariants(stats, { isLevelEnabled: () => true, log: (_level, msg) => logged.push(msg) }, false);
-  counting.check(false, 'queue-over-bound');
-  counting.check(false, 'queue-over-bound');
-  assert.equal(stats.drops['invariant:queue-over-bound'], 2);
+  counting.check(false, 'broadcasts-over-bound');
+  counting.check(false, 'broadcasts-over-bound');
+  assert.equal(stats.drops['invariant:broadcasts-over-bound'], 2);
   assert.equal(logged.length, 2);
 });

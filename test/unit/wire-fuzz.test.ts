@@ -2,7 +2,7 @@
 // every refusal must come back as a known drop reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fuzzWire } from '../../bench/fuzz-wire-lib.js';
+import { fuzzWire } from '../../harness/wire-fuzz.js';
 
 test('10^4 random and mutated packets never throw and every drop has a reason', () => {
   const seed = Number(process.env.SWIMD_FUZZ_SEED ?? 0x5eed);

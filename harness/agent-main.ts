@@ -5,10 +5,10 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { presetConfig, type ProfileName } from '../config/presets.js';
-import { parseHostPort } from '../net/host-port.js';
-import { encodeTags, decodeTags } from '../wire/serf-tags.js';
-import { Agent } from './agent.js';
+import { presetConfig, type ProfileName } from '../src/config/presets.js';
+import { parseHostPort } from '../src/net/host-port.js';
+import { encodeTags, decodeTags } from '../src/wire/serf-tags.js';
+import { Agent } from '../src/agent/agent.js';
 
 const argv = yargs(hideBin(process.argv))
   .option('name', { type: 'string', demandOption: true })

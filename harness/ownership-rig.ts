@@ -7,13 +7,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { SwimdClient } from '../../src/client/client.js';
-import { sleep, tmp, track, waitFor } from '../support/procs.js';
+import { SwimdClient } from '../src/client/client.js';
+import { sleep, tmp, track, waitFor } from './procs.js';
 import { TestHosts, removeStaleHosts } from './hosts.js';
 import { StorageAdmin, type Handover, type WriteRecord } from './storage-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
+const CLI = join(here, '..', 'src', 'cli', 'main.js');
 const STORAGE_MAIN = join(here, 'storage-server.js');
 const WRITER_MAIN = join(here, 'app-writer.js');
 const SWIM_PORT = 7946;

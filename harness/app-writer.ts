@@ -6,7 +6,7 @@
 //
 //   ip netns exec H node app-writer.js --socket S --name h1 --storage 10.77.0.6:7070
 //
-// Without --socket the file does nothing (a test runner loads every file here).
+// Without --socket the file does nothing, so loading it by accident is harmless.
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { StorageClient } from './storage-client.js';

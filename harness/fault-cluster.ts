@@ -5,13 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { SwimdClient } from '../../src/client/client.js';
-import type { WatchLine } from '../../src/api/views.js';
-import { tmp, track } from '../support/procs.js';
+import { SwimdClient } from '../src/client/client.js';
+import type { WatchLine } from '../src/api/views.js';
+import { tmp, track } from './procs.js';
 import { TestHosts } from './hosts.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
+const CLI = join(here, '..', 'src', 'cli', 'main.js');
 const PORT = 7946;
 
 export interface HostDaemon {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The compiled minimal agent entry point, next to this compiled file. */
-export const AGENT_MAIN = join(here, '..', '..', 'src', 'agent', 'main.js');
+export const AGENT_MAIN = join(here, 'agent-main.js');
 
 export const tmp = mkdtempSync(join(tmpdir(), 'swimd-test-'));
 const children = new Set<ChildProcess>();
