@@ -83,6 +83,8 @@ interface DampingRecord {
   meta: Uint8Array;
   address: string;
   flaps: number;
+  /** Held suspect or dead here (or, for this node itself, accused) since the last alive: the next alive above it is a refutation. */
+  accused: boolean;
 }
 
 export interface DampingState {
@@ -158,13 +160,25 @@ export class FlapDamping {
       this.reset(r, m);
       return was;
     }
+    if (m.state === 'suspect' || m.state === 'dead') {
+      r.accused = true;
+      return false;
+    }
     if (m.state !== 'alive' || m.incarnation <= r.incarnation) return false;
-    // Incarnations it moved up, less the one a metadata change took: its refutations.
+    // Back from an accusation: the incarnations it moved up, less the one a metadata change took,
+    // are its refutations. An alive above an alive (a forged or bit-flipped one among them) is none.
     const metaChanged = !sameBytes(r.meta, m.meta);
-    const refutations = m.incarnation - r.incarnation - (metaChanged ? 1 : 0);
+    const refutations = r.accused ? m.incarnation - r.incarnation - (metaChanged ? 1 : 0) : 0;
     r.incarnation = m.incarnation;
+    r.accused = false;
     if (metaChanged) r.meta = Uint8Array.from(m.meta);
     return refutations > 0 && this.count(r, refutations, nowMs);
+  }
+
+  /** This node is about to refute an accusation of itself: its next incarnation is a refutation. */
+  selfAccused(name: string): void {
+    const r = this.records.get(name);
+    if (r !== undefined) r.accused = true;
   }
 
   /** The next tick boundary, while a suppressed member waits for its release there; else null. */
@@ -215,11 +229,12 @@ export class FlapDamping {
     r.meta = Uint8Array.from(m.meta);
     r.address = m.address;
     r.flaps = 0;
+    r.accused = false;
   }
 
   private add(m: ObservedMember): void {
     if (this.records.size >= this.opts.maxMembers) this.forgetLowest();
-    this.records.set(m.name, { value: 0, atTick: -Infinity, suppressed: false, incarnation: m.incarnation, meta: Uint8Array.from(m.meta), address: m.address, flaps: 0 });
+    this.records.set(m.name, { value: 0, atTick: -Infinity, suppressed: false, incarnation: m.incarnation, meta: Uint8Array.from(m.meta), address: m.address, flaps: 0, accused: false });
   }
 
   /** Makes room: the member with the lowest score goes (it is tracked again from its next alive). */

@@ -30,6 +30,8 @@ export interface LeadershipNode {
   userMessageBudgetBytes(): number;
   evidenceOf(names: Iterable<string>): Uint8Array[];
   mergeEvidence(messages: readonly Uint8Array[]): void;
+  /** Called before this node refutes a suspect or dead message about itself (flap damping counts its own flaps). */
+  onSelfAccused?(listener: () => void): () => void;
 }
 
 export interface LeadershipOptions {
@@ -160,6 +162,7 @@ export class Leadership {
   private dampingTimer: TimerHandle | null = null;
   private dampingTimerAtMs = Infinity;
   private stopped = false;
+  private unsubscribeSelfAccused: (() => void) | null = null;
   private readonly onSelfDamped: ((suppressed: boolean) => void) | null;
   private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
 
@@ -249,7 +252,11 @@ export class Leadership {
 
   /** Loads the current member list (at start) and begins the protocol. */
   start(): void {
-    if (this.damping !== null) for (const m of this.node.members()) this.damping.observed(dampingViewOf(m), true, this.dampingClockMs());
+    const damping = this.damping;
+    if (damping !== null) {
+      for (const m of this.node.members()) damping.observed(dampingViewOf(m), true, this.dampingClockMs());
+      this.unsubscribeSelfAccused = this.node.onSelfAccused?.(() => damping.selfAccused(this.node.name)) ?? null;
+    }
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const m of this.node.members()) this.track(m);
@@ -266,6 +273,7 @@ export class Leadership {
     this.unsubscribe?.();
     this.dampingTimer?.cancel();
     this.dampingTimer = null;
+    this.unsubscribeSelfAccused?.();
   }
 
   /** A member's flap-damping score and decision here (null when damping is off). */

@@ -106,6 +106,8 @@ function runFlaps(seed: number, damped: boolean, hasher: Hasher): FlapRun {
     const movesBefore = moves;
     c.pause(victim);
     c.runUntil(() => seenBy('dead'), 60_000, 50, `cycle ${cycle}: the stalled member declared dead everywhere`);
+    // Its successors hold its partitions before it returns (unwritable() skips the paused member).
+    c.runUntil(() => oc.unwritable().length === 0, 30_000, 50, `cycle ${cycle}: successors hold every partition`);
     c.resume(victim);
     c.runUntil(() => seenBy('alive') && nobodySuspect(), 30_000, 50, `cycle ${cycle}: the refutation reaches everyone`);
     c.run(SETTLE_MS);

@@ -1,5 +1,6 @@
 // Flap damping's score: refutations counted from the member's incarnations
-// (the same count whichever alive messages a member happened to see), decay on
+// after an accusation (the same count whichever alive messages a member
+// happened to see), its own refutations counted by a node itself, decay on
 // tick stamps, hysteresis between the two thresholds, the ceiling, resets for a
 // new process, and penalty 0 turning it off.
 import { test } from 'node:test';
@@ -64,32 +65,49 @@ test('the refutation that crosses the threshold suppresses at once; release come
   assert.equal(d.nextEvaluationMs(1000 + reuseTick * 1000), null);
 });
 
-test('refutations are the incarnations a member moved up less its metadata changes: a member that saw every alive and one that saw only the last count the same', () => {
+test('refutations are the incarnations a member moved up after an accusation, less its metadata changes: a member that saw every alive and one that saw only the last count the same', () => {
   const everyAlive = tracked(new FlapDamping(opts), 10);
   const lastOnly = tracked(new FlapDamping(opts), 10);
   const NEW_META = Uint8Array.of(9);
-  // 11, 12: refutations; 13: a tag change; 14, 15: refutations.
-  everyAlive.observed(member(11), false, 100);
-  everyAlive.observed(member(12, { state: 'suspect' }), false, 100);
-  everyAlive.observed(member(12), false, 100);
-  everyAlive.observed(member(13, { meta: NEW_META }), false, 100);
-  everyAlive.observed(member(14, { meta: NEW_META }), false, 100);
-  everyAlive.observed(member(14, { meta: NEW_META, state: 'dead' }), false, 100);
-  everyAlive.observed(member(15, { meta: NEW_META }), false, 100);
-  lastOnly.observed(member(15, { meta: NEW_META }), false, 900);
+  const seen = (d: FlapDamping, incarnation: number, state: ObservedMember['state'], meta = META) => d.observed(member(incarnation, { state, meta }), false, 100);
+  seen(everyAlive, 10, 'suspect');
+  seen(everyAlive, 11, 'alive');
+  seen(everyAlive, 11, 'suspect');
+  seen(everyAlive, 12, 'alive');
+  seen(everyAlive, 13, 'alive', NEW_META); // a tag change, nobody accused it
+  seen(everyAlive, 13, 'dead', NEW_META);
+  seen(everyAlive, 14, 'alive', NEW_META);
+  seen(everyAlive, 14, 'suspect', NEW_META);
+  seen(everyAlive, 15, 'alive', NEW_META);
+  // The other heard one suspicion and the last alive: 15 − 10 − 1 (the tag change) = 4.
+  seen(lastOnly, 10, 'suspect');
+  seen(lastOnly, 15, 'alive', NEW_META);
   assert.equal(everyAlive.stateOf('a', 900).flaps, 4);
   assert.equal(lastOnly.stateOf('a', 900).flaps, 4);
   assert.equal(everyAlive.stateOf('a', 900).score, lastOnly.stateOf('a', 900).score);
   assert.equal(everyAlive.isSuppressed('a'), true);
   assert.equal(lastOnly.isSuppressed('a'), true);
   // An older or repeated alive counts nothing.
-  lastOnly.observed(member(15, { meta: NEW_META }), false, 950);
-  lastOnly.observed(member(12), false, 950);
+  seen(lastOnly, 15, 'alive', NEW_META);
+  seen(lastOnly, 12, 'alive');
   assert.equal(lastOnly.stateOf('a', 950).flaps, 4);
-  // A tag change alone is not a flap.
-  const tags = tracked(new FlapDamping(opts), 1);
-  for (let i = 2; i < 10; i++) tags.observed(member(i, { meta: Uint8Array.of(i) }), false, 100);
-  assert.equal(tags.stateOf('a', 100).flaps, 0);
+  // An alive above an alive (a forged or bit-flipped incarnation, a refuted forgery) is not a flap; nor is a tag change.
+  const quiet = tracked(new FlapDamping(opts), 1);
+  quiet.observed(member(40), false, 100);
+  for (let i = 41; i < 50; i++) quiet.observed(member(i, { meta: Uint8Array.of(i) }), false, 100);
+  assert.equal(quiet.stateOf('a', 100).flaps, 0);
+});
+
+test('this node counts its own refutations of accusations, and only those', () => {
+  const d = tracked(new FlapDamping(opts), 1);
+  d.observed(member(2), false, 100); // refuted an alive about itself (a forgery): not a flap
+  assert.equal(d.stateOf('a', 100).flaps, 0);
+  for (let inc = 2; inc < 6; inc++) {
+    d.selfAccused('a');
+    d.observed(member(inc + 1), false, 200);
+  }
+  assert.equal(d.stateOf('a', 200).flaps, 4);
+  assert.equal(d.isSuppressed('a'), true);
 });
 
 test('a join (first seen, or back after a leave) or a process at another address starts from zero; a restart at the same address counts once', () => {
@@ -121,6 +139,7 @@ test('a join (first seen, or back after a leave) or a process at another address
 
 test('the score is capped, so suppression ends a bounded time after the last flap', () => {
   const d = tracked(new FlapDamping(opts));
+  d.observed(member(1, { state: 'dead' }), false, 100);
   d.observed(member(51), false, 100); // fifty refutations at once
   assert.equal(d.stateOf('a', 100).score, opts.suppressAbove * CEILING_FACTOR);
   assert.equal(d.stateOf('a', 100).flaps, 50);
@@ -146,11 +165,13 @@ test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no 
 test('tracked members are bounded (the lowest score goes first); bad settings are refused with a code', () => {
   const d = new FlapDamping({ ...opts, maxMembers: 3 });
   d.observed(member(1, { name: 'hot' }), true, 0);
+  d.observed(member(1, { name: 'hot', state: 'suspect' }), false, 0);
   d.observed(member(9, { name: 'hot' }), false, 0);
   assert.equal(d.isSuppressed('hot'), true);
   for (const name of ['b', 'c', 'd', 'e']) d.observed(member(1, { name }), true, 0);
   assert.equal(d.isSuppressed('hot'), true, 'the suppressed member is kept');
   assert.equal(d.stateOf('hot', 0).flaps, 8);
+  d.observed(member(1, { name: 'e', state: 'suspect' }), false, 0);
   d.observed(member(2, { name: 'e' }), false, 0);
   assert.equal(d.stateOf('e', 0).flaps, 1, 'the newest member is tracked');
   assert.throws(() => new FlapDamping({ ...opts, reuseBelow: 3 }), (e: unknown) => e instanceof FlapDampingConfigError && e.code === 'FLAP_DAMPING_CONFIG_INVALID');
