@@ -7,16 +7,17 @@
 //
 // Every member decides about every other member for itself, so the rule is
 // built for agreement between members that heard the same gossip:
-// - What counts is the member's own incarnation sequence. A member issues a
-//   new incarnation only to refute something said about it (an accusation, or
-//   an older or other alive about itself) or to change its metadata, one
-//   number at a time. So between two alive messages of the same process, the
-//   incarnations it moved up, less one if its metadata changed, are its
-//   refutations. Every member converges on the same incarnations (gossip, then
-//   push/pull), so every member counts the same refutations, each once, even
-//   when a suspicion was refuted before it reached them (broadcast queues drop
-//   an accusation once its refutation is queued, so counting the accusations
-//   one heard would differ from member to member).
+// - What counts is the member's own incarnation sequence after an accusation.
+//   A member issues a new incarnation only to refute something said about it
+//   or to change its metadata, one number at a time. So when a member held
+//   suspect or dead comes back, the incarnations it moved up since the last
+//   alive, less one if its metadata changed, are its refutations. Every member
+//   that saw one accusation and the final alive counts them all, even
+//   refutations of suspicions that never reached it (broadcast queues drop an
+//   accusation once its refutation is queued, so counting the accusations one
+//   heard would differ from member to member). An alive above an alive with no
+//   accusation between (a forged or bit-flipped one) counts nothing. A node
+//   counts its own flaps from the accusations of itself it refutes.
 // - A flap counts at once, and the member is suppressed as soon as its score
 //   passes the suppress threshold: the alive that carries the refutation is the
 //   same message that brings the member back, so its return and its suppression
