@@ -33,9 +33,9 @@
 //   otherwise they differ by as many ticks as the news took to reach them.
 // - A graceful leave and rejoin, or a process at another address under the same
 //   name, starts over: it is a new process. A restart at the same address
-//   refutes the incarnation the cluster holds for the old process and counts
-//   once (so a crash loop is damped like a stall loop); one restart alone does
-//   not suppress while the penalty is below the suppress threshold.
+//   counts once if the cluster had noticed the crash (held it suspect or dead)
+//   and nothing otherwise, so a crash loop is damped like a stall loop; one
+//   restart alone does not suppress while the penalty is below the threshold.
 // No I/O and no clock of its own: the caller passes the time.
 
 import { SwimdError } from '../base/errors.js';
