@@ -1,5 +1,6 @@
 // JSON shapes of the API, shared by the server, the client and the CLI.
 import type { MemberEvent, MemberSnapshot, ReachPath } from '../core/member-types.js';
+import type { DampingState } from '../partition/flap-damping.js';
 import type { LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
 import type { AgreementReport, ConfigMismatch } from '../partition/agreement.js';
 import { decodeTags } from '../wire/serf-tags.js';
@@ -16,6 +17,8 @@ export interface MemberView {
   contacted: boolean;
   /** The path this daemon's last answered probe of the member took (direct, indirect or tcp), on the daemon's monotonic clock, and how long ago. */
   reach: { path: ReachPath; atMs: number; ageMs?: number } | null;
+  /** Flap damping as this daemon scores the member (absent when damping is off): suppressed members are never primary. */
+  damping?: { score: number; suppressed: boolean; flaps: number };
 }
 
 export interface PartitionView {
@@ -52,6 +55,12 @@ function memberViewWith(m: MemberSnapshot, nowMs: number | null): MemberView {
   const r = m.reach ?? null;
   const reach = r === null ? null : nowMs !== null ? { path: r.path, atMs: Math.round(r.atMs), ageMs: Math.max(0, Math.round(nowMs - r.atMs)) } : { path: r.path, atMs: Math.round(r.atMs) };
   return { name: m.name, address: m.host, port: m.port, state: m.state, incarnation: m.incarnation, meta: tags ?? { raw: Buffer.from(m.meta).toString('base64') }, contacted: m.contacted, reach };
+}
+
+/** The member view with its flap-damping state (score rounded to 3 decimals). */
+export function withDamping(v: MemberView, d: DampingState | null): MemberView {
+  if (d === null) return v;
+  return { ...v, damping: { score: Math.round(d.score * 1000) / 1000, suppressed: d.suppressed, flaps: d.flaps } };
 }
 
 export function partitionView(p: OwnedPartition): PartitionView {

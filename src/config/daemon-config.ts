@@ -7,6 +7,7 @@ import type { Address } from '../base/env.js';
 import { parseHostOrNamePort } from '../net/host-port.js';
 import { parseDurationMs } from './duration.js';
 import { ConfigError, type ConfigFieldError } from './errors.js';
+import { FLAP_DEFAULTS } from './knobs.js';
 import { presetConfig, type ProfileName } from './presets.js';
 import { LIVE_SWIM_FIELDS, type SwimConfig } from '../base/swim-config.js';
 import { KNOB_DOCS } from './knobs.js';
@@ -42,6 +43,11 @@ export interface DaemonConfig {
     handoffTimeoutMs: number;
     /** A partition-table disagreement with a peer lasting this long is logged at warn, once per episode. */
     disagreementWarnAfterMs: number;
+    /** Flap damping (knobs.ts, PARTITION_KNOB_DOCS); penalty 0 disables it. */
+    flapPenalty: number;
+    flapSuppressAbove: number;
+    flapReuseBelow: number;
+    flapHalfLifeMs: number;
   };
   api: { socket: string; mode: number; watchQueueDepth: number; watchQueueBytes: number; maxConnections: number; maxSessions: number; monitorQueueBytes: number };
   log: { level: LogLevel; format: LogFormat };
@@ -101,6 +107,15 @@ class Checker {
     if (v === undefined) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       this.bad(field, `expected an integer from ${min} to ${max}`, v);
+      return undefined;
+    }
+    return v;
+  }
+  num(obj: Obj, key: string, field: string, min: number, max: number): number | undefined {
+    const v = obj[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      this.bad(field, `expected a number from ${min} to ${max}`, v);
       return undefined;
     }
     return v;
@@ -229,7 +244,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     else swim.memberNamePattern = pat as string;
   }
 
-  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout', 'disagreementWarnAfter']);
+  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout', 'disagreementWarnAfter', 'flapPenalty', 'flapSuppressAbove', 'flapReuseBelow', 'flapHalfLife']);
   const strategy = p.strategy ?? 'rendezvous';
   if (strategy !== 'rendezvous' && strategy !== 'modulo') c.bad('partitions.strategy', 'expected rendezvous or modulo', strategy);
   let eps: number | null = null;
@@ -250,7 +265,14 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     requireSession: c.bool(p, 'requireSession', 'partitions.requireSession') ?? false,
     handoffTimeoutMs: c.duration(p, 'handoffTimeout', 'partitions.handoffTimeout', 0) ?? 5_000,
     disagreementWarnAfterMs: c.duration(p, 'disagreementWarnAfter', 'partitions.disagreementWarnAfter', 0) ?? defaultDisagreementWarnAfterMs(swim.pushPullIntervalMs),
+    flapPenalty: c.num(p, 'flapPenalty', 'partitions.flapPenalty', 0, 1000) ?? FLAP_DEFAULTS.penalty,
+    flapSuppressAbove: c.num(p, 'flapSuppressAbove', 'partitions.flapSuppressAbove', 0.001, 1_000_000) ?? FLAP_DEFAULTS.suppressAbove,
+    flapReuseBelow: c.num(p, 'flapReuseBelow', 'partitions.flapReuseBelow', 0.001, 1_000_000) ?? FLAP_DEFAULTS.reuseBelow,
+    flapHalfLifeMs: c.duration(p, 'flapHalfLife', 'partitions.flapHalfLife', 1000) ?? FLAP_DEFAULTS.halfLifeMs,
   };
+  if (partitions.flapPenalty > 0 && partitions.flapReuseBelow >= partitions.flapSuppressAbove) {
+    c.bad('partitions.flapReuseBelow', `expected less than partitions.flapSuppressAbove (${partitions.flapSuppressAbove})`, partitions.flapReuseBelow);
+  }
   if (p.quorum === undefined || p.quorum === null) {
     c.bad('partitions.quorum', 'required: the grants a partition epoch needs, more than half of the eligible members (2 of 3, 3 of 5)', p.quorum ?? null);
   } else {

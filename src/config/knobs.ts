@@ -264,6 +264,60 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
   },
 ];
 
+/**
+ * Flap damping's defaults. Four refutations within about 45 s suppress a member
+ * (1 + 2^(−15/60) + 2^(−30/60) + 2^(−45/60) ≈ 3.1 > 3), which one restart or a
+ * rare stall never reaches; after its last flap a member suppressed at a score
+ * just above 3 is eligible again about one minute later (60 s · log2(3.1 / 1.5)),
+ * and at most two half-lives later (the score is capped at 2 × suppressAbove).
+ */
+export const FLAP_DEFAULTS = { penalty: 1, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: 60_000 } as const;
+
+/** Knobs of the partitions section documented in the same table, with one default for every profile. */
+export interface PartitionKnobDoc {
+  readonly key: string;
+  readonly kind: 'duration' | 'number';
+  readonly defaultValue: number;
+  readonly sentence: string;
+  readonly formula: string;
+  readonly tradeOff: string;
+}
+
+export const PARTITION_KNOB_DOCS: readonly PartitionKnobDoc[] = [
+  {
+    key: 'partitions.flapPenalty',
+    kind: 'number',
+    defaultValue: FLAP_DEFAULTS.penalty,
+    sentence: 'Flap damping: score a member gets for each refutation, i.e. each incarnation it moves up other than for a metadata change (it was suspected or declared dead and answered); 0 disables damping.',
+    formula: 'score = Σ penalty · 2^(−age / flapHalfLife) over counted flaps, capped at 2 × flapSuppressAbove',
+    tradeOff: 'Higher suppresses after fewer flaps; every member must use the same damping settings or their tables differ.',
+  },
+  {
+    key: 'partitions.flapSuppressAbove',
+    kind: 'number',
+    defaultValue: FLAP_DEFAULTS.suppressAbove,
+    sentence: 'Above this score a member is not eligible for primary (it stays a member and a replica, as when drained).',
+    formula: 'with penalty 1: about flapSuppressAbove + 1 flaps within one half-life',
+    tradeOff: 'Lower stops a flapping member from taking primaries back sooner; too low suppresses a member after a few ordinary stalls.',
+  },
+  {
+    key: 'partitions.flapReuseBelow',
+    kind: 'number',
+    defaultValue: FLAP_DEFAULTS.reuseBelow,
+    sentence: 'A suppressed member becomes eligible for primary again once its score falls below this (must be below flapSuppressAbove).',
+    formula: 'time to reuse after the last flap = flapHalfLife · log2(score / flapReuseBelow)',
+    tradeOff: 'Lower keeps a member out longer (more hysteresis); higher returns it sooner and risks another round of moves.',
+  },
+  {
+    key: 'partitions.flapHalfLife',
+    kind: 'duration',
+    defaultValue: FLAP_DEFAULTS.halfLifeMs,
+    sentence: 'The score halves every half-life, on ticks of flapHalfLife / 16 of the wall clock: a flap is stamped with its tick and a suppressed member is released only at a tick boundary, the same instant on every member.',
+    formula: 'tick = flapHalfLife / 16; suppression starts with the flap that crosses the threshold',
+    tradeOff: 'Longer remembers flaps longer (slower reuse); shorter forgets a slow flapper between flaps.',
+  },
+];
+
 function formatValue(doc: KnobDoc, cfg: SwimConfig): string {
   const v = cfg[doc.field];
   if (doc.kind === 'duration') return formatDurationMs(v as number);
@@ -285,6 +339,10 @@ export function isLive(doc: KnobDoc): boolean {
 /** The README's knob table, in Markdown. */
 export function renderKnobTable(): string {
   const rows = KNOB_DOCS.map((d) => `| \`${d.key}\` | ${defaultsOf(d)} | ${isLive(d) ? 'live' : 'restart'} | ${d.sentence} | ${d.formula} | ${d.tradeOff} |`);
+  for (const d of PARTITION_KNOB_DOCS) {
+    const value = d.kind === 'duration' ? formatDurationMs(d.defaultValue) : String(d.defaultValue);
+    rows.push(`| \`${d.key}\` | ${value} | restart | ${d.sentence} | ${d.formula} | ${d.tradeOff} |`);
+  }
   return ['| key | lan / wan / local | on SIGHUP | what it does | formula | trade-off |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 

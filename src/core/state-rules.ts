@@ -24,6 +24,7 @@ export class StateRules {
   /** Members whose running suspicion a refused probe shortened (a subset of suspicions' keys). */
   private readonly refusalBacked = new Set<string>();
   private readonly listeners = new Set<(ev: MemberEvent) => void>();
+  private readonly selfAccusedListeners = new Set<() => void>();
   private refuteGossipPending = false;
   private lastReassertAtMs = -Infinity;
   private readonly corrected = new Map<string, number>();
@@ -67,6 +68,26 @@ export class StateRules {
     this.ctx.stats.addressReverts++;
     this.emit({ kind: 'update', member: snapshotOf(m) });
     return true;
+  }
+
+  /**
+   * Called before this node refutes a suspect or dead message about itself (not
+   * an alive about itself): flap damping counts these refutations as its own flaps.
+   */
+  onSelfAccused(listener: () => void): () => void {
+    this.selfAccusedListeners.add(listener);
+    return () => this.selfAccusedListeners.delete(listener);
+  }
+
+  private noteSelfAccused(): void {
+    for (const l of this.selfAccusedListeners) {
+      try {
+        l();
+      } catch (err) {
+        countDrop(this.ctx.stats, 'listener-error');
+        this.ctx.log.log('error', 'self-accusation listener failed', { err: String(err) });
+      }
+    }
   }
 
   on(listener: (ev: MemberEvent) => void): () => void {
@@ -172,6 +193,7 @@ export class StateRules {
     }
     if (m.state !== 'alive') return;
     if (s.node === ctx.name) {
+      this.noteSelfAccused();
       this.refute(s.incarnation);
       return;
     }
@@ -233,6 +255,7 @@ export class StateRules {
     this.stopSuspicion(d.node);
     if (isDeadOrLeft(m)) return;
     if (d.node === ctx.name && !ctx.life.leaving) {
+      this.noteSelfAccused();
       this.refute(d.incarnation);
       return;
     }

@@ -219,6 +219,11 @@ export class SwimNode {
     return this.rules.on(listener);
   }
 
+  /** Called before this node refutes a suspect or dead message about itself. */
+  onSelfAccused(listener: () => void): () => void {
+    return this.rules.onSelfAccused(listener);
+  }
+
   /**
    * Called at the start of every protocol period with how late it started
    * (a busy event loop delays the probe timer) and the period it was due after.

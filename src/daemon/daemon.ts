@@ -10,7 +10,8 @@ import { eligibilityOf, Leadership } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';
 import { wireEventPipeline } from './pipeline.js';
 import { startApiServer } from '../api/server.js';
-import { memberView, memberViewAt, partitionsView, type WatchLine } from '../api/views.js';
+import { memberView, memberViewAt, partitionsView, withDamping, type WatchLine } from '../api/views.js';
+import { FlapDamping } from '../partition/flap-damping.js';
 import { WatchHub } from '../api/watch.js';
 import { SessionHub } from '../api/session.js';
 import { SelfTags } from './self-tags.js';
@@ -56,6 +57,13 @@ export class Daemon {
     const advertise = cfg.node.advertise === null ? null : await resolveAddressOnce(cfg.node.advertise, 'node.advertise', lookup);
     const tableConfig = { partitions: cfg.partitions.count, replicas: cfg.partitions.replicas, strategy: cfg.partitions.strategy };
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
+    const damping = new FlapDamping({
+      penalty: cfg.partitions.flapPenalty,
+      suppressAbove: cfg.partitions.flapSuppressAbove,
+      reuseBelow: cfg.partitions.flapReuseBelow,
+      halfLifeMs: cfg.partitions.flapHalfLifeMs,
+      maxMembers: cfg.swim.maxMembers,
+    });
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
       replicas: cfg.partitions.replicas,
@@ -64,6 +72,7 @@ export class Daemon {
       quorum: 0,
       failoverOnSuspect: cfg.partitions.failoverOnSuspect,
       eligible: eligibility,
+      suppressed: (name) => damping.isSuppressed(name),
       ...(cfg.partitions.boundedLoadEpsilon !== null ? { boundedLoadEpsilon: cfg.partitions.boundedLoadEpsilon } : {}),
     });
     // Grants are durable before they are sent; a directory in use by another daemon stops this one here.
@@ -128,6 +137,10 @@ export class Daemon {
         store,
         log: (level, msg, fields) => log[level](fields ?? {}, msg),
         observeClaimMs: (ms) => metrics.claimRound.observe(ms / 1000),
+        damping,
+        // Damping decisions change at wall-clock ticks, the same instants on every member.
+        dampingClockMs: () => Date.now(),
+        onSelfDamped: (on) => tags.setDamped(on),
       },
     );
     let watchRef: WatchHub | null = null;
@@ -160,7 +173,7 @@ export class Daemon {
           config: Object.fromEntries(LIVE_SWIM_KEYS.map((k) => [k, live[k]])),
         };
       },
-      members: () => node.members().map(memberViewAt(agent.env.scheduler)),
+      members: () => node.members().map((m) => withDamping(memberViewAt(agent.env.scheduler)(m), leadership.dampingOf(m.name))),
       partitions: () => ({ ...partitionsView(leadership.snapshot()), agreement: agreement.report(), configMismatches: agreement.agreement.configMismatches() }),
       partitionDetail: (id) => ({ ...leadership.ownership!.detail(id), rightful: engine.primaryOf(id) }),
       owned: () => {

@@ -7,7 +7,7 @@
 import { META_MAX_BYTES } from '../wire/messages.js';
 import { encodeTags } from '../wire/serf-tags.js';
 import { OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
-import { APP_TAG } from '../partition/members.js';
+import { APP_TAG, DAMPED_TAG } from '../partition/members.js';
 import { SwimdError } from '../base/errors.js';
 import { TABLE_CONFIG_TAG } from '../partition/agreement.js';
 
@@ -18,13 +18,15 @@ export class TagError extends SwimdError {
   }
 }
 
-const RESERVED = new Set([OWNERSHIP_TAG, APP_TAG, TABLE_CONFIG_TAG]);
+const RESERVED = new Set([OWNERSHIP_TAG, APP_TAG, TABLE_CONFIG_TAG, DAMPED_TAG]);
 const MAX_TAG_BYTES = 128;
 
 export class SelfTags {
   private user: Record<string, string>;
   /** With partitions.requireSession: does the application beside this daemon have a live session? */
   private appUp: boolean;
+  /** Flap damping suppresses this member in its own view (advertised so that newcomers agree). */
+  private damped = false;
 
   constructor(
     configured: Record<string, string>,
@@ -78,8 +80,15 @@ export class SelfTags {
     this.apply(this.encode(this.user, this.appUp));
   }
 
+  /** Flap damping suppressed or released this member in its own view. */
+  setDamped(on: boolean): void {
+    if (on === this.damped) return;
+    this.damped = on;
+    this.apply(this.encode(this.user, this.appUp));
+  }
+
   private full(user: Record<string, string>, appUp: boolean): Record<string, string> {
-    return { ...user, ...this.own, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...(this.requireSession ? { [APP_TAG]: appUp ? 'up' : 'down' } : {}) };
+    return { ...user, ...this.own, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...(this.requireSession ? { [APP_TAG]: appUp ? 'up' : 'down' } : {}), ...(this.damped ? { [DAMPED_TAG]: '1' } : {}) };
   }
 
   private encode(user: Record<string, string>, appUp: boolean): Uint8Array {

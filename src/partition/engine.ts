@@ -47,6 +47,11 @@ export interface PartitionOptions {
    * tags; others (Serf agents, tooling) are ignored. Undefined: every member.
    */
   eligible?: (m: PartitionMember) => boolean;
+  /**
+   * Members flap damping keeps from being primary (flap-damping.ts): treated as
+   * drained. When the answer changes the caller applies an update event for the member.
+   */
+  suppressed?: (name: string) => boolean;
 }
 
 export interface PartitionAssignment {
@@ -300,7 +305,7 @@ export class PartitionEngine {
   applyMembers(list: readonly (MemberSnapshot | PartitionMember)[]): PartitionDiff {
     // Many members may become eligible at once: the full ranking below rebuilds every list instead.
     this.candEpoch++;
-    for (const x of list) this.record('zone' in x ? x : partitionMemberOf(x));
+    for (const x of list) this.record(this.damped('zone' in x ? x : partitionMemberOf(x)));
     const names = new Set(list.map((x) => x.name));
     for (let slot = 0; slot < this.names.length; slot++) {
       const m = this.entries[slot];
@@ -318,7 +323,7 @@ export class PartitionEngine {
 
   /** Applies one member event, recomputing only what it can change. */
   applyEvent(ev: MemberEvent): PartitionDiff {
-    const next = partitionMemberOf(ev.member);
+    const next = this.damped(partitionMemberOf(ev.member));
     const known = this.slotOf.get(next.name);
     const before = known === undefined ? undefined : this.entries[known];
     const quorumBefore = this.quorumOk();
@@ -357,6 +362,11 @@ export class PartitionEngine {
       }
     }
     return this.publish();
+  }
+
+  /** A member flap damping suppresses is drained: a replica, never primary. */
+  private damped(m: PartitionMember): PartitionMember {
+    return !m.drain && this.opts.suppressed?.(m.name) === true ? { ...m, drain: true } : m;
   }
 
   /** Records a member's latest state; returns its slot. */

@@ -7,9 +7,10 @@
 // `fencing: 'view'` is the older zero-round-trip token (the view version) and
 // is kept only so the simulator can show what it breaks; it is not offered in
 // the daemon's configuration.
-import type { Address, Random, Scheduler } from '../base/env.js';
+import type { Address, Random, Scheduler, TimerHandle } from '../base/env.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import type { PartitionEngine } from './engine.js';
+import type { DampingState, FlapDamping, ObservedMember } from './flap-damping.js';
 import type { GrantStore } from './grant-store.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
@@ -30,6 +31,8 @@ export interface LeadershipNode {
   userMessageBudgetBytes(): number;
   evidenceOf(names: Iterable<string>): Uint8Array[];
   mergeEvidence(messages: readonly Uint8Array[]): void;
+  /** Called before this node refutes a suspect or dead message about itself (flap damping counts its own flaps). */
+  onSelfAccused?(listener: () => void): () => void;
 }
 
 export interface LeadershipOptions {
@@ -82,6 +85,10 @@ export interface LeadershipDiff {
 }
 
 export type LeadershipListener = (snap: LeadershipSnapshot, diff: LeadershipDiff) => void;
+
+function dampingViewOf(m: MemberSnapshot): ObservedMember {
+  return { name: m.name, state: m.state, incarnation: m.incarnation, meta: m.meta, address: `${m.host}:${m.port}` };
+}
 
 /** The engine's eligibility predicate for these options: the selector's tags (and, granted, the ownership tag). */
 export function eligibilityOf(opts: Pick<LeadershipOptions, 'fencing' | 'eligibleTags'>): (m: PartitionMember) => boolean {
@@ -158,6 +165,14 @@ export class Leadership {
   private tableChangedAtMs: number;
   private readonly scheduler: Scheduler;
   private readonly unsubscribe: (() => void) | null = null;
+  private readonly damping: FlapDamping | null;
+  private readonly dampingClockMs: () => number;
+  private dampingTimer: TimerHandle | null = null;
+  private dampingTimerAtMs = Infinity;
+  private stopped = false;
+  private unsubscribeSelfAccused: (() => void) | null = null;
+  private readonly onSelfDamped: ((suppressed: boolean) => void) | null;
+  private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
 
   constructor(
     readonly opts: LeadershipOptions,
@@ -169,8 +184,19 @@ export class Leadership {
       store: GrantStore | null;
       log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
       observeClaimMs?: (ms: number) => void;
+      /** Flap damping; the engine must read its decisions (PartitionOptions.suppressed). */
+      damping?: FlapDamping;
+      /** The clock damping's ticks follow, shared between members (wall clock; virtual time in the simulator). Default: the scheduler's. */
+      dampingClockMs?: () => number;
+      /** Damping suppressed or released this member in its own view: it advertises that (DAMPED_TAG), for members that missed its flaps. */
+      onSelfDamped?: (suppressed: boolean) => void;
     },
   ) {
+    this.scheduler = env.scheduler;
+    this.damping = env.damping?.enabled ? env.damping : null;
+    this.dampingClockMs = env.dampingClockMs ?? (() => env.scheduler.nowMs());
+    this.log = env.log ?? null;
+    this.onSelfDamped = env.onSelfDamped ?? null;
     const P = engine.opts.partitions;
     this.stride = engine.rowWidth();
     this.scratch = new Int32Array(this.stride);
@@ -185,7 +211,6 @@ export class Leadership {
     this.dirtyList = new Int32Array(P);
     this.isDirty = new Uint8Array(P);
     this.checksum = new TableChecksum(P);
-    this.scheduler = env.scheduler;
     this.tableChangedAtMs = env.scheduler.nowMs();
     if (opts.fencing === 'granted') {
       if (env.store === null) throw new Error('granted fencing needs a grant store');
@@ -237,6 +262,11 @@ export class Leadership {
 
   /** Loads the current member list (at start) and begins the protocol. */
   start(): void {
+    const damping = this.damping;
+    if (damping !== null) {
+      for (const m of this.node.members()) damping.observed(dampingViewOf(m), true, this.dampingClockMs());
+      this.unsubscribeSelfAccused = this.node.onSelfAccused?.(() => damping.selfAccused(this.node.name)) ?? null;
+    }
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const m of this.node.members()) this.track(m);
@@ -248,8 +278,27 @@ export class Leadership {
   }
 
   stop(): void {
+    this.stopped = true;
     this.ownership?.stop();
     this.unsubscribe?.();
+    this.dampingTimer?.cancel();
+    this.dampingTimer = null;
+    this.unsubscribeSelfAccused?.();
+  }
+
+  /** A member's flap-damping score and decision here (null when damping is off). */
+  dampingOf(name: string): DampingState | null {
+    return this.damping === null ? null : this.damping.stateOf(name, this.dampingClockMs());
+  }
+
+  /** Members flap damping keeps from being primary now. */
+  dampedMembers(): number {
+    return this.damping?.suppressedMembers() ?? 0;
+  }
+
+  /** Flaps counted since start (a monotonic count). */
+  flapsCounted(): number {
+    return this.damping?.flapsCounted ?? 0;
   }
 
   on(listener: LeadershipListener): () => void {
@@ -259,6 +308,11 @@ export class Leadership {
 
   /** Applies one member event: placement first, then ownership, then what is published. */
   applyEvent(ev: MemberEvent): void {
+    if (this.damping !== null) {
+      // Before the engine reads the event: a member back with the refutation that crosses the threshold returns suppressed, in one change.
+      if (this.damping.observed(dampingViewOf(ev.member), ev.kind === 'join', this.dampingClockMs())) this.dampingFlipped(ev.member.name);
+      this.scheduleDamping();
+    }
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
@@ -339,6 +393,41 @@ export class Leadership {
   }
 
   private snapshotCache: LeadershipSnapshot | null = null;
+
+  private dampingFlipped(name: string): void {
+    const st = this.damping!.stateOf(name, this.dampingClockMs());
+    this.log?.('info', st.suppressed ? 'flapping member suppressed: not eligible for primary' : 'flap damping released a member: eligible for primary again', { member: name, score: Math.round(st.score * 1000) / 1000, flaps: st.flaps });
+    if (name !== this.node.name || this.onSelfDamped === null) return;
+    // Not from inside an event: the tag change is a member event of its own.
+    const advertise = this.onSelfDamped;
+    this.scheduler.setTimer(0, () => {
+      if (!this.stopped) advertise(this.damping!.isSuppressed(name));
+    });
+  }
+
+  /** Keeps one timer at the next tick boundary while a damping decision may change there. */
+  private scheduleDamping(): void {
+    const d = this.damping!;
+    if (this.stopped) return;
+    const now = this.dampingClockMs();
+    const at = d.nextEvaluationMs(now);
+    if (at === null || (this.dampingTimer !== null && this.dampingTimerAtMs <= at)) return;
+    this.dampingTimer?.cancel();
+    this.dampingTimerAtMs = at;
+    this.dampingTimer = this.scheduler.setTimer(Math.max(0, at - now), () => {
+      this.dampingTimer = null;
+      this.dampingTimerAtMs = Infinity;
+      if (this.stopped) return;
+      const flipped = d.evaluate(this.dampingClockMs());
+      // As for a tag change: the member's current snapshot again, now read with the new decision.
+      for (const name of flipped) {
+        this.dampingFlipped(name);
+        const m = this.node.member(name);
+        if (m !== undefined) this.applyEvent({ kind: 'update', member: m });
+      }
+      this.scheduleDamping();
+    });
+  }
 
   private quorumState(): 'ok' | 'no-quorum' {
     if (this.ownership) return this.ownership.quorumOk() ? 'ok' : 'no-quorum';

@@ -5,8 +5,10 @@
 import type { SwimConfig } from '../base/swim-config.js';
 import { SeededRandom } from '../core/prng.js';
 import { PartitionEngine, type Hasher } from '../partition/engine.js';
+import { FlapDamping, type FlapDampingOptions } from '../partition/flap-damping.js';
 import { MemoryGrantStore } from '../partition/grant-store.js';
 import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
+import { DAMPED_TAG } from '../partition/members.js';
 import { encodeTags } from '../wire/serf-tags.js';
 import { SimCluster, type SimMember } from './cluster.js';
 import { HistoryChecker } from './history.js';
@@ -23,6 +25,8 @@ export interface OwnershipClusterOptions {
   writeEveryMs?: number;
   claimTimeoutMs?: number;
   failoverOnSuspect?: boolean;
+  /** Flap damping on every member (off when absent); ticks follow the shared virtual clock. */
+  damping?: Omit<FlapDampingOptions, 'maxMembers'>;
 }
 
 interface Proc {
@@ -31,6 +35,7 @@ interface Proc {
 }
 
 export class OwnershipCluster {
+  private static readonly TAGS = { [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, role: 'app' };
   readonly cluster: SimCluster;
   readonly checker = new HistoryChecker();
   private readonly procs = new Map<string, Proc>();
@@ -47,7 +52,7 @@ export class OwnershipCluster {
     private readonly hasher: Hasher,
   ) {
     this.random = new SeededRandom((opts.seed ^ 0x6f776e) >>> 0);
-    const meta = encodeTags({ [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, role: 'app' });
+    const meta = encodeTags(OwnershipCluster.TAGS);
     this.cluster = new SimCluster({
       seed: opts.seed,
       size: opts.size,
@@ -139,6 +144,7 @@ export class OwnershipCluster {
     else this.stores.set(m.name, (store = new MemoryGrantStore()));
     const fencing = this.opts.fencing;
     const eligibleTags = { role: 'app' };
+    const damping = this.opts.damping ? new FlapDamping({ ...this.opts.damping, maxMembers: this.opts.config.maxMembers }) : undefined;
     const engine = new PartitionEngine(
       {
         partitions: this.opts.partitions,
@@ -147,6 +153,7 @@ export class OwnershipCluster {
         quorum: fencing === 'view' ? this.opts.quorum : 0,
         failoverOnSuspect: this.opts.failoverOnSuspect ?? false,
         eligible: eligibilityOf({ fencing, eligibleTags }),
+        ...(damping ? { suppressed: (name: string) => damping.isSuppressed(name) } : {}),
       },
       this.hasher,
     );
@@ -155,7 +162,18 @@ export class OwnershipCluster {
       { fencing, quorum: this.opts.quorum, eligibleTags, claimTimeoutMs, claimBackoffMaxMs: claimTimeoutMs * 4, syncIntervalMs: this.opts.config.probeIntervalMs * 2 },
       engine,
       m.node,
-      { scheduler: m.scheduler, random: this.random.fork(), store },
+      {
+        scheduler: m.scheduler,
+        random: this.random.fork(),
+        store,
+        ...(damping
+          ? {
+              damping,
+              dampingClockMs: () => this.cluster.nowMs(),
+              onSelfDamped: (on: boolean) => m.node.setMeta(encodeTags({ ...OwnershipCluster.TAGS, ...(on ? { [DAMPED_TAG]: '1' } : {}) })),
+            }
+          : {}),
+      },
     );
     m.node.on((ev) => leadership.applyEvent(ev));
     leadership.start();

@@ -6,6 +6,7 @@
 import { lanConfig, localConfig } from '../config/presets.js';
 import { SeededRandom, shuffleInPlace } from '../core/prng.js';
 import type { Hasher } from '../partition/engine.js';
+import type { FlapDampingOptions } from '../partition/flap-damping.js';
 import type { Violation } from './history.js';
 import { OwnershipCluster } from './ownership-cluster.js';
 
@@ -111,9 +112,12 @@ export function describeScenario(s: Scenario): string {
   return lines.join('\n');
 }
 
-export function runScenario(s: Scenario, fencing: 'granted' | 'view', hasher: Hasher): RunResult {
+/** Flap damping as every member runs it (the daemon's defaults), or off. */
+export type VoprDamping = Omit<FlapDampingOptions, 'maxMembers'> | null;
+
+export function runScenario(s: Scenario, fencing: 'granted' | 'view', hasher: Hasher, damping: VoprDamping = null): RunResult {
   const config = s.profile === 'local' ? localConfig() : lanConfig();
-  const oc = new OwnershipCluster({ seed: s.seed, size: s.size, config, fencing, quorum: s.quorum, partitions: s.partitions }, hasher);
+  const oc = new OwnershipCluster({ seed: s.seed, size: s.size, config, fencing, quorum: s.quorum, partitions: s.partitions, ...(damping ? { damping } : {}) }, hasher);
   const c = oc.cluster;
   const name = (i: number): string => c.members[i]!.name;
   const startedAt = c.nowMs();

@@ -96,8 +96,10 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
     await waitFor(async () => (await client(1).partitions()).partitions.every((p) => p.primary !== null && p.token > 0), 10_000, 'every partition owned');
     const raw = await rawHttp(1, 'GET', '/v1/members');
     assert.equal(raw.status, 200);
-    const members = JSON.parse(raw.body).members as { name: string; meta: Record<string, string> }[];
+    const members = JSON.parse(raw.body).members as { name: string; meta: Record<string, string>; damping?: { score: number; suppressed: boolean; flaps: number } }[];
     assert.deepEqual(members.map((m) => m.name).sort(), [...NAMES].sort());
+    // Flap damping is on by default; a cluster that never stalled scores nobody.
+    assert.ok(members.every((m) => m.damping !== undefined && m.damping.score === 0 && m.damping.suppressed === false && m.damping.flaps === 0), JSON.stringify(members.map((m) => m.damping)));
     assert.deepEqual(members.find((m) => m.name === 'e2e-c')!.meta, { zone: 'z2', 'swimd-own': '1', 'swimd-pt': '32:2:r' }, 'its tags, the ownership tag every swimd member carries and its partition settings');
     const viaCli = cliJson(1, ['partitions']) as { partitions: { primary: string; token: number }[] };
     assert.equal(viaCli.partitions.length, 32);
@@ -109,7 +111,8 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
     const metrics = await rawHttp(0, 'GET', '/metrics');
     assert.match(metrics.body, /swimd_probes_total \d+/);
     // Monotonic counts are Prometheus counters (rate() works on them), not gauges.
-    for (const name of ['swimd_probes_total', 'swimd_drops_total', 'swimd_verifications_total', 'swimd_watch_resyncs_total', 'swimd_broadcasts_dropped_total', 'swimd_ownership_total']) {
+    assert.match(metrics.body, /swimd_members_damped 0/);
+    for (const name of ['swimd_flaps_total', 'swimd_probes_total', 'swimd_drops_total', 'swimd_verifications_total', 'swimd_watch_resyncs_total', 'swimd_broadcasts_dropped_total', 'swimd_ownership_total']) {
       assert.match(metrics.body, new RegExp(`# TYPE ${name} counter`), name);
     }
     // Each scrape adds what the core's count grew by: the counter follows it and never goes back.

@@ -188,3 +188,27 @@ test('partitions.disagreementWarnAfter: two push/pull intervals by default, a mi
     assert.ok(readme.includes(renderDaemonKnobRow(d) + '\n'), `README row of ${d.key} is stale: regenerate it from renderDaemonKnobRow()`);
   }
 });
+
+test('flap damping settings: defaults, numbers and a duration, reuse below suppress, errors naming the field', () => {
+  const cfg = parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2 }\n', '<text>');
+  assert.equal(cfg.partitions.flapPenalty, 1);
+  assert.equal(cfg.partitions.flapSuppressAbove, 3);
+  assert.equal(cfg.partitions.flapReuseBelow, 1.5);
+  assert.equal(cfg.partitions.flapHalfLifeMs, 60_000);
+  const set = parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2, flapPenalty: 0.5, flapSuppressAbove: 2, flapReuseBelow: 0.75, flapHalfLife: 30s }\n', '<text>');
+  assert.deepEqual([set.partitions.flapPenalty, set.partitions.flapSuppressAbove, set.partitions.flapReuseBelow, set.partitions.flapHalfLifeMs], [0.5, 2, 0.75, 30_000]);
+  assert.equal(parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2, flapPenalty: 0, flapReuseBelow: 9 }\n', '<text>').partitions.flapPenalty, 0, 'disabled: the thresholds are not checked');
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapPenalty: -1 }\n'), ['partitions.flapPenalty: expected a number from 0 to 1000']);
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapSuppressAbove: x }\n'), ['partitions.flapSuppressAbove: expected a number from 0.001 to 1000000']);
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapReuseBelow: 3 }\n'), ['partitions.flapReuseBelow: expected less than partitions.flapSuppressAbove (3)']);
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapHalfLife: 10ms }\n'), ['partitions.flapHalfLife: expected at least 1000ms']);
+});
+
+test('the flap damping knobs are documented with a sentence, a formula and a trade-off, and their defaults are the parser\'s', async () => {
+  const { PARTITION_KNOB_DOCS, FLAP_DEFAULTS } = await import('../../src/config/knobs.js');
+  assert.deepEqual(PARTITION_KNOB_DOCS.map((d) => d.key), ['partitions.flapPenalty', 'partitions.flapSuppressAbove', 'partitions.flapReuseBelow', 'partitions.flapHalfLife']);
+  const cfg = parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2 }\n', '<text>');
+  assert.deepEqual(PARTITION_KNOB_DOCS.map((d) => d.defaultValue), [cfg.partitions.flapPenalty, cfg.partitions.flapSuppressAbove, cfg.partitions.flapReuseBelow, cfg.partitions.flapHalfLifeMs]);
+  assert.equal(FLAP_DEFAULTS.penalty, cfg.partitions.flapPenalty);
+  for (const d of PARTITION_KNOB_DOCS) for (const part of [d.sentence, d.formula, d.tradeOff]) assert.ok(part.length > 10, d.key);
+});

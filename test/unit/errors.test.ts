@@ -11,6 +11,7 @@ import { GrantStoreError } from '../../src/daemon/grant-file.js';
 import { ApiError, SocketInUseError } from '../../src/api/server.js';
 import { OwnershipError } from '../../src/partition/ownership.js';
 import { PartitionConfigError } from '../../src/partition/engine.js';
+import { FlapDampingConfigError } from '../../src/partition/flap-damping.js';
 import { KeyringError, Keyring } from '../../src/wire/keyring.js';
 import { WireError } from '../../src/wire/errors.js';
 import { ClientError } from '../../src/client/client.js';
@@ -33,6 +34,7 @@ test('every error class is a SwimdError named after itself, with a stable code',
     new SocketInUseError('x'),
     new OwnershipError('OWNERSHIP_INVARIANT', 'x'),
     new PartitionConfigError('x'),
+    new FlapDampingConfigError('x'),
     new KeyringError('KEYRING_EMPTY', 'x'),
     new WireError('truncated', 'x'),
     new ClientError('x', 'NOT_FOUND', 404),
