@@ -188,3 +188,42 @@ test('partitions.disagreementWarnAfter: two push/pull intervals by default, a mi
     assert.ok(readme.includes(renderDaemonKnobRow(d) + '\n'), `README row of ${d.key} is stale: regenerate it from renderDaemonKnobRow()`);
   }
 });
+
+test('a cross-field error says which value the profile filled in and which key to set', () => {
+  const node = 'node: { name: a }\n';
+  assert.deepEqual(errorsOf(node + Q + 'profile: local\nswim: { probeInterval: 100ms }\n'), [
+    'swim.probeTimeout: 200ms comes from profile local and must be below swim.probeInterval 100ms; set swim.probeTimeout',
+  ]);
+  assert.deepEqual(errorsOf(node + Q + 'swim: { probeTimeout: 2s }\n'), [
+    'swim.probeTimeout: 2s must be below swim.probeInterval 1s (from profile lan); lower swim.probeTimeout or set swim.probeInterval',
+  ]);
+  assert.deepEqual(errorsOf(node + Q + 'profile: wan\nswim: { probeTimeout: 5s, probeInterval: 5s }\n'), [
+    'swim.probeTimeout: 5s must be below swim.probeInterval 5s; lower swim.probeTimeout or raise swim.probeInterval',
+  ]);
+  // Setting the key the message names fixes it.
+  assert.equal(parseDaemonConfig(node + Q + 'profile: local\nswim: { probeInterval: 100ms, probeTimeout: 50ms }\n', 't.yaml').swim.probeTimeoutMs, 50);
+  // The rendered message carries no "got" for a value the file never wrote.
+  try {
+    parseDaemonConfig(node + Q + 'profile: local\nswim: { probeInterval: 100ms }\n', 't.yaml');
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /set swim\.probeTimeout$/m);
+  }
+});
+
+test('an unknown key suggests the nearest known key of its own section, and lists the section when nothing is near', () => {
+  const errs = errorsOf('node: { name: a, bnd: 1 }\nprofil: lan\nswim: { probeIntervall: 1s, suspicionmult: 3 }\nlimits: { maxMember: 5 }\napi: { sockt: x, colour: blue }\npartitions: { quorum: 2, replica: 2 }\n');
+  assert.deepEqual(errs.sort(), [
+    'api.colour: unknown key (known: socket, mode)',
+    'api.sockt: unknown key; did you mean api.socket?',
+    'limits.maxMember: unknown key; did you mean limits.maxMembers?',
+    'node.bnd: unknown key; did you mean node.bind?',
+    'partitions.replica: unknown key; did you mean partitions.replicas?',
+    'profil: unknown key; did you mean profile?',
+    'swim.probeIntervall: unknown key; did you mean swim.probeInterval?',
+    'swim.suspicionmult: unknown key; did you mean swim.suspicionMult?',
+  ]);
+  // Within the same section only: a partitions.* name under swim is not "near" anything there.
+  assert.deepEqual(errorsOf('node: { name: a }\n' + Q + 'swim: { syncInterval: 1s }\n').map((e) => e.split(' (known')[0]), ['swim.syncInterval: unknown key']);
+});
