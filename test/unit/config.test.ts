@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
-import { applyOverrides, diffReloadable, loadDaemonConfigFile, parseDaemonConfig } from '../../src/config/daemon-config.js';
+import { acceptedConfigKeys, applyOverrides, diffReloadable, loadDaemonConfigFile, parseDaemonConfig, SECTION_KEYS } from '../../src/config/daemon-config.js';
+import { KNOB_DOCS } from '../../src/config/knobs.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { lanConfig, localConfig, wanConfig } from '../../src/config/presets.js';
+import { lanConfig, localConfig, presetConfig, wanConfig } from '../../src/config/presets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG_DIR = join(here, '..', '..', '..', 'config');
@@ -226,4 +227,60 @@ test('an unknown key suggests the nearest known key of its own section, and list
   ]);
   // Within the same section only: a partitions.* name under swim is not "near" anything there.
   assert.deepEqual(errorsOf('node: { name: a }\n' + Q + 'swim: { syncInterval: 1s }\n').map((e) => e.split(' (known')[0]), ['swim.syncInterval: unknown key']);
+});
+
+/** The lines of a YAML file under one top-level key (written or commented out), up to the next top-level key. */
+function sectionLines(lines: string[], section: string): string[] {
+  const tops = SECTION_KEYS[''];
+  const header = (l: string): string | null => /^(?:# )?([A-Za-z]+):/.exec(l)?.[1] ?? null;
+  const out: string[] = [];
+  let inside = false;
+  for (const l of lines) {
+    const h = header(l);
+    if (h !== null && (tops as readonly string[]).includes(h)) inside = h === section;
+    else if (inside) out.push(l);
+  }
+  return out;
+}
+
+test('the shipped config/swimd.yaml lists every key the parser accepts, and its commented values are the lan defaults', () => {
+  const lines = readFileSync(join(CONFIG_DIR, 'swimd.yaml'), 'utf8').split('\n');
+  const missing: string[] = [];
+  for (const key of acceptedConfigKeys()) {
+    const dot = key.indexOf('.');
+    if (dot < 0) {
+      if (!lines.some((l) => new RegExp(`^(?:# )?${key}:`).test(l))) missing.push(key);
+      continue;
+    }
+    const name = key.slice(dot + 1);
+    if (!sectionLines(lines, key.slice(0, dot)).some((l) => new RegExp(`^\\s+(?:#\\s*)?${name}:`).test(l) || new RegExp(`^#\\s+${name}:`).test(l))) missing.push(key);
+  }
+  assert.deepEqual(missing, [], 'keys the parser accepts that config/swimd.yaml does not mention');
+  // A commented knob shows what the lan profile sets, so the file does not mislead.
+  for (const d of KNOB_DOCS) {
+    const [section, name] = d.key.split('.') as [string, string];
+    const line = sectionLines(lines, section).find((l) => new RegExp(`^\\s+#\\s*${name}:`).test(l));
+    if (line === undefined) continue; // written out: checked by the profile test below
+    const shown = line.slice(line.indexOf(':') + 1).trim();
+    const lan = lanConfig()[d.field];
+    const expected = d.kind === 'duration' ? formatDurationMs(lan as number) : d.kind === 'string' ? JSON.stringify(lan) : String(lan);
+    assert.equal(shown, expected, `${d.key} in config/swimd.yaml`);
+  }
+});
+
+test('profile in a copy of the shipped config/swimd.yaml takes effect: the file pins no protocol timing', () => {
+  const text = readFileSync(join(CONFIG_DIR, 'swimd.yaml'), 'utf8');
+  assert.match(text, /^profile: lan$/m);
+  for (const profile of ['lan', 'wan', 'local'] as const) {
+    const cfg = parseDaemonConfig(text.replace(/^profile: lan$/m, `profile: ${profile}`), 'copy.yaml');
+    assert.equal(cfg.profile, profile);
+    assert.deepEqual(cfg.swim, presetConfig(profile), `swim.* and limits.* under profile ${profile}`);
+    // The partition timings that follow the profile follow it here too.
+    assert.equal(cfg.partitions.claimTimeoutMs, presetConfig(profile).probeTimeoutMs);
+    assert.equal(cfg.partitions.syncIntervalMs, 2 * presetConfig(profile).probeIntervalMs);
+  }
+  const lan = parseDaemonConfig(text, 'copy.yaml').swim;
+  const local = parseDaemonConfig(text.replace(/^profile: lan$/m, 'profile: local'), 'copy.yaml').swim;
+  assert.deepEqual([local.probeTimeoutMs, local.gossipIntervalMs, local.pushPullIntervalMs], [200, 100, 15_000]);
+  assert.notDeepEqual([lan.probeTimeoutMs, lan.gossipIntervalMs, lan.pushPullIntervalMs], [local.probeTimeoutMs, local.gossipIntervalMs, local.pushPullIntervalMs]);
 });
