@@ -75,6 +75,11 @@ export async function runAgent(args: AgentArgs): Promise<void> {
   try {
     daemon = await Daemon.start(cfg, (code) => process.exit(code));
   } catch (err) {
+    // A path the file names that cannot be used (api.socket) is the file's problem: exit 2, as for a bad field.
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(2);
+    }
     process.stderr.write(`swimd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }

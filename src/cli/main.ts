@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Argv } from 'yargs';
 import { SwimdClient, ClientError, type MonitorLevel } from '../client/client.js';
+import { ConfigError } from '../config/errors.js';
 import { filterMembers, parseTagFilters, pathsText, reachText, table, UsageError, watchSummary } from './table.js';
 import { formatLogLine } from '../daemon/logger.js';
 import type { PartitionsView } from '../api/views.js';
@@ -9,11 +10,12 @@ import type { PartitionsView } from '../api/views.js';
 const MEMBER_STATES = ['alive', 'suspect', 'dead', 'left'];
 const MONITOR_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
-const DEFAULT_SOCKET = process.env.SWIMD_SOCKET ?? './swimd.sock';
+const DEFAULT_SOCKET = './swimd.sock';
 
 function withClientOpts<T>(y: Argv<T>) {
   return y
-    .option('socket', { type: 'string', default: DEFAULT_SOCKET, describe: 'API socket of the local daemon (env SWIMD_SOCKET)' })
+    .option('socket', { type: 'string', describe: `API socket of the local daemon (default: api.socket of --config, else $SWIMD_SOCKET, else ${DEFAULT_SOCKET})` })
+    .option('config', { type: 'string', describe: "the agent's YAML config file: its api.socket, resolved as the agent resolves it" })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' });
 }
 
@@ -29,6 +31,14 @@ function agreementLines(p: PartitionsView): string {
     lines.push(`  settings differ: ${m.name} has count ${m.theirs.partitions}, replicas ${m.theirs.replicas}, ${m.theirs.strategy}; this member count ${m.ours.partitions}, replicas ${m.ours.replicas}, ${m.ours.strategy}`);
   }
   return lines.map((l) => l + '\n').join('');
+}
+
+/** The socket a client command talks to: --socket, else the config file's api.socket, else $SWIMD_SOCKET, else ./swimd.sock. */
+async function clientSocket(a: { socket?: string | undefined; config?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (a.socket !== undefined) return a.socket;
+  // Loaded only when asked for: most client commands never read a config file.
+  if (a.config !== undefined) return (await import('../config/daemon-config.js')).loadDaemonConfigFile(a.config).api.socket;
+  return env.SWIMD_SOCKET ?? DEFAULT_SOCKET;
 }
 
 function out(json: boolean, data: unknown, human: () => string): void {
@@ -63,12 +73,12 @@ export async function main(argv: string[]): Promise<void> {
           .option('tag', { type: 'string', array: true, describe: 'only members with tag k=v; repeatable (all must match)' }),
       async (a) => {
         const tags = parseTagFilters(a.tag ?? []);
-        const ms = filterMembers(await new SwimdClient(a.socket).members(), a.status ?? [], tags);
+        const ms = filterMembers(await new SwimdClient(await clientSocket(a)).members(), a.status ?? [], tags);
         out(a.json, ms, () => table(['NAME', 'ADDRESS', 'STATE', 'INC', 'REACH', 'META'], ms.map((m) => [m.name, `${m.address}:${m.port}`, m.state, String(m.incarnation), reachText(m.reach), Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(',')])));
       },
     )
     .command('partitions', 'show the partition table', withClientOpts, async (a) => {
-      const p = await new SwimdClient(a.socket).partitions();
+      const p = await new SwimdClient(await clientSocket(a)).partitions();
       out(a.json, p, () => `view ${p.viewVersion}, quorum ${p.quorum}, ${p.liveMembers} live, checksum ${p.checksum}\n` + agreementLines(p) + table(['ID', 'PRIMARY', 'REPLICAS', 'TOKEN'], p.partitions.map((x) => [String(x.id), x.primary ?? '-', x.replicas.join(','), String(x.token)])));
     })
     .command(
@@ -78,7 +88,7 @@ export async function main(argv: string[]): Promise<void> {
       async (a) => {
         const text = String(a.partition);
         if (!/^\d+$/.test(text)) throw new UsageError(`partition: expected a partition id (0, 1, ...), got "${text}"`);
-        const p = await new SwimdClient(a.socket).partition(Number(text));
+        const p = await new SwimdClient(await clientSocket(a)).partition(Number(text));
         out(a.json, p, () => `partition ${p.id}: primary ${p.primary ?? '-'} (token ${p.token}), replicas ${p.replicas.join(', ') || '-'}, quorum ${p.quorum}`);
       },
     )
@@ -87,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
       'partitions this member is primary or replica of, with their tokens',
       (y) => withClientOpts(y).option('role', { type: 'string', choices: ['primary', 'replica'] as const, describe: 'only this role' }),
       async (a) => {
-        const c = new SwimdClient(a.socket);
+        const c = new SwimdClient(await clientSocket(a));
         const [owned, all] = await Promise.all([c.owned(), c.partitions()]);
         const rows = [...owned.primary.map((id) => ({ id, role: 'primary' })), ...owned.replica.map((id) => ({ id, role: 'replica' }))]
           .filter((r) => a.role === undefined || r.role === a.role)
@@ -102,22 +112,22 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .command('watch', 'stream membership and partition changes, one line per change (--json: the raw NDJSON)', withClientOpts, async (a) => {
-      for await (const line of new SwimdClient(a.socket).watch()) process.stdout.write((a.json ? JSON.stringify(line) : watchSummary(line)) + '\n');
+      for await (const line of new SwimdClient(await clientSocket(a)).watch()) process.stdout.write((a.json ? JSON.stringify(line) : watchSummary(line)) + '\n');
     })
     .command(
       'monitor',
       "stream the daemon's log from now on (Ctrl-C stops)",
       (y) => withClientOpts(y).option('level', { type: 'string', choices: MONITOR_LEVELS, default: 'info', describe: 'lowest level shown (the daemon logs this level while the stream is open)' }),
       async (a) => {
-        for await (const line of new SwimdClient(a.socket).monitor(a.level as MonitorLevel)) process.stdout.write((a.json ? line : formatLogLine(line)) + '\n');
+        for await (const line of new SwimdClient(await clientSocket(a)).monitor(a.level as MonitorLevel)) process.stdout.write((a.json ? line : formatLogLine(line)) + '\n');
       },
     )
     .command('leave', 'make the local daemon leave the cluster and stop', withClientOpts, async (a) => {
-      const r = await new SwimdClient(a.socket).leave();
+      const r = await new SwimdClient(await clientSocket(a)).leave();
       out(a.json, r, () => 'leaving');
     })
     .command('status', 'show this member and its health', withClientOpts, async (a) => {
-      const c = new SwimdClient(a.socket);
+      const c = new SwimdClient(await clientSocket(a));
       const [self, health, owned] = await Promise.all([c.self(), c.health(), c.owned()]);
       out(a.json, { self, health, owned }, () =>
         [
@@ -144,16 +154,16 @@ export async function main(argv: string[]): Promise<void> {
             set[t.slice(0, eq)] = t.slice(eq + 1);
           }
         }
-        const tags = await new SwimdClient(a.socket).setTags(set, unset);
+        const tags = await new SwimdClient(await clientSocket(a)).setTags(set, unset);
         out(a.json, { tags }, () => Object.entries(tags).map(([k, v]) => `${k}=${v}`).join('\n'));
       },
     )
     .command('drain', 'stop being primary of anything (stays a member and a replica); partitions move at once', withClientOpts, async (a) => {
-      const tags = await new SwimdClient(a.socket).setTags({ drain: 'true' });
+      const tags = await new SwimdClient(await clientSocket(a)).setTags({ drain: 'true' });
       out(a.json, { tags }, () => 'draining');
     })
     .command('undrain', 'become eligible for primary again', withClientOpts, async (a) => {
-      const tags = await new SwimdClient(a.socket).setTags({}, ['drain']);
+      const tags = await new SwimdClient(await clientSocket(a)).setTags({}, ['drain']);
       out(a.json, { tags }, () => 'eligible for primary');
     })
     .command('keygen', 'print a new base64 AES-256 key for security.keys', (y) => y, () => {
@@ -170,6 +180,10 @@ export async function main(argv: string[]): Promise<void> {
     .fail((msg, err) => {
       if (err instanceof UsageError) {
         process.stderr.write(`swimd: ${err.message} (see swimd --help)\n`);
+        process.exit(2);
+      }
+      if (err instanceof ConfigError) {
+        process.stderr.write(`swimd: ${err.message}\n`);
         process.exit(2);
       }
       if (err instanceof ClientError) {

@@ -5,7 +5,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Address } from '../base/env.js';
 import { parseHostOrNamePort } from '../net/host-port.js';
-import { parseDurationMs } from './duration.js';
+import { formatDurationMs, parseDurationMs } from './duration.js';
 import { ConfigError, type ConfigFieldError } from './errors.js';
 import { FLAP_DEFAULTS } from './knobs.js';
 import { presetConfig, type ProfileName } from './presets.js';
@@ -66,6 +66,49 @@ export function defaultDisagreementWarnAfterMs(pushPullIntervalMs: number): numb
 
 /** limits.* keys the daemon reads itself (API and watch bounds), beside the core's in the knob table. */
 const DAEMON_LIMIT_KEYS = ['watchQueueDepth', 'maxApiConnections', 'maxSessions', 'watchQueueBytes', 'monitorQueueBytes'];
+/** Keys each section accepts besides the knob table's swim.* and limits.* rows: the parser and the shipped-file test read this list. */
+export const SECTION_KEYS = {
+  '': ['node', 'join', 'profile', 'swim', 'limits', 'partitions', 'api', 'security', 'log'],
+  node: ['name', 'bind', 'advertise', 'meta', 'dataDir'],
+  join: ['seeds', 'retryInterval', 'retryMax'],
+  partitions: ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout', 'disagreementWarnAfter', 'flapPenalty', 'flapSuppressAbove', 'flapReuseBelow', 'flapHalfLife'],
+  api: ['socket', 'mode'],
+  security: ['keys', 'label', 'verifyIncoming', 'verifyOutgoing'],
+  log: ['level', 'format'],
+} as const;
+
+/** Every dotted key the file accepts (top-level keys alone), knob-table rows included. */
+export function acceptedConfigKeys(): string[] {
+  const keys: string[] = [...SECTION_KEYS['']];
+  for (const [section, names] of Object.entries(SECTION_KEYS)) if (section !== '') for (const n of names) keys.push(`${section}.${n}`);
+  for (const d of KNOB_DOCS) keys.push(d.key);
+  for (const n of DAEMON_LIMIT_KEYS) keys.push(`limits.${n}`);
+  return keys;
+}
+
+/** Levenshtein distance, for "did you mean" on unknown keys. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known key nearest to an unknown one, when it is close enough to be a typo (case ignored). */
+export function nearestKey(unknown: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(unknown.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  // A third of the name, at least 2 edits: catches doubled letters and swaps, not unrelated words.
+  return best !== null && bestDistance <= Math.max(2, Math.floor(unknown.length / 3)) ? best : null;
+}
+
 const LOG_LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Timing knobs a running daemon applies on SIGHUP (declared once, in base/swim-config.ts); every other change needs a restart. */
@@ -79,15 +122,25 @@ class Checker {
   bad(field: string, rule: string, got: unknown): void {
     this.errors.push({ field, rule, got });
   }
-  section(root: Obj, key: string, allowed: string[]): Obj {
+  section(root: Obj, key: string, allowed: readonly string[]): Obj {
     const v = root[key];
     if (v === undefined || v === null) return {};
     if (!isObj(v)) {
       this.bad(key, 'expected a mapping', v);
       return {};
     }
-    for (const k of Object.keys(v)) if (!allowed.includes(k)) this.bad(`${key}.${k}`, `unknown key (known: ${allowed.join(', ')})`, v[k]);
+    this.unknownKeys(v, key, allowed);
     return v;
+  }
+  /** One error per key not in allowed, suggesting the nearest known key of the same section. */
+  unknownKeys(obj: Obj, section: string, allowed: readonly string[]): void {
+    const dotted = (k: string): string => (section === '' ? k : `${section}.${k}`);
+    for (const k of Object.keys(obj)) {
+      if (allowed.includes(k)) continue;
+      const near = nearestKey(k, allowed);
+      if (near !== null) this.errors.push({ field: dotted(k), rule: `unknown key; did you mean ${dotted(near)}?` });
+      else this.bad(dotted(k), `unknown key (known: ${allowed.join(', ')})`, obj[k]);
+    }
   }
   duration(obj: Obj, key: string, field: string, min: number): number | undefined {
     if (obj[key] === undefined) return undefined;
@@ -155,8 +208,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   const raw = doc.toJS() as unknown;
   const c = new Checker();
   const root: Obj = raw === null || raw === undefined ? {} : isObj(raw) ? raw : (c.bad('(root)', 'expected a mapping', raw), {});
-  const known = ['node', 'join', 'profile', 'swim', 'limits', 'partitions', 'api', 'security', 'log'];
-  for (const k of Object.keys(root)) if (!known.includes(k)) c.bad(k, `unknown key (known: ${known.join(', ')})`, root[k]);
+  c.unknownKeys(root, '', SECTION_KEYS['']);
 
   const profileRaw = root.profile ?? 'lan';
   let profile: ProfileName = 'lan';
@@ -164,7 +216,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   else c.bad('profile', 'expected one of lan, wan, local', profileRaw);
   const swim = presetConfig(profile);
 
-  const node = c.section(root, 'node', ['name', 'bind', 'advertise', 'meta', 'dataDir']);
+  const node = c.section(root, 'node', SECTION_KEYS.node);
   const name = node.name;
   if (typeof name !== 'string' || name.trim() === '' || Buffer.byteLength(name) > 128) c.bad('node.name', 'expected a non-empty name of at most 128 bytes', name);
   const bind = c.address(node.bind ?? '127.0.0.1:7946', 'node.bind') ?? { host: '127.0.0.1', port: 7946 };
@@ -184,7 +236,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   let seedField = 'join';
   let joinOpts: Obj = {};
   if (isObj(root.join)) {
-    joinOpts = c.section(root, 'join', ['seeds', 'retryInterval', 'retryMax']);
+    joinOpts = c.section(root, 'join', SECTION_KEYS.join);
     seedList = joinOpts.seeds;
     seedField = 'join.seeds';
   }
@@ -223,7 +275,16 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     }
     // String knobs (limits.memberNamePattern) have rules of their own, below.
   }
-  if (swim.probeTimeoutMs >= swim.probeIntervalMs) c.bad('swim.probeTimeout', `expected less than swim.probeInterval (${swim.probeIntervalMs}ms)`, s.probeTimeout ?? `${swim.probeTimeoutMs}ms`);
+  if (swim.probeTimeoutMs >= swim.probeIntervalMs) {
+    // Say which side the profile filled in, so the user knows which key to set.
+    const timeout = formatDurationMs(swim.probeTimeoutMs);
+    const interval = `swim.probeInterval ${formatDurationMs(swim.probeIntervalMs)}${s.probeInterval === undefined ? ` (from profile ${profile})` : ''}`;
+    const rule =
+      s.probeTimeout === undefined
+        ? `${timeout} comes from profile ${profile} and must be below ${interval}; set swim.probeTimeout`
+        : `${timeout} must be below ${interval}; lower swim.probeTimeout or ${s.probeInterval === undefined ? 'set' : 'raise'} swim.probeInterval`;
+    c.errors.push({ field: 'swim.probeTimeout', rule });
+  }
 
   const watchQueueDepth = c.int(limits, 'watchQueueDepth', 'limits.watchQueueDepth', 1, 1_000_000) ?? 1024;
   const maxApiConnections = c.int(limits, 'maxApiConnections', 'limits.maxApiConnections', 1, 100_000) ?? 256;
@@ -244,7 +305,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     else swim.memberNamePattern = pat as string;
   }
 
-  const p = c.section(root, 'partitions', ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout', 'disagreementWarnAfter', 'flapPenalty', 'flapSuppressAbove', 'flapReuseBelow', 'flapHalfLife']);
+  const p = c.section(root, 'partitions', SECTION_KEYS.partitions);
   const strategy = p.strategy ?? 'rendezvous';
   if (strategy !== 'rendezvous' && strategy !== 'modulo') c.bad('partitions.strategy', 'expected rendezvous or modulo', strategy);
   let eps: number | null = null;
@@ -286,7 +347,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     }
   }
 
-  const api = c.section(root, 'api', ['socket', 'mode']);
+  const api = c.section(root, 'api', SECTION_KEYS.api);
   let socket = './swimd.sock';
   if (api.socket !== undefined) {
     if (typeof api.socket !== 'string' || api.socket === '') c.bad('api.socket', 'expected a file path', api.socket);
@@ -300,7 +361,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     else mode = parseInt(api.mode, 8);
   }
 
-  const sec = c.section(root, 'security', ['keys', 'label', 'verifyIncoming', 'verifyOutgoing']);
+  const sec = c.section(root, 'security', SECTION_KEYS.security);
   if (sec.keys !== undefined && sec.keys !== null) {
     if (!Array.isArray(sec.keys)) c.bad('security.keys', 'expected a list of base64 keys', sec.keys);
     else swim.keys = sec.keys.flatMap((k, i) => {
@@ -326,7 +387,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   }
   if (!isAbsolute(dataDir)) dataDir = resolve(source && source !== '<text>' ? dirname(source) : process.cwd(), dataDir);
 
-  const log = c.section(root, 'log', ['level', 'format']);
+  const log = c.section(root, 'log', SECTION_KEYS.log);
   const level = (log.level ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) c.bad('log.level', `expected one of ${LOG_LEVELS.join(', ')}`, log.level);
   const format = (log.format ?? 'json') as LogFormat;

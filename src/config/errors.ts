@@ -4,8 +4,8 @@ export interface ConfigFieldError {
   field: string;
   /** What the field must be. */
   rule: string;
-  /** What was found, as written. */
-  got: unknown;
+  /** What was found, as written; absent when the rule already says it (a value from the profile, an unknown key). */
+  got?: unknown;
 }
 
 export class ConfigError extends SwimdError {
@@ -14,6 +14,6 @@ export class ConfigError extends SwimdError {
     readonly source: string,
     readonly errors: ConfigFieldError[],
   ) {
-    super('CONFIG_INVALID', `invalid configuration in ${source}:\n` + errors.map((e) => `  ${e.field}: ${e.rule}, got ${JSON.stringify(e.got)}`).join('\n'));
+    super('CONFIG_INVALID', `invalid configuration in ${source}:\n` + errors.map((e) => `  ${e.field}: ${e.rule}${'got' in e ? `, got ${JSON.stringify(e.got)}` : ''}`).join('\n'));
   }
 }

@@ -21,13 +21,27 @@ import { wireAgreement, type AgreementWiring } from './agreement-wiring.js';
 import { TABLE_CONFIG_TAG, tableConfigTag } from '../partition/agreement.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { SeedCheck, seedCheckTimeoutMs } from './seed-check.js';
-import { unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ConfigError } from '../config/errors.js';
 import { ClusterJoin } from './cluster-join.js';
 import { familyOfBind, resolveAddressOnce, resolveSeeds, systemLookup, type Lookup } from './join-resolver.js';
 
 /** 127.0.0.0/8 and ::1: only this machine can send to it. */
 function isLoopback(host: string): boolean {
   return host.startsWith('127.') || host === '::1' || host === 'localhost';
+}
+
+/** Throws ConfigError naming api.socket when the socket's directory is missing or is not a directory. */
+export function checkSocketDirectory(cfg: DaemonConfig): void {
+  const dir = dirname(cfg.api.socket);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new ConfigError(cfg.source || 'configuration', [{ field: 'api.socket', rule: `directory ${dir} does not exist; create it or choose a socket path in an existing directory`, got: cfg.api.socket }]);
+  }
+  if (!isDir) throw new ConfigError(cfg.source || 'configuration', [{ field: 'api.socket', rule: `${dir} is not a directory`, got: cfg.api.socket }]);
 }
 
 export class Daemon {
@@ -52,6 +66,8 @@ export class Daemon {
     const monitor = new MonitorHub(cfg.api.monitorQueueBytes);
     const log = createLogger(cfg.log.level, cfg.node.name, { format: cfg.log.format, tap: monitor });
     const lookup = opts.lookup ?? systemLookup;
+    // Before anything binds: a socket path that cannot be created is a config problem, not an ENOENT later.
+    checkSocketDirectory(cfg);
     // Host names in bind and advertise are resolved once, before anything binds.
     const bind = await resolveAddressOnce(cfg.node.bind, 'node.bind', lookup);
     const advertise = cfg.node.advertise === null ? null : await resolveAddressOnce(cfg.node.advertise, 'node.advertise', lookup);

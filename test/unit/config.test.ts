@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
-import { applyOverrides, diffReloadable, loadDaemonConfigFile, parseDaemonConfig } from '../../src/config/daemon-config.js';
+import { acceptedConfigKeys, applyOverrides, diffReloadable, loadDaemonConfigFile, parseDaemonConfig, SECTION_KEYS } from '../../src/config/daemon-config.js';
+import { KNOB_DOCS } from '../../src/config/knobs.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { lanConfig, localConfig, wanConfig } from '../../src/config/presets.js';
+import { lanConfig, localConfig, presetConfig, wanConfig } from '../../src/config/presets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG_DIR = join(here, '..', '..', '..', 'config');
@@ -211,4 +212,99 @@ test('the flap damping knobs are documented with a sentence, a formula and a tra
   assert.deepEqual(PARTITION_KNOB_DOCS.map((d) => d.defaultValue), [cfg.partitions.flapPenalty, cfg.partitions.flapSuppressAbove, cfg.partitions.flapReuseBelow, cfg.partitions.flapHalfLifeMs]);
   assert.equal(FLAP_DEFAULTS.penalty, cfg.partitions.flapPenalty);
   for (const d of PARTITION_KNOB_DOCS) for (const part of [d.sentence, d.formula, d.tradeOff]) assert.ok(part.length > 10, d.key);
+});
+
+test('a cross-field error says which value the profile filled in and which key to set', () => {
+  const node = 'node: { name: a }\n';
+  assert.deepEqual(errorsOf(node + Q + 'profile: local\nswim: { probeInterval: 100ms }\n'), [
+    'swim.probeTimeout: 200ms comes from profile local and must be below swim.probeInterval 100ms; set swim.probeTimeout',
+  ]);
+  assert.deepEqual(errorsOf(node + Q + 'swim: { probeTimeout: 2s }\n'), [
+    'swim.probeTimeout: 2s must be below swim.probeInterval 1s (from profile lan); lower swim.probeTimeout or set swim.probeInterval',
+  ]);
+  assert.deepEqual(errorsOf(node + Q + 'profile: wan\nswim: { probeTimeout: 5s, probeInterval: 5s }\n'), [
+    'swim.probeTimeout: 5s must be below swim.probeInterval 5s; lower swim.probeTimeout or raise swim.probeInterval',
+  ]);
+  // Setting the key the message names fixes it.
+  assert.equal(parseDaemonConfig(node + Q + 'profile: local\nswim: { probeInterval: 100ms, probeTimeout: 50ms }\n', 't.yaml').swim.probeTimeoutMs, 50);
+  // The rendered message carries no "got" for a value the file never wrote.
+  try {
+    parseDaemonConfig(node + Q + 'profile: local\nswim: { probeInterval: 100ms }\n', 't.yaml');
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /set swim\.probeTimeout$/m);
+  }
+});
+
+test('an unknown key suggests the nearest known key of its own section, and lists the section when nothing is near', () => {
+  const errs = errorsOf('node: { name: a, bnd: 1 }\nprofil: lan\nswim: { probeIntervall: 1s, suspicionmult: 3 }\nlimits: { maxMember: 5 }\napi: { sockt: x, colour: blue }\npartitions: { quorum: 2, replica: 2 }\n');
+  assert.deepEqual(errs.sort(), [
+    'api.colour: unknown key (known: socket, mode)',
+    'api.sockt: unknown key; did you mean api.socket?',
+    'limits.maxMember: unknown key; did you mean limits.maxMembers?',
+    'node.bnd: unknown key; did you mean node.bind?',
+    'partitions.replica: unknown key; did you mean partitions.replicas?',
+    'profil: unknown key; did you mean profile?',
+    'swim.probeIntervall: unknown key; did you mean swim.probeInterval?',
+    'swim.suspicionmult: unknown key; did you mean swim.suspicionMult?',
+  ]);
+  // Within the same section only: a partitions.* name under swim is not "near" anything there.
+  assert.deepEqual(errorsOf('node: { name: a }\n' + Q + 'swim: { syncInterval: 1s }\n').map((e) => e.split(' (known')[0]), ['swim.syncInterval: unknown key']);
+});
+
+/** The lines of a YAML file under one top-level key (written or commented out), up to the next top-level key. */
+function sectionLines(lines: string[], section: string): string[] {
+  const tops = SECTION_KEYS[''];
+  const header = (l: string): string | null => /^(?:# )?([A-Za-z]+):/.exec(l)?.[1] ?? null;
+  const out: string[] = [];
+  let inside = false;
+  for (const l of lines) {
+    const h = header(l);
+    if (h !== null && (tops as readonly string[]).includes(h)) inside = h === section;
+    else if (inside) out.push(l);
+  }
+  return out;
+}
+
+test('the shipped config/swimd.yaml lists every key the parser accepts, and its commented values are the lan defaults', () => {
+  const lines = readFileSync(join(CONFIG_DIR, 'swimd.yaml'), 'utf8').split('\n');
+  const missing: string[] = [];
+  for (const key of acceptedConfigKeys()) {
+    const dot = key.indexOf('.');
+    if (dot < 0) {
+      if (!lines.some((l) => new RegExp(`^(?:# )?${key}:`).test(l))) missing.push(key);
+      continue;
+    }
+    const name = key.slice(dot + 1);
+    if (!sectionLines(lines, key.slice(0, dot)).some((l) => new RegExp(`^\\s+(?:#\\s*)?${name}:`).test(l) || new RegExp(`^#\\s+${name}:`).test(l))) missing.push(key);
+  }
+  assert.deepEqual(missing, [], 'keys the parser accepts that config/swimd.yaml does not mention');
+  // A commented knob shows what the lan profile sets, so the file does not mislead.
+  for (const d of KNOB_DOCS) {
+    const [section, name] = d.key.split('.') as [string, string];
+    const line = sectionLines(lines, section).find((l) => new RegExp(`^\\s+#\\s*${name}:`).test(l));
+    if (line === undefined) continue; // written out: checked by the profile test below
+    const shown = line.slice(line.indexOf(':') + 1).trim();
+    const lan = lanConfig()[d.field];
+    const expected = d.kind === 'duration' ? formatDurationMs(lan as number) : d.kind === 'string' ? JSON.stringify(lan) : String(lan);
+    assert.equal(shown, expected, `${d.key} in config/swimd.yaml`);
+  }
+});
+
+test('profile in a copy of the shipped config/swimd.yaml takes effect: the file pins no protocol timing', () => {
+  const text = readFileSync(join(CONFIG_DIR, 'swimd.yaml'), 'utf8');
+  assert.match(text, /^profile: lan$/m);
+  for (const profile of ['lan', 'wan', 'local'] as const) {
+    const cfg = parseDaemonConfig(text.replace(/^profile: lan$/m, `profile: ${profile}`), 'copy.yaml');
+    assert.equal(cfg.profile, profile);
+    assert.deepEqual(cfg.swim, presetConfig(profile), `swim.* and limits.* under profile ${profile}`);
+    // The partition timings that follow the profile follow it here too.
+    assert.equal(cfg.partitions.claimTimeoutMs, presetConfig(profile).probeTimeoutMs);
+    assert.equal(cfg.partitions.syncIntervalMs, 2 * presetConfig(profile).probeIntervalMs);
+  }
+  const lan = parseDaemonConfig(text, 'copy.yaml').swim;
+  const local = parseDaemonConfig(text.replace(/^profile: lan$/m, 'profile: local'), 'copy.yaml').swim;
+  assert.deepEqual([local.probeTimeoutMs, local.gossipIntervalMs, local.pushPullIntervalMs], [200, 100, 15_000]);
+  assert.notDeepEqual([lan.probeTimeoutMs, lan.gossipIntervalMs, lan.pushPullIntervalMs], [local.probeTimeoutMs, local.gossipIntervalMs, local.pushPullIntervalMs]);
 });
