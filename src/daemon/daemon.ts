@@ -21,6 +21,7 @@ import { TABLE_CONFIG_TAG, tableConfigTag } from '../partition/agreement.js';
 import { createMetrics, type DaemonMetrics } from './metrics.js';
 import { SeedCheck, seedCheckTimeoutMs } from './seed-check.js';
 import { unlinkSync } from 'node:fs';
+import { KeyOps } from './keys.js';
 import { ClusterJoin } from './cluster-join.js';
 import { familyOfBind, resolveAddressOnce, resolveSeeds, systemLookup, type Lookup } from './join-resolver.js';
 
@@ -130,6 +131,7 @@ export class Daemon {
         observeClaimMs: (ms) => metrics.claimRound.observe(ms / 1000),
       },
     );
+    const keys = new KeyOps(node.keyring, (op, count) => log.info({ op, keys: count }, `keyring: ${op} done`));
     let watchRef: WatchHub | null = null;
     const metrics = createMetrics(node, leadership, () => agent.transportStats(), () => watchRef?.resyncs ?? 0, () => monitor.dropped);
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
@@ -183,6 +185,7 @@ export class Daemon {
         log.info({ tags: all }, 'tags changed');
         return all;
       },
+      keys,
       watch,
       sessions,
       monitor,

@@ -3,7 +3,7 @@
 import { SwimdError } from '../base/errors.js';
 
 export class KeyringError extends SwimdError {
-  declare readonly code: 'KEY_INVALID_LENGTH' | 'KEY_NOT_INSTALLED' | 'KEY_IS_PRIMARY' | 'KEYRING_EMPTY' | 'KEYRING_FULL';
+  declare readonly code: 'KEY_INVALID_LENGTH' | 'KEY_NOT_INSTALLED' | 'KEY_IS_PRIMARY' | 'KEYRING_EMPTY' | 'KEYRING_FULL' | 'KEY_NOT_BASE64' | 'ENCRYPTION_DISABLED';
   constructor(code: KeyringError['code'], message: string) {
     super(code, message);
   }
