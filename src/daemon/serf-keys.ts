@@ -6,13 +6,18 @@
 // address the query names, as a user message over UDP, as Serf's own members
 // answer. Queries arrive several times by gossip: each (LTime, ID) is handled
 // once. Other queries are claimed and counted, never answered; this member
-// does not rebroadcast queries (the Serf agents gossip them).
+// does not rebroadcast queries (the Serf agents gossip them). A Serf member
+// answering with a relay factor sends copies of its answer through random
+// members, swimd ones included: those relays (type 9) are forwarded, query
+// responses only, within the size limit.
 import type { Address } from '../base/env.js';
 import { bytesToIp } from '../core/addresses.js';
 import { KeyringError } from '../wire/keyring.js';
 import { decodeTags } from '../wire/serf-tags.js';
 import {
   decodeSerfKeyRequest,
+  decodeSerfRelay,
+  SERF_QUERY_RESPONSE,
   decodeSerfQuery,
   decodeSerfQueryFilter,
   encodeSerfKeyResponse,
@@ -53,10 +58,19 @@ export interface SerfKeyCounters {
   malformed: number;
   /** Answers that could not be sent (over the size limit, the node stopped). */
   unsent: number;
+  /** Query responses relayed for another member, and relays refused (not a query response, too large, no address). */
+  relayed: number;
+  relayRefused: number;
+}
+
+/** A 16-byte IPv4-mapped address (Go's net.IP form of an IPv4 address) is sent to as IPv4. */
+function hostOf(ip: Uint8Array): string | null {
+  if (ip.length === 16 && ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff) return bytesToIp(ip.subarray(12));
+  return bytesToIp(ip);
 }
 
 export class SerfKeyQueries {
-  readonly counters: SerfKeyCounters = { answered: 0, ignored: 0, duplicate: 0, filteredOut: 0, malformed: 0, unsent: 0 };
+  readonly counters: SerfKeyCounters = { answered: 0, ignored: 0, duplicate: 0, filteredOut: 0, malformed: 0, unsent: 0, relayed: 0, relayRefused: 0 };
   /** Insertion-ordered, so the oldest is evicted first. */
   private readonly seen = new Set<string>();
 
@@ -68,6 +82,13 @@ export class SerfKeyQueries {
 
   /** User-message delegate: claims every Serf query, answers the key queries. */
   readonly onUserMessage = (from: Address, payload: Uint8Array): boolean => {
+    const relay = decodeSerfRelay(payload);
+    if (relay !== null) {
+      const host = relay === 'malformed' ? null : hostOf(relay.ip);
+      if (relay === 'malformed' || host === null || relay.port === 0 || relay.message[0] !== SERF_QUERY_RESPONSE || relay.message.length > SERF_QUERY_SIZE_LIMIT_BYTES || !this.node.sendUserMessage({ host, port: relay.port }, relay.message)) this.counters.relayRefused++;
+      else this.counters.relayed++;
+      return true;
+    }
     const decoded = decodeSerfQuery(payload);
     if (decoded === null) return false;
     if (!decoded.ok) {
@@ -87,7 +108,7 @@ export class SerfKeyQueries {
     }
     this.seen.add(id);
     if (this.seen.size > SERF_QUERIES_REMEMBERED) this.seen.delete(this.seen.values().next().value!);
-    const host = bytesToIp(q.addr);
+    const host = hostOf(q.addr);
     if (host === null || q.port === 0) {
       this.counters.malformed++;
       return true;

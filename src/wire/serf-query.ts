@@ -6,6 +6,8 @@
 //    rebroadcast), RelayFactor, Timeout (Go time.Duration: nanoseconds), Name, Payload;
 //  - query response (5): LTime, ID, From (node name), Flags (1 = this is the
 //    ack, not the answer), Payload; sent straight to Addr:Port as a user message;
+//  - relay (9): { DestAddr: { IP, Port, Zone } } (a Go net.UDPAddr), then a
+//    whole Serf message (a query response) to forward to DestAddr as is;
 //  - key request (7) in a query's payload: { Key []byte };
 //  - key response (8) in a response's payload: { Result bool, Message string, Keys []string (base64) }.
 // Serf's key queries are named _serf_install-key, _serf_use-key,
@@ -16,6 +18,7 @@ export const SERF_QUERY = 4;
 export const SERF_QUERY_RESPONSE = 5;
 export const SERF_KEY_REQUEST = 7;
 export const SERF_KEY_RESPONSE = 8;
+export const SERF_RELAY = 9;
 export const SERF_QUERY_FLAG_ACK = 1;
 export const SERF_QUERY_FLAG_NO_BROADCAST = 2;
 export const SERF_FILTER_NODE = 0;
@@ -197,4 +200,35 @@ export function encodeSerfQuery(q: SerfQuery & { timeoutNs: number }): Uint8Arra
 
 export function encodeSerfKeyRequest(key: Uint8Array): Uint8Array {
   return new GoMsgpackWriter(40).byte(SERF_KEY_REQUEST).mapHeader(1).str('Key').raw(key).finish();
+}
+
+export interface SerfRelay {
+  /** Raw IP bytes (4, or 16 for IPv6 and IPv4-mapped). */
+  ip: Uint8Array;
+  port: number;
+  /** The Serf message to forward. */
+  message: Uint8Array;
+}
+
+/** A relayed query response, or null when the payload is not a relay; a relay that does not decode is 'malformed'. */
+export function decodeSerfRelay(payload: Uint8Array): SerfRelay | 'malformed' | null {
+  if (payload.length < 2 || payload[0] !== SERF_RELAY) return null;
+  try {
+    const r = new GoMsgpackReader(payload, 1);
+    const header = r.map();
+    const dest = header.DestAddr;
+    if (dest === null || dest === undefined || typeof dest !== 'object' || Array.isArray(dest) || dest instanceof Uint8Array) return 'malformed';
+    const ip = fieldBytes(dest, 'IP', 16);
+    if (ip === null || (ip.length !== 4 && ip.length !== 16)) return 'malformed';
+    const port = fieldUint(dest, 'Port', 0xffff);
+    return { ip, port, message: payload.slice(r.pos) };
+  } catch {
+    return 'malformed';
+  }
+}
+
+export function encodeSerfRelay(ip: Uint8Array, port: number, message: Uint8Array): Uint8Array {
+  const w = new GoMsgpackWriter(48 + message.length);
+  w.byte(SERF_RELAY).mapHeader(1).str('DestAddr').mapHeader(3).str('IP').raw(ip).str('Port').uint(port).str('Zone').str('');
+  return w.bytes(message).finish();
 }

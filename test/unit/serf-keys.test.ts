@@ -15,6 +15,8 @@ import {
   decodeSerfQueryResponse,
   encodeSerfKeyRequest,
   encodeSerfQuery,
+  encodeSerfQueryResponse,
+  encodeSerfRelay,
   SERF_FILTER_NODE,
   SERF_FILTER_TAG,
   SERF_QUERY_FLAG_ACK,
@@ -125,4 +127,18 @@ test('a key list longer than Serf\'s response limit is cut and says so', () => {
   const k = r.answers()[0]!.key!;
   assert.ok(k.keys.length > 0 && k.keys.length < 40);
   assert.equal(k.message, `truncated key list response, showing first ${k.keys.length} of 40 keys`);
+});
+
+test('a relayed query response is forwarded as is to the address in its header; anything else in a relay is refused', () => {
+  const r = rig();
+  const response = encodeSerfQueryResponse({ lamportTime: 9, id: 5, from: 'serf-2', flags: 0, payload: Uint8Array.from([8, 0x80]) });
+  // Go's net.IP holds an IPv4 address as 16 bytes, IPv4-mapped.
+  const mapped = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3]);
+  assert.equal(r.q.onUserMessage(r.from, encodeSerfRelay(mapped, 7946, response)), true);
+  assert.deepEqual(r.sent.map((s) => [s.to, Buffer.from(s.payload).equals(response)]), [[{ host: '10.1.2.3', port: 7946 }, true]]);
+  r.q.onUserMessage(r.from, encodeSerfRelay(Uint8Array.from([10, 1, 2, 3]), 7946, Uint8Array.from([0, 0x80])));
+  r.q.onUserMessage(r.from, encodeSerfRelay(Uint8Array.from([10, 1, 2, 3]), 7946, new Uint8Array(2000).fill(5)));
+  r.q.onUserMessage(r.from, Uint8Array.from([9, 0x81, 0xa1, 0x41]));
+  assert.equal(r.sent.length, 1);
+  assert.deepEqual([r.q.counters.relayed, r.q.counters.relayRefused], [1, 3]);
 });
