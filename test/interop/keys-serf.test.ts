@@ -1,4 +1,4 @@
-// Key rotation driven by `serf keys` in a cluster of a Serf agent and two
+// Key rotation driven by `serf keys` in a cluster of two Serf agents and two
 // swimd daemons, all on key A: -install B, -use B and -remove A are answered by
 // every member with no error, -list then shows only B on every member
 // (swimd's /v1/keys agrees), and no member is failed or dead through the rotation.
@@ -26,10 +26,12 @@ function serfMembers(rpc: string): SerfMember[] {
 test('serf keys -install/-use/-remove/-list are answered by the swimd members and rotate their keyrings', async () => {
   const keyA = randomBytes(16).toString('base64');
   const keyB = randomBytes(16).toString('base64');
-  const [serfPort, rpcPort, p1, p2] = (await freePorts(4)) as [number, number, number, number];
+  const [serfPort, rpcPort, serf2Port, rpc2Port, p1, p2] = (await freePorts(6)) as [number, number, number, number, number, number];
   const rpc = `127.0.0.1:${rpcPort}`;
   track(spawn('serf', ['agent', '-node=serf-k', `-bind=127.0.0.1:${serfPort}`, `-rpc-addr=${rpc}`, `-encrypt=${keyA}`], { stdio: 'ignore' }));
-  await waitFor(() => serfCommand(rpc, ['members']).status === 0, 10_000, 'serf agent up');
+  const rpc2 = `127.0.0.1:${rpc2Port}`;
+  track(spawn('serf', ['agent', '-node=serf-k2', `-bind=127.0.0.1:${serf2Port}`, `-rpc-addr=${rpc2}`, `-encrypt=${keyA}`, `-join=127.0.0.1:${serfPort}`], { stdio: 'ignore' }));
+  await waitFor(() => serfCommand(rpc, ['members']).status === 0 && serfCommand(rpc2, ['members']).status === 0, 10_000, 'serf agents up');
   const names = ['keys-w1', 'keys-w2'];
   const clients = names.map((name, i) => {
     const sock = join(tmp, `${name}.sock`);
@@ -46,17 +48,19 @@ test('serf keys -install/-use/-remove/-list are answered by the swimd members an
     track(spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] }));
     return new SwimdClient(sock);
   });
-  const allNames = ['serf-k', ...names];
+  const allNames = ['serf-k', 'serf-k2', ...names];
   const converged = async (): Promise<boolean> => {
-    const s = serfMembers(rpc);
-    if (!allNames.every((n) => s.find((m) => m.name === n)?.status === 'alive')) return false;
+    for (const r of [rpc, rpc2]) {
+      const s = serfMembers(r);
+      if (!allNames.every((n) => s.find((m) => m.name === n)?.status === 'alive')) return false;
+    }
     for (const c of clients) {
       const ms = await c.members();
       if (!allNames.every((n) => ms.find((m) => m.name === n)?.state === 'alive')) return false;
     }
     return true;
   };
-  await waitFor(converged, 30_000, 'the serf agent and both daemons see all three alive');
+  await waitFor(converged, 30_000, 'both serf agents and both daemons see all four alive');
 
   const keys = (args: string[]): { status: number | null; out: string } => serfCommand(rpc, ['keys', ...args]);
   const install = keys([`-install=${keyB}`]);
@@ -75,7 +79,9 @@ test('serf keys -install/-use/-remove/-list are answered by the swimd members an
   const list = keys(["-list"]);
   assert.equal(list.status, 0, list.out);
   assert.ok(list.out.includes(keyB), list.out);
-  assert.ok(list.out.includes('3/3'), `every one of the three members lists key B: ${list.out}`);
+  assert.ok(list.out.includes('4/4'), `every one of the four members lists key B: ${list.out}`);
+  const list2 = serfCommand(rpc2, ['keys', '-list']);
+  assert.ok(list2.status === 0 && list2.out.includes('4/4') && !list2.out.includes(keyA), `the other agent sees the same: ${list2.out}`);
   assert.ok(!list.out.includes(keyA), `key A is gone everywhere: ${list.out}`);
   for (const c of clients) assert.deepEqual(await c.keys(), [{ key: keyB, primary: true }]);
 
