@@ -34,7 +34,7 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
     } });
   };
   const s = node.stats;
-  labelledCounterFrom('swimd_serf_queries_total', 'Serf queries received, by outcome (answered, ignored: not a key query, duplicate, filteredOut, malformed, unsent).', 'outcome', () => Object.entries(serfQueries()) as [string, number][]);
+  labelledCounterFrom('swimd_serf_queries_total', 'Serf queries and relays received, by outcome (answered, ignored: not a key query, duplicate, filteredOut, malformed, unsent, relayed, relayRefused).', 'outcome', () => Object.entries(serfQueries()) as [string, number][]);
   counterFrom('swimd_monitor_dropped_lines_total', 'Log lines not sent to a monitor stream whose reader was too slow (limits.monitorQueueBytes).', () => monitorDrops());
   counterFrom('swimd_probes_total', 'Direct probes sent.', () => s.probes);
   counterFrom('swimd_acks_total', 'Acks received for our probes.', () => s.acks);
