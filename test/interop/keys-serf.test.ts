@@ -30,8 +30,10 @@ test('serf keys -install/-use/-remove/-list are answered by the swimd members an
   const rpc = `127.0.0.1:${rpcPort}`;
   track(spawn('serf', ['agent', '-node=serf-k', `-bind=127.0.0.1:${serfPort}`, `-rpc-addr=${rpc}`, `-encrypt=${keyA}`], { stdio: 'ignore' }));
   const rpc2 = `127.0.0.1:${rpc2Port}`;
-  track(spawn('serf', ['agent', '-node=serf-k2', `-bind=127.0.0.1:${serf2Port}`, `-rpc-addr=${rpc2}`, `-encrypt=${keyA}`, `-join=127.0.0.1:${serfPort}`], { stdio: 'ignore' }));
-  await waitFor(() => serfCommand(rpc, ['members']).status === 0 && serfCommand(rpc2, ['members']).status === 0, 10_000, 'serf agents up');
+  track(spawn('serf', ['agent', '-node=serf-k2', `-bind=127.0.0.1:${serf2Port}`, `-rpc-addr=${rpc2}`, `-encrypt=${keyA}`], { stdio: 'ignore' }));
+  // Joined once both are up: an agent started with -join exits when the other is not listening yet.
+  await waitFor(() => serfCommand(rpc, ['members']).status === 0 && serfCommand(rpc2, ['members']).status === 0, 30_000, 'serf agents up');
+  assert.equal(serfCommand(rpc2, ['join', `127.0.0.1:${serfPort}`]).status, 0);
   const names = ['keys-w1', 'keys-w2'];
   const clients = names.map((name, i) => {
     const sock = join(tmp, `${name}.sock`);
