@@ -8,6 +8,7 @@
 //   node --expose-gc dist/bench/partition-bench.js --heap   (heap used after GC, P 65536, N 1024, a fresh process per figure)
 // Each death is followed by the member coming back (a higher incarnation), so
 // the cluster stays at N members; only deaths are timed.
+import { KeyOps } from '../src/daemon/keys.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -180,6 +181,7 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     leave: () => {},
     setTags: () => ({}),
     partitionDetail: () => ({}),
+    keys: new KeyOps(null),
     watch,
     sessions: new SessionHub(1, () => {}),
     monitor: new MonitorHub(1024),

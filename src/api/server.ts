@@ -10,6 +10,8 @@ import type { MonitorHub } from './monitor.js';
 import { LOG_LEVEL_VALUES } from '../daemon/logger.js';
 import type { MemberView, PartitionsView, PartitionView } from './views.js';
 import { SwimdError } from '../base/errors.js';
+import { KeyringError } from '../wire/keyring.js';
+import { parseKey, type KeyOps } from '../daemon/keys.js';
 
 export interface ApiDeps {
   self(): object;
@@ -23,6 +25,8 @@ export interface ApiDeps {
   leave(): void;
   /** Sets and removes this member's tags; throws an error with a `code` for a bad change. */
   setTags(set: Record<string, unknown>, unset: unknown[]): object;
+  /** This member's keyring (GET lists, POST installs, PUT makes primary, DELETE removes). */
+  keys: KeyOps;
   watch: WatchHub;
   sessions: SessionHub;
   monitor: MonitorHub;
@@ -131,6 +135,17 @@ function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void |
       }
     });
   }
+  if (path === '/v1/keys') {
+    if (method === 'GET') return keysAnswer(res, deps.keys, () => {});
+    const op = method === 'POST' ? 'install' : method === 'PUT' ? 'use' : method === 'DELETE' ? 'remove' : null;
+    if (op === null) throw new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}; use GET, POST, PUT or DELETE`);
+    return readJsonBody(req).then((body) => {
+      const b = body as { key?: unknown } | null;
+      if (b === null || typeof b !== 'object' || Array.isArray(b) || typeof b.key !== 'string') throw new ApiError(400, 'BAD_REQUEST', 'expected {"key": "<base64 key>"}');
+      const key = b.key;
+      keysAnswer(res, deps.keys, () => deps.keys.apply(op, parseKey(key)));
+    });
+  }
   if (path === '/v1/session') {
     if (method === 'GET') return send(res, 200, { sessions: deps.sessions.list() });
     only('POST');
@@ -174,6 +189,27 @@ function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void |
     });
   }
   throw new ApiError(404, 'NOT_FOUND', `no route ${method} ${path}`);
+}
+
+const KEYRING_STATUS: Record<KeyringError['code'], number> = {
+  KEY_INVALID_LENGTH: 400,
+  KEY_NOT_BASE64: 400,
+  KEY_NOT_INSTALLED: 404,
+  KEY_IS_PRIMARY: 409,
+  KEYRING_FULL: 409,
+  KEYRING_EMPTY: 409,
+  ENCRYPTION_DISABLED: 409,
+};
+
+/** Runs a key operation, then answers with the keyring as it is; a refused operation is a 4xx with the KeyringError code. */
+function keysAnswer(res: ServerResponse, keys: KeyOps, op: () => void): void {
+  try {
+    op();
+    send(res, 200, { keys: keys.list() });
+  } catch (err) {
+    if (err instanceof KeyringError) throw new ApiError(KEYRING_STATUS[err.code], err.code, err.message);
+    throw err;
+  }
 }
 
 /** Is a live server answering on this socket path? */

@@ -66,6 +66,8 @@ export interface SwimConfig {
   maxPacketsPerSource: number;
   /** Longest member name accepted from the network, in UTF-8 bytes. */
   maxNameBytes: number;
+  /** Most encryption keys the keyring holds (installs over the API or by Serf's key queries beyond it are refused). */
+  maxKeys: number;
   /** A regular expression every member name from the network must match ('' = printable UTF-8 only). */
   memberNamePattern: string;
   // --- identity / protocol versions ---

@@ -166,6 +166,18 @@ export async function main(argv: string[]): Promise<void> {
       const tags = await new SwimdClient(await clientSocket(a)).setTags({}, ['drain']);
       out(a.json, { tags }, () => 'eligible for primary');
     })
+    .command(
+      'keys <action> [key]',
+      "this member's encryption keys: keys list, keys install KEY, keys use KEY (make it primary), keys remove KEY",
+      (y) => withClientOpts(y).positional('action', { choices: ['list', 'install', 'use', 'remove'] as const, demandOption: true }).positional('key', { type: 'string' }),
+      async (a) => {
+        const c = new SwimdClient(await clientSocket(a));
+        if (a.action !== 'list' && (a.key === undefined || a.key === '')) throw new UsageError(`keys ${a.action}: name a base64 key`);
+        if (a.action === 'list' && a.key !== undefined) throw new UsageError('keys list takes no key');
+        const keys = a.action === 'list' ? await c.keys() : await c.changeKey(a.action, a.key!);
+        out(a.json, { keys }, () => table(['KEY', 'PRIMARY'], keys.map((k) => [k.key, k.primary ? 'primary' : ''])));
+      },
+    )
     .command('keygen', 'print a new base64 AES-256 key for security.keys', (y) => y, () => {
       process.stdout.write(randomBytes(32).toString('base64') + '\n');
     })

@@ -114,6 +114,15 @@ export class SwimdClient {
   leave(): Promise<{ leaving: boolean }> {
     return this.call('POST', '/v1/leave');
   }
+  /** This member's keyring, the primary first. */
+  async keys(): Promise<{ key: string; primary: boolean }[]> {
+    return (await this.call<{ keys: { key: string; primary: boolean }[] }>('GET', '/v1/keys')).keys;
+  }
+  /** Installs, makes primary (use) or removes one base64 key; resolves with the keyring after the change. */
+  async changeKey(op: 'install' | 'use' | 'remove', key: string): Promise<{ key: string; primary: boolean }[]> {
+    const method = op === 'install' ? 'POST' : op === 'use' ? 'PUT' : 'DELETE';
+    return (await this.call<{ keys: { key: string; primary: boolean }[] }>(method, '/v1/keys', { key })).keys;
+  }
   /** Sets and removes this member's tags in one change (spread as a new incarnation). */
   async setTags(set: Record<string, string>, unset: string[] = []): Promise<Record<string, string>> {
     return (await this.call<{ tags: Record<string, string> }>('PUT', '/v1/self/tags', { set, unset })).tags;

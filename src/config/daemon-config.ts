@@ -372,6 +372,7 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
       }
       return [new Uint8Array(b)];
     });
+    if (swim.keys.length > swim.maxKeys) c.bad('security.keys', `expected at most limits.maxKeys (${swim.maxKeys}) keys`, `${swim.keys.length} keys`);
   }
   if (sec.label !== undefined) {
     if (typeof sec.label !== 'string' || Buffer.byteLength(sec.label) > 255) c.bad('security.label', 'expected a string of at most 255 bytes', sec.label);

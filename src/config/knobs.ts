@@ -255,6 +255,15 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
     tradeOff: 'Smaller bounds memory per invented member; must admit every real name.',
   },
   {
+    key: 'limits.maxKeys',
+    field: 'maxKeys',
+    kind: 'int',
+    max: 256,
+    sentence: 'Most encryption keys the keyring holds; an install beyond it (`swimd keys install`, `/v1/keys` or Serf\'s `serf keys -install`) is refused with `KEYRING_FULL`.',
+    formula: 'every key is tried on each undecryptable packet: decrypt cost ≤ maxKeys AES-GCM opens',
+    tradeOff: 'Higher allows longer overlapping rotations; each extra key costs a decrypt attempt per packet on a stale key.',
+  },
+  {
     key: 'limits.memberNamePattern',
     field: 'memberNamePattern',
     kind: 'string',

@@ -33,6 +33,7 @@ export function lanConfig(): SwimConfig {
     maxAckHandlers: 4096,
     maxPacketsPerSource: 2000,
     maxNameBytes: 128,
+    maxKeys: 16,
     memberNamePattern: '',
     protocolVersion: 2,
     delegateProtocolMin: 2,

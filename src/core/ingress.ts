@@ -16,6 +16,7 @@ import { RingQueue } from './ring-queue.js';
 import { SourceRateLimit } from './source-limit.js';
 import type { StateRules } from './state-rules.js';
 import { countDrop } from './stats.js';
+import { DecryptWarning, isDecryptDrop } from './decrypt-warning.js';
 
 /** A user-message delegate (partition ownership, the Serf intent reader); it answers whether the payload was its own. */
 export type UserMessageHandler = (from: Address, payload: Uint8Array) => boolean;
@@ -27,6 +28,7 @@ export class Ingress {
   /** Asked in order until one claims the payload; a handful at most (registered by code, not the network). */
   private userHandlers: UserMessageHandler[] = [];
   private readonly sourceLimit: SourceRateLimit;
+  private readonly decryptWarning: DecryptWarning;
 
   constructor(
     private readonly ctx: CoreContext,
@@ -39,6 +41,7 @@ export class Ingress {
     this.highPriority = new RingQueue(ctx.cfg.handoffQueueDepth);
     this.lowPriority = new RingQueue(ctx.cfg.handoffQueueDepth);
     this.sourceLimit = new SourceRateLimit(ctx.cfg.maxPacketsPerSource ?? 0, 4096);
+    this.decryptWarning = new DecryptWarning(ctx);
   }
 
   addUserHandler(handler: UserMessageHandler): void {
@@ -69,6 +72,7 @@ export class Ingress {
       const opened = openPacket(data, ctx.security, ctx.limits);
       if (!opened.ok) {
         countDrop(ctx.stats, opened.reason);
+        if (isDecryptDrop(opened.reason)) this.decryptWarning.dropped(opened.reason, from, 'udp');
         if (ctx.log.isLevelEnabled('debug')) ctx.log.log('debug', 'packet dropped', { reason: opened.reason, detail: opened.detail });
         return;
       }
@@ -88,6 +92,7 @@ export class Ingress {
     const opened = openStream(request, ctx.security, ctx.limits);
     if (!opened.ok) {
       countDrop(ctx.stats, `stream-${opened.reason}`);
+      if (isDecryptDrop(opened.reason)) this.decryptWarning.dropped(opened.reason, from, 'tcp');
       return reply(null);
     }
     const msg = opened.value;

@@ -77,7 +77,7 @@ export class SwimNode {
     const meta = opts.meta ?? new Uint8Array(0);
     if (meta.length > META_MAX_BYTES) throw new SwimError('META_TOO_LARGE', `meta is ${meta.length} bytes, the limit is ${META_MAX_BYTES}`);
     this.initialMeta = meta;
-    this.keyring = opts.config.keys.length > 0 ? new Keyring(opts.config.keys) : null;
+    this.keyring = opts.config.keys.length > 0 ? new Keyring(opts.config.keys, opts.config.maxKeys ?? 16) : null;
     const log = opts.env.logger ?? silentLogger;
     const invariants = new Invariants(this.stats, log);
     this.ctx = {

@@ -24,6 +24,8 @@ import { SeedCheck, seedCheckTimeoutMs } from './seed-check.js';
 import { statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { KeyOps } from './keys.js';
+import { SerfKeyQueries } from './serf-keys.js';
 import { ClusterJoin } from './cluster-join.js';
 import { familyOfBind, resolveAddressOnce, resolveSeeds, systemLookup, type Lookup } from './join-resolver.js';
 
@@ -159,8 +161,11 @@ export class Daemon {
         onSelfDamped: (on) => tags.setDamped(on),
       },
     );
+    const keys = new KeyOps(node.keyring, (op, count) => log.info({ op, keys: count }, `keyring: ${op} done`));
+    const serfKeys = new SerfKeyQueries(node, keys, (level, msg, fields) => log[level](fields, msg));
+    node.onUserMessage(serfKeys.onUserMessage);
     let watchRef: WatchHub | null = null;
-    const metrics = createMetrics(node, leadership, () => agent.transportStats(), () => watchRef?.resyncs ?? 0, () => monitor.dropped);
+    const metrics = createMetrics(node, leadership, () => agent.transportStats(), () => watchRef?.resyncs ?? 0, () => monitor.dropped, () => serfKeys.counters);
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
     const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine, cfg.api.watchQueueBytes);
     watchRef = watch;
@@ -212,6 +217,7 @@ export class Daemon {
         log.info({ tags: all }, 'tags changed');
         return all;
       },
+      keys,
       watch,
       sessions,
       monitor,

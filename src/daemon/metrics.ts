@@ -24,7 +24,7 @@ export interface DaemonMetrics {
   claimRound: Histogram<string>;
 }
 
-export function createMetrics(node: SwimNode, leadership: Leadership, transportStats: () => Record<string, number>, watchResyncs: () => number = () => 0, monitorDrops: () => number = () => 0): DaemonMetrics {
+export function createMetrics(node: SwimNode, leadership: Leadership, transportStats: () => Record<string, number>, watchResyncs: () => number = () => 0, monitorDrops: () => number = () => 0, serfQueries: () => object = () => ({})): DaemonMetrics {
   const registry = new Registry();
   // Prometheus counters that follow the core's plain monotonic numbers: each scrape adds what
   // the number grew by since the last one (prom-client counters cannot be set).
@@ -47,6 +47,7 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
     } });
   };
   const s = node.stats;
+  labelledCounterFrom('swimd_serf_queries_total', 'Serf queries and relays received, by outcome (answered, ignored: not a key query, duplicate, filteredOut, malformed, unsent, relayed, relayRefused).', 'outcome', () => Object.entries(serfQueries()) as [string, number][]);
   counterFrom('swimd_monitor_dropped_lines_total', 'Log lines not sent to a monitor stream whose reader was too slow (limits.monitorQueueBytes).', () => monitorDrops());
   counterFrom('swimd_probes_total', 'Direct probes sent.', () => s.probes);
   counterFrom('swimd_acks_total', 'Acks received for our probes.', () => s.acks);

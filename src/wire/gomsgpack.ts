@@ -72,6 +72,13 @@ export class GoMsgpackWriter {
     return this;
   }
 
+  arrayHeader(n: number): this {
+    if (n < 16) return this.byte(0x90 | n);
+    this.byte(0xdc);
+    this.be(n, 2);
+    return this;
+  }
+
   bool(v: boolean): this {
     return this.byte(v ? 0xc3 : 0xc2);
   }

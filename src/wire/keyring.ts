@@ -3,7 +3,7 @@
 import { SwimdError } from '../base/errors.js';
 
 export class KeyringError extends SwimdError {
-  declare readonly code: 'KEY_INVALID_LENGTH' | 'KEY_NOT_INSTALLED' | 'KEY_IS_PRIMARY' | 'KEYRING_EMPTY';
+  declare readonly code: 'KEY_INVALID_LENGTH' | 'KEY_NOT_INSTALLED' | 'KEY_IS_PRIMARY' | 'KEYRING_EMPTY' | 'KEYRING_FULL' | 'KEY_NOT_BASE64' | 'ENCRYPTION_DISABLED';
   constructor(code: KeyringError['code'], message: string) {
     super(code, message);
   }
@@ -22,7 +22,11 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 export class Keyring {
   private list: Uint8Array[] = [];
 
-  constructor(keys: Uint8Array[]) {
+  /** `maxKeys` bounds installs from the API and the network. */
+  constructor(
+    keys: Uint8Array[],
+    readonly maxKeys = 16,
+  ) {
     if (keys.length === 0) throw new KeyringError('KEYRING_EMPTY', 'a keyring needs at least one key');
     for (const k of keys) this.install(k);
   }
@@ -37,7 +41,9 @@ export class Keyring {
 
   install(key: Uint8Array): void {
     checkKey(key);
-    if (!this.list.some((k) => same(k, key))) this.list.push(Uint8Array.from(key));
+    if (this.list.some((k) => same(k, key))) return;
+    if (this.list.length >= this.maxKeys) throw new KeyringError('KEYRING_FULL', `the keyring holds its limit of ${this.maxKeys} keys (limits.maxKeys); remove one first`);
+    this.list.push(Uint8Array.from(key));
   }
 
   use(key: Uint8Array): void {
