@@ -86,6 +86,10 @@ interface DampingRecord {
   flaps: number;
   /** Held suspect or dead here (or, for this node itself, accused) since the last alive: the next alive above it is a refutation. */
   accused: boolean;
+  /** Held dead since the last alive: its return counts as one flap. */
+  wasDead: boolean;
+  /** This node itself, refuting an accusation: its next incarnation is one flap. */
+  selfRefuting: boolean;
 }
 
 export interface DampingState {
@@ -163,15 +167,20 @@ export class FlapDamping {
     }
     if (m.state === 'suspect' || m.state === 'dead') {
       r.accused = true;
+      if (m.state === 'dead') r.wasDead = true;
       return false;
     }
     if (m.state !== 'alive' || m.incarnation <= r.incarnation) return false;
     // Back from an accusation: the incarnations it moved up, less the one a metadata change took,
     // are its refutations. An alive above an alive (a forged or bit-flipped one among them) is none.
     const metaChanged = !sameBytes(r.meta, m.meta);
-    const refutations = r.accused ? m.incarnation - r.incarnation - (metaChanged ? 1 : 0) : 0;
+    // A return from death is one flap, however many incarnations it took: a restarted process
+    // refutes its death and then sets its tags, each a new incarnation, and that is one crash.
+    const refutations = !r.accused ? 0 : r.wasDead || r.selfRefuting ? 1 : m.incarnation - r.incarnation - (metaChanged ? 1 : 0);
     r.incarnation = m.incarnation;
     r.accused = false;
+    r.wasDead = false;
+    r.selfRefuting = false;
     if (metaChanged) r.meta = Uint8Array.from(m.meta);
     return refutations > 0 && this.count(r, refutations, nowMs);
   }
@@ -179,7 +188,11 @@ export class FlapDamping {
   /** This node is about to refute an accusation of itself: its next incarnation is a refutation. */
   selfAccused(name: string): void {
     const r = this.records.get(name);
-    if (r !== undefined) r.accused = true;
+    if (r === undefined) return;
+    r.accused = true;
+    // This node knows each of its refutations as it makes it: one flap each, however far it had to
+    // jump (a restarted process starts low and refutes its predecessor's death far above).
+    r.selfRefuting = true;
   }
 
   /** The next tick boundary, while a suppressed member waits for its release there; else null. */
@@ -231,11 +244,13 @@ export class FlapDamping {
     r.address = m.address;
     r.flaps = 0;
     r.accused = false;
+    r.wasDead = false;
+    r.selfRefuting = false;
   }
 
   private add(m: ObservedMember): void {
     if (this.records.size >= this.opts.maxMembers) this.forgetLowest();
-    this.records.set(m.name, { value: 0, atTick: -Infinity, suppressed: false, incarnation: m.incarnation, meta: Uint8Array.from(m.meta), address: m.address, flaps: 0, accused: false });
+    this.records.set(m.name, { value: 0, atTick: -Infinity, suppressed: false, incarnation: m.incarnation, meta: Uint8Array.from(m.meta), address: m.address, flaps: 0, accused: false, wasDead: false, selfRefuting: false });
   }
 
   /** Makes room: the member with the lowest score goes (it is tracked again from its next alive). */

@@ -139,7 +139,7 @@ test('a join (first seen, or back after a leave) or a process at another address
 
 test('the score is capped, so suppression ends a bounded time after the last flap', () => {
   const d = tracked(new FlapDamping(opts));
-  d.observed(member(1, { state: 'dead' }), false, 100);
+  d.observed(member(1, { state: 'suspect' }), false, 100);
   d.observed(member(51), false, 100); // fifty refutations at once
   assert.equal(d.stateOf('a', 100).score, opts.suppressAbove * CEILING_FACTOR);
   assert.equal(d.stateOf('a', 100).flaps, 50);
@@ -148,6 +148,28 @@ test('the score is capped, so suppression ends a bounded time after the last fla
   const flips: number[] = [];
   for (let k = 1; k <= 40; k++) if (d.evaluate(k * 1000).length > 0) flips.push(k);
   assert.deepEqual(flips, [33]);
+});
+
+test('a return from death is one flap however many incarnations it took (a restart refutes, then sets its tags)', () => {
+  const d = tracked(new FlapDamping(opts));
+  d.observed(member(4), false, 100);
+  d.observed(member(4, { state: 'dead' }), false, 200);
+  d.observed(member(9), false, 300); // refuted at 5, then four tag changes
+  assert.equal(d.stateOf('a', 300).flaps, 1);
+  assert.equal(d.isSuppressed('a'), false);
+  // A suspicion refuted by several incarnations still counts each.
+  d.observed(member(9, { state: 'suspect' }), false, 400);
+  d.observed(member(12), false, 500);
+  assert.equal(d.stateOf('a', 500).flaps, 4);
+});
+
+test('a restarted node counts the refutation of its predecessor\'s death as one flap of its own, not the incarnations it jumped', () => {
+  const d = tracked(new FlapDamping(opts));
+  d.observed(member(1), false, 100); // the new process starts low
+  d.selfAccused('a'); // it hears of its own death at incarnation 8
+  d.observed(member(9), false, 200); // and refutes above it
+  assert.equal(d.stateOf('a', 200).flaps, 1);
+  assert.equal(d.isSuppressed('a'), false);
 });
 
 test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no evaluation is ever due', () => {
