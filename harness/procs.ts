@@ -133,3 +133,15 @@ export async function freePorts(count: number): Promise<number[]> {
   if (out.length < count) throw new Error(`could not find ${count} free ports`);
   return out;
 }
+
+export interface SerfMember {
+  name: string;
+  status: string;
+}
+
+/** `serf members` of the agent at `rpc`, as serf reports them (bounded to 5 s). */
+export function serfMembers(rpc: string): SerfMember[] {
+  const r = spawnSync('serf', ['members', `-rpc-addr=${rpc}`, '-format=json'], { encoding: 'utf8', timeout: 5000 });
+  if (r.status !== 0) throw new Error(`serf members failed: ${r.stderr}`);
+  return JSON.parse(r.stdout).members;
+}

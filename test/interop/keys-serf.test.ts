@@ -4,24 +4,18 @@
 // (swimd's /v1/keys agrees), and no member is failed or dead through the rotation.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
-import { freePorts, killAll, requireSerf, serfCommand, sleep, tmp, track, waitFor } from '../../harness/procs.js';
+import { freePorts, killAll, requireSerf, serfCommand, serfMembers, sleep, tmp, track, waitFor } from '../../harness/procs.js';
 
 requireSerf();
 after(killAll);
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
-interface SerfMember { name: string; status: string }
-function serfMembers(rpc: string): SerfMember[] {
-  const r = spawnSync('serf', ['members', `-rpc-addr=${rpc}`, '-format=json'], { encoding: 'utf8', timeout: 5000 });
-  if (r.status !== 0) throw new Error(`serf members failed: ${r.stderr}`);
-  return JSON.parse(r.stdout).members;
-}
 
 test('serf keys -install/-use/-remove/-list are answered by the swimd members and rotate their keyrings', async () => {
   const keyA = randomBytes(16).toString('base64');

@@ -9,18 +9,12 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwimdClient } from '../../src/client/client.js';
-import { freePorts, killAll, requireSerf, serfCommand, tmp, track, waitFor } from '../../harness/procs.js';
+import { freePorts, killAll, requireSerf, serfCommand, serfMembers, tmp, track, waitFor } from '../../harness/procs.js';
 
 requireSerf();
 after(killAll);
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
-interface SerfMember { name: string; status: string }
-function serfMembers(rpc: string): SerfMember[] {
-  const r = spawnSync('serf', ['members', `-rpc-addr=${rpc}`, '-format=json'], { encoding: 'utf8', timeout: 5000 });
-  if (r.status !== 0) throw new Error(`serf members failed: ${r.stderr}`);
-  return JSON.parse(r.stdout).members;
-}
 const serfStatus = (rpc: string, name: string): string | undefined => serfMembers(rpc).find((m) => m.name === name)?.status;
 
 test('swimd leave shows as left in serf members (twice, across a restart); serf leave shows as left in swimd members', async () => {
