@@ -280,7 +280,17 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
  * just above 3 is eligible again about one minute later (60 s · log2(3.1 / 1.5)),
  * and at most two half-lives later (the score is capped at 2 × suppressAbove).
  */
-export const FLAP_DEFAULTS = { penalty: 1, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: 60_000 } as const;
+export const FLAP_DEFAULTS = { penalty: 0, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: 60_000 } as const;
+
+/**
+ * Damping as it runs when turned on (`partitions.flapPenalty: 1`). It is off by
+ * default: members score a member from what each of them saw, and after a
+ * partition the two sides saw different accusations, so their decisions can
+ * differ until the release, and a partition whose rightful primary differs
+ * between granters stalls meanwhile (the fault suite's rolling restart after
+ * the split scenarios showed it).
+ */
+export const FLAP_ENABLED = { ...FLAP_DEFAULTS, penalty: 1 } as const;
 
 /** Knobs of the partitions section documented in the same table, with one default for every profile. */
 export interface PartitionKnobDoc {

@@ -1,7 +1,7 @@
 // npm run vopr -- --seeds N [--from S] [--fencing granted|view] [--damping on|off] | --seed S
 // Runs seeded fault schedules and judges each history; prints every failing
 // seed with its schedule and the command that replays it, and exits 1 if any failed.
-import { FLAP_DEFAULTS } from '../config/knobs.js';
+import { FLAP_ENABLED } from '../config/knobs.js';
 import { createHasher } from '../partition/engine.js';
 import { describeScenario, drawScenario, runScenario } from './vopr.js';
 
@@ -13,7 +13,7 @@ function flag(name: string): string | undefined {
 const hasher = await createHasher();
 const fencing = flag('fencing') === 'view' ? 'view' : 'granted';
 // Flap damping runs as in the daemon (its defaults) unless turned off.
-const damping = flag('damping') === 'off' ? null : { ...FLAP_DEFAULTS };
+const damping = flag('damping') === 'off' ? null : { ...FLAP_ENABLED };
 const one = flag('seed');
 const seeds: number[] = [];
 if (one !== undefined) seeds.push(Number(one));

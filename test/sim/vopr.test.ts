@@ -3,7 +3,7 @@
 // per run; a failure prints its schedule and the command that replays it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FLAP_DEFAULTS } from '../../src/config/knobs.js';
+import { FLAP_ENABLED } from '../../src/config/knobs.js';
 import { createHasher } from '../../src/partition/engine.js';
 import { describeScenario, drawScenario, runScenario, type RunResult } from '../../src/sim/vopr.js';
 
@@ -38,7 +38,7 @@ test(`with flap damping as the daemon runs it: no stale write, no token going ba
   const hasher = await createHasher();
   const failures: string[] = [];
   for (let seed = 1; seed <= DAMPED_SEEDS; seed++) {
-    const r = runScenario(drawScenario(seed), 'granted', hasher, { ...FLAP_DEFAULTS });
+    const r = runScenario(drawScenario(seed), 'granted', hasher, { ...FLAP_ENABLED });
     if (r.violations.length > 0) failures.push(report(r, true));
   }
   assert.equal(failures.length, 0, failures.join('\n'));

@@ -192,7 +192,7 @@ test('partitions.disagreementWarnAfter: two push/pull intervals by default, a mi
 
 test('flap damping settings: defaults, numbers and a duration, reuse below suppress, errors naming the field', () => {
   const cfg = parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2 }\n', '<text>');
-  assert.equal(cfg.partitions.flapPenalty, 1);
+  assert.equal(cfg.partitions.flapPenalty, 0, 'off by default');
   assert.equal(cfg.partitions.flapSuppressAbove, 3);
   assert.equal(cfg.partitions.flapReuseBelow, 1.5);
   assert.equal(cfg.partitions.flapHalfLifeMs, 60_000);
@@ -201,7 +201,7 @@ test('flap damping settings: defaults, numbers and a duration, reuse below suppr
   assert.equal(parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2, flapPenalty: 0, flapReuseBelow: 9 }\n', '<text>').partitions.flapPenalty, 0, 'disabled: the thresholds are not checked');
   assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapPenalty: -1 }\n'), ['partitions.flapPenalty: expected a number from 0 to 1000']);
   assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapSuppressAbove: x }\n'), ['partitions.flapSuppressAbove: expected a number from 0.001 to 1000000']);
-  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapReuseBelow: 3 }\n'), ['partitions.flapReuseBelow: expected less than partitions.flapSuppressAbove (3)']);
+  assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapPenalty: 1, flapReuseBelow: 3 }\n'), ['partitions.flapReuseBelow: expected less than partitions.flapSuppressAbove (3)']);
   assert.deepEqual(errorsOf('node: { name: a }\npartitions: { quorum: 2, flapHalfLife: 10ms }\n'), ['partitions.flapHalfLife: expected at least 1000ms']);
 });
 
