@@ -21,11 +21,12 @@ import {
 import { checksumOf, TableChecksum } from '../../src/partition/checksum.js';
 import { createPartitionEngine } from '../../src/partition/engine.js';
 import { MemoryGrantStore } from '../../src/partition/grant-store.js';
-import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type LeadershipNode, type OwnedPartition } from '../../src/partition/leadership.js';
+import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type OwnedPartition } from '../../src/partition/leadership.js';
 import type { ReadonlyTable } from '../../src/partition/table.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
 import { encodeTags } from '../../src/wire/serf-tags.js';
+import { viewNode } from '../support/view-node.js';
 
 function tableOf(entries: OwnedPartition[]): ReadonlyTable<OwnedPartition> {
   return { length: entries.length, get: (i) => entries[i]!, [Symbol.iterator]: () => entries[Symbol.iterator]() };
@@ -89,16 +90,7 @@ const stepArb = fc.record({
 async function checkIncremental(fencing: 'granted' | 'view', steps: Step[]): Promise<{ changes: number; maxToken: number }> {
   const view = new Map<string, MemberSnapshot>();
   view.set('m0', snapshotOf('m0', 'alive', 1, memberMeta(1, false)));
-  const node: LeadershipNode = {
-    name: 'm0',
-    members: () => [...view.values()],
-    member: (n) => view.get(n),
-    onUserMessage: () => () => {},
-    sendUserMessage: () => true,
-    userMessageBudgetBytes: () => 1200,
-    evidenceOf: () => [],
-    mergeEvidence: () => {},
-  };
+  const node = viewNode(view);
   const engine = await createPartitionEngine({ partitions: 70, replicas: 3, strategy: 'rendezvous', quorum: 0, eligible: eligibilityOf({ fencing, eligibleTags: {} }) });
   const scheduler = new VirtualScheduler();
   const leadership = new Leadership({ fencing, quorum: 1, eligibleTags: {}, claimTimeoutMs: 50, claimBackoffMaxMs: 200, syncIntervalMs: 100 }, engine, node, { scheduler, random: new SeededRandom(9), store: new MemoryGrantStore() });

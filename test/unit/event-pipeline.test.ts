@@ -17,6 +17,7 @@ import { MemoryGrantStore } from '../../src/partition/grant-store.js';
 import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type LeadershipNode } from '../../src/partition/leadership.js';
 import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
 import { encodeTags } from '../../src/wire/serf-tags.js';
+import { viewNode } from '../support/view-node.js';
 
 class FakeResponse extends EventEmitter {
   written: string[] = [];
@@ -35,14 +36,7 @@ test('a death publishes one partitions line naming exactly the partitions whose 
   const view = new Map(names.map((n) => [n, member(n, 'alive', 1)]));
   const listeners = new Set<(ev: MemberEvent) => void>();
   const node: LeadershipNode & { on(l: (ev: MemberEvent) => void): () => void } = {
-    name: 'm0',
-    members: () => [...view.values()],
-    member: (n) => view.get(n),
-    onUserMessage: () => () => {},
-    sendUserMessage: () => true,
-    userMessageBudgetBytes: () => 1200,
-    evidenceOf: () => [],
-    mergeEvidence: () => {},
+    ...viewNode(view),
     on: (l) => (listeners.add(l), () => listeners.delete(l)),
   };
   const engine = await createPartitionEngine({ partitions: 200, replicas: 3, strategy: 'rendezvous', quorum: 0, eligible: eligibilityOf({ fencing: 'granted', eligibleTags: {} }) });
