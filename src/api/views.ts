@@ -17,8 +17,8 @@ export interface MemberView {
   contacted: boolean;
   /** The path this daemon's last answered probe of the member took (direct, indirect or tcp), on the daemon's monotonic clock, and how long ago. */
   reach: { path: ReachPath; atMs: number; ageMs?: number } | null;
-  /** Flap damping as this daemon scores the member (absent when damping is off): suppressed members are never primary. */
-  damping?: { score: number; suppressed: boolean; flaps: number };
+  /** Flap damping (absent when it is off): suppressed members are never primary. Each member scores itself, so only this daemon's own entry has a score and flaps; others' decision is their tag. */
+  damping?: { suppressed: boolean; score?: number; flaps?: number };
 }
 
 export interface PartitionView {
@@ -58,8 +58,9 @@ function memberViewWith(m: MemberSnapshot, nowMs: number | null): MemberView {
 }
 
 /** The member view with its flap-damping state (score rounded to 3 decimals). */
-export function withDamping(v: MemberView, d: DampingState | null): MemberView {
+export function withDamping(v: MemberView, d: DampingState | { suppressed: boolean } | null): MemberView {
   if (d === null) return v;
+  if (!('score' in d)) return { ...v, damping: { suppressed: d.suppressed } };
   return { ...v, damping: { score: Math.round(d.score * 1000) / 1000, suppressed: d.suppressed, flaps: d.flaps } };
 }
 

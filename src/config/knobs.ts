@@ -280,16 +280,9 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
  * just above 3 is eligible again about one minute later (60 s · log2(3.1 / 1.5)),
  * and at most two half-lives later (the score is capped at 2 × suppressAbove).
  */
-export const FLAP_DEFAULTS = { penalty: 0, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: 60_000 } as const;
+export const FLAP_DEFAULTS = { penalty: 1, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: 60_000 } as const;
 
-/**
- * Damping as it runs when turned on (`partitions.flapPenalty: 1`). It is off by
- * default: members score a member from what each of them saw, and after a
- * partition the two sides saw different accusations, so their decisions can
- * differ until the release, and a partition whose rightful primary differs
- * between granters stalls meanwhile (the fault suite's rolling restart after
- * the split scenarios showed it).
- */
+/** Damping as the daemon runs it by default (the simulator and VOPR use it by this name). */
 export const FLAP_ENABLED = { ...FLAP_DEFAULTS, penalty: 1 } as const;
 
 /** Knobs of the partitions section documented in the same table, with one default for every profile. */
@@ -307,9 +300,9 @@ export const PARTITION_KNOB_DOCS: readonly PartitionKnobDoc[] = [
     key: 'partitions.flapPenalty',
     kind: 'number',
     defaultValue: FLAP_DEFAULTS.penalty,
-    sentence: 'Flap damping: score a member gets for each refutation, i.e. each incarnation it moves up other than for a metadata change (it was suspected or declared dead and answered); 0 disables damping.',
+    sentence: 'Flap damping: score this member gives itself each time it refutes an accusation of itself (it was suspected or declared dead and answered); each member scores only itself and states the decision in its tag `swimd-damped`, which every member honours; 0 turns this member\'s own damping off.',
     formula: 'score = Σ penalty · 2^(−age / flapHalfLife) over counted flaps, capped at 2 × flapSuppressAbove',
-    tradeOff: 'Higher suppresses after fewer flaps; every member must use the same damping settings or their tables differ.',
+    tradeOff: 'Higher suppresses after fewer flaps; a heal after a split counts one flap on every member, and when every member is damped they are all primary candidates again.',
   },
   {
     key: 'partitions.flapSuppressAbove',
@@ -331,7 +324,7 @@ export const PARTITION_KNOB_DOCS: readonly PartitionKnobDoc[] = [
     key: 'partitions.flapHalfLife',
     kind: 'duration',
     defaultValue: FLAP_DEFAULTS.halfLifeMs,
-    sentence: 'The score halves every half-life, on ticks of flapHalfLife / 16 of the wall clock: a flap is stamped with its tick and a suppressed member is released only at a tick boundary, the same instant on every member.',
+    sentence: 'The score halves every half-life, on ticks of flapHalfLife / 16 of the wall clock; the score is kept in node.dataDir, so a restarted process carries on from it (a crash loop is damped like a stall loop).',
     formula: 'tick = flapHalfLife / 16; suppression starts with the flap that crosses the threshold',
     tradeOff: 'Longer remembers flaps longer (slower reuse); shorter forgets a slow flapper between flaps.',
   },

@@ -3,7 +3,7 @@
 // with Lifeguard confirmations, refuting accusations against this node,
 // correcting stale accusations, and the member events observers see.
 import { encodeMessage } from '../wire/codec.js';
-import { MessageType, type AliveMsg, type DeadMsg, type Message, type SuspectMsg } from '../wire/messages.js';
+import { META_MAX_BYTES, MessageType, type AliveMsg, type DeadMsg, type Message, type SuspectMsg } from '../wire/messages.js';
 import { bytesToIp } from './addresses.js';
 import { checkAlive } from './identity.js';
 import type { Awareness } from './awareness.js';
@@ -24,7 +24,7 @@ export class StateRules {
   /** Members whose running suspicion a refused probe shortened (a subset of suspicions' keys). */
   private readonly refusalBacked = new Set<string>();
   private readonly listeners = new Set<(ev: MemberEvent) => void>();
-  private readonly selfAccusedListeners = new Set<() => void>();
+  private readonly selfAccusedListeners = new Set<() => Uint8Array | null>();
   private refuteGossipPending = false;
   private lastReassertAtMs = -Infinity;
   private readonly corrected = new Map<string, number>();
@@ -73,8 +73,10 @@ export class StateRules {
   /**
    * Called before this node refutes a suspect or dead message about itself (not
    * an alive about itself): flap damping counts these refutations as its own flaps.
+   * Metadata a listener returns goes out with the refutation (the damped tag
+   * with the refutation that earned it), without an incarnation of its own.
    */
-  onSelfAccused(listener: () => void): () => void {
+  onSelfAccused(listener: () => Uint8Array | null): () => void {
     this.selfAccusedListeners.add(listener);
     return () => this.selfAccusedListeners.delete(listener);
   }
@@ -82,7 +84,12 @@ export class StateRules {
   private noteSelfAccused(): void {
     for (const l of this.selfAccusedListeners) {
       try {
-        l();
+        const meta = l();
+        if (meta === null || meta === undefined) continue;
+        if (meta.length > META_MAX_BYTES) {
+          countDrop(this.ctx.stats, 'listener-error');
+          this.ctx.log.log('error', 'metadata staged for a refutation is too large; not sent', { bytes: meta.length });
+        } else this.table.self.meta = Uint8Array.from(meta);
       } catch (err) {
         countDrop(this.ctx.stats, 'listener-error');
         this.ctx.log.log('error', 'self-accusation listener failed', { err: String(err) });

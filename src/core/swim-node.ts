@@ -219,8 +219,8 @@ export class SwimNode {
     return this.rules.on(listener);
   }
 
-  /** Called before this node refutes a suspect or dead message about itself. */
-  onSelfAccused(listener: () => void): () => void {
+  /** Called before this node refutes a suspect or dead message about itself; metadata returned goes out with the refutation. */
+  onSelfAccused(listener: () => Uint8Array | null): () => void {
     return this.rules.onSelfAccused(listener);
   }
 

@@ -12,6 +12,8 @@ import { wireEventPipeline } from './pipeline.js';
 import { startApiServer } from '../api/server.js';
 import { memberView, memberViewAt, partitionsView, withDamping, type WatchLine } from '../api/views.js';
 import { FlapDamping } from '../partition/flap-damping.js';
+import { loadDamping, saveDamping } from './damping-file.js';
+import { DampedMembers } from '../partition/damped-members.js';
 import { WatchHub } from '../api/watch.js';
 import { SessionHub } from '../api/session.js';
 import { SelfTags } from './self-tags.js';
@@ -75,13 +77,8 @@ export class Daemon {
     const advertise = cfg.node.advertise === null ? null : await resolveAddressOnce(cfg.node.advertise, 'node.advertise', lookup);
     const tableConfig = { partitions: cfg.partitions.count, replicas: cfg.partitions.replicas, strategy: cfg.partitions.strategy };
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
-    const damping = new FlapDamping({
-      penalty: cfg.partitions.flapPenalty,
-      suppressAbove: cfg.partitions.flapSuppressAbove,
-      reuseBelow: cfg.partitions.flapReuseBelow,
-      halfLifeMs: cfg.partitions.flapHalfLifeMs,
-      maxMembers: cfg.swim.maxMembers,
-    });
+    // Every member's damped tag is honoured, whether or not this member damps itself.
+    const dampedMembers = new DampedMembers(eligibility);
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
       replicas: cfg.partitions.replicas,
@@ -90,17 +87,23 @@ export class Daemon {
       quorum: 0,
       failoverOnSuspect: cfg.partitions.failoverOnSuspect,
       eligible: eligibility,
-      suppressed: (name) => damping.isSuppressed(name),
+      suppressed: (name) => dampedMembers.suppressed(name),
       ...(cfg.partitions.boundedLoadEpsilon !== null ? { boundedLoadEpsilon: cfg.partitions.boundedLoadEpsilon } : {}),
     });
     // Grants are durable before they are sent; a directory in use by another daemon stops this one here.
     const store = new FileGrantStore(cfg.node.dataDir);
+    const dampingWarn = (msg: string): void => log.warn(msg);
+    // This member's own score, carried on from the previous process (a crash loop is damped like a stall loop).
+    const damping = new FlapDamping(
+      { penalty: cfg.partitions.flapPenalty, suppressAbove: cfg.partitions.flapSuppressAbove, reuseBelow: cfg.partitions.flapReuseBelow, halfLifeMs: cfg.partitions.flapHalfLifeMs },
+      cfg.partitions.flapPenalty > 0 ? loadDamping(cfg.node.dataDir, dampingWarn) : null,
+    );
     let agent: Agent;
     // Tags are validated before anything binds; the node is set once the agent exists.
     let applyMeta: (meta: Uint8Array) => void = () => {};
     let tags: SelfTags;
     try {
-      tags = new SelfTags(cfg.node.meta, cfg.partitions.requireSession, (meta) => applyMeta(meta), { [TABLE_CONFIG_TAG]: tableConfigTag(tableConfig) });
+      tags = new SelfTags(cfg.node.meta, cfg.partitions.requireSession, (meta) => applyMeta(meta), { [TABLE_CONFIG_TAG]: tableConfigTag(tableConfig) }, damping.isSuppressed());
     } catch (err) {
       store.close();
       throw err;
@@ -156,9 +159,11 @@ export class Daemon {
         log: (level, msg, fields) => log[level](fields ?? {}, msg),
         observeClaimMs: (ms) => metrics.claimRound.observe(ms / 1000),
         damping,
-        // Damping decisions change at wall-clock ticks, the same instants on every member.
+        // Wall clock: the score a previous process saved decays across the restart.
         dampingClockMs: () => Date.now(),
-        onSelfDamped: (on) => tags.setDamped(on),
+        dampedTag: { stage: (on) => tags.stageDamped(on), apply: (on) => tags.setDamped(on) },
+        dampedMembers,
+        saveDamping: (s) => saveDamping(cfg.node.dataDir, s, dampingWarn),
       },
     );
     const keys = new KeyOps(node.keyring, (op, count) => log.info({ op, keys: count }, `keyring: ${op} done`));
@@ -194,7 +199,7 @@ export class Daemon {
           config: Object.fromEntries(LIVE_SWIM_KEYS.map((k) => [k, live[k]])),
         };
       },
-      members: () => node.members().map((m) => withDamping(memberViewAt(agent.env.scheduler)(m), leadership.dampingOf(m.name))),
+      members: () => node.members().map((m) => withDamping(memberViewAt(agent.env.scheduler)(m), m.name === node.name ? leadership.ownDamping() : damping.enabled ? { suppressed: dampedMembers.suppressed(m.name) } : null)),
       partitions: () => ({ ...partitionsView(leadership.snapshot()), agreement: agreement.report(), configMismatches: agreement.agreement.configMismatches() }),
       partitionDetail: (id) => ({ ...leadership.ownership!.detail(id), rightful: engine.primaryOf(id) }),
       owned: () => {

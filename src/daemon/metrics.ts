@@ -80,8 +80,8 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
     for (const m of node.members()) counts[m.state] = (counts[m.state] ?? 0) + 1;
     for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
   } });
-  new Gauge({ name: 'swimd_members_damped', help: 'Members flap damping keeps from being primary now (they stay replicas).', registers: [registry], collect() { this.set(leadership.dampedMembers()); } });
-  counterFrom('swimd_flaps_total', 'Refutations counted by flap damping: incarnations members moved up other than for a metadata change.', () => leadership.flapsCounted());
+  new Gauge({ name: 'swimd_members_damped', help: 'Live members that advertise that flap damping keeps them from being primary (they stay replicas).', registers: [registry], collect() { this.set(leadership.dampedCount()); } });
+  counterFrom('swimd_flaps_total', 'Refutations of accusations of this member, counted by flap damping (each member counts its own).', () => leadership.flapsCounted());
   new Gauge({ name: 'swimd_view_version', help: 'Partition view version: a digest of the member view (not a fencing token).', registers: [registry], collect() { this.set(leadership.snapshot().viewVersion); } });
   new Gauge({ name: 'swimd_partitions_held', help: 'Partitions this member holds a quorum-granted epoch for (is primary of).', registers: [registry], collect() { this.set(leadership.owned(node.name).primary.length); } });
   new Gauge({ name: 'swimd_ownership_quorum', help: '1 while this member sees a quorum of eligible members alive (and no more than 2 × quorum − 1), else 0.', registers: [registry], collect() { this.set(leadership.snapshot().quorum === 'ok' ? 1 : 0); } });

@@ -34,7 +34,10 @@ export class SelfTags {
     private readonly apply: (meta: Uint8Array) => void,
     /** Fixed tags swimd sets itself (reserved names only), such as the partition settings' fingerprint. */
     private readonly own: Readonly<Record<string, string>> = {},
+    /** Suppressed by flap damping at start (the score a previous process saved). */
+    damped = false,
   ) {
+    this.damped = damped;
     for (const k of Object.keys(own)) if (!RESERVED.has(k)) throw new TagError('TAG_INVALID', `tag ${k} is not one swimd sets itself`);
     for (const k of Object.keys(configured)) if (RESERVED.has(k)) throw new TagError('TAG_RESERVED', `node.meta.${k} is set by swimd itself`);
     this.user = { ...configured };
@@ -80,19 +83,27 @@ export class SelfTags {
     this.apply(this.encode(this.user, this.appUp));
   }
 
-  /** Flap damping suppressed or released this member in its own view. */
+  /** Flap damping suppressed or released this member: spread now. */
   setDamped(on: boolean): void {
     if (on === this.damped) return;
     this.damped = on;
     this.apply(this.encode(this.user, this.appUp));
   }
 
-  private full(user: Record<string, string>, appUp: boolean): Record<string, string> {
-    return { ...user, ...this.own, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...(this.requireSession ? { [APP_TAG]: appUp ? 'up' : 'down' } : {}), ...(this.damped ? { [DAMPED_TAG]: '1' } : {}) };
+  /** Flap damping suppressed this member in the refutation about to go out: the metadata it must carry (null when too large). */
+  stageDamped(on: boolean): Uint8Array | null {
+    const meta = this.encode(this.user, this.appUp, on);
+    if (meta.length > META_MAX_BYTES) return null;
+    this.damped = on;
+    return meta;
   }
 
-  private encode(user: Record<string, string>, appUp: boolean): Uint8Array {
-    return encodeTags(this.full(user, appUp));
+  private full(user: Record<string, string>, appUp: boolean, damped = this.damped): Record<string, string> {
+    return { ...user, ...this.own, [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...(this.requireSession ? { [APP_TAG]: appUp ? 'up' : 'down' } : {}), ...(damped ? { [DAMPED_TAG]: '1' } : {}) };
+  }
+
+  private encode(user: Record<string, string>, appUp: boolean, damped = this.damped): Uint8Array {
+    return encodeTags(this.full(user, appUp, damped));
   }
 
   private check(meta: Uint8Array): void {

@@ -48,8 +48,8 @@ export interface PartitionOptions {
    */
   eligible?: (m: PartitionMember) => boolean;
   /**
-   * Members flap damping keeps from being primary (flap-damping.ts): treated as
-   * drained. When the answer changes the caller applies an update event for the member.
+   * Members flap damping keeps from being primary (damped-members.ts): treated
+   * as drained. When the answer changes the caller applies an update event for the member.
    */
   suppressed?: (name: string) => boolean;
 }

@@ -10,9 +10,10 @@
 import type { Address, Random, Scheduler, TimerHandle } from '../base/env.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import type { PartitionEngine } from './engine.js';
-import type { DampingState, FlapDamping, ObservedMember } from './flap-damping.js';
+import type { DampingState, FlapDamping, SavedDamping } from './flap-damping.js';
 import type { GrantStore } from './grant-store.js';
-import { partitionMemberOf, type PartitionMember } from './members.js';
+import { DampedMembers } from './damped-members.js';
+import { DAMPED_TAG, partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
 import { TableChecksum } from './checksum.js';
 import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
@@ -31,8 +32,11 @@ export interface LeadershipNode {
   userMessageBudgetBytes(): number;
   evidenceOf(names: Iterable<string>): Uint8Array[];
   mergeEvidence(messages: readonly Uint8Array[]): void;
-  /** Called before this node refutes a suspect or dead message about itself (flap damping counts its own flaps). */
-  onSelfAccused?(listener: () => void): () => void;
+  /**
+   * Called before this node refutes a suspect or dead message about itself
+   * (flap damping counts its own flaps); metadata returned goes out with the refutation.
+   */
+  onSelfAccused?(listener: () => Uint8Array | null): () => void;
 }
 
 export interface LeadershipOptions {
@@ -86,8 +90,17 @@ export interface LeadershipDiff {
 
 export type LeadershipListener = (snap: LeadershipSnapshot, diff: LeadershipDiff) => void;
 
-function dampingViewOf(m: MemberSnapshot): ObservedMember {
-  return { name: m.name, state: m.state, incarnation: m.incarnation, meta: m.meta, address: `${m.host}:${m.port}` };
+/** How leadership sets this member's DAMPED_TAG. */
+export interface DampedTag {
+  /** Records the tag and returns the metadata to send with the refutation about to go out (null: use apply). */
+  stage(on: boolean): Uint8Array | null;
+  /** Records the tag and spreads it now (a new incarnation); nothing when it is already so. */
+  apply(on: boolean): void;
+}
+
+/** The member states, by its own tag, that flap damping keeps it from being primary. */
+export function isDamped(m: MemberSnapshot): boolean {
+  return partitionMemberOf(m).tags[DAMPED_TAG] === '1';
 }
 
 /** The engine's eligibility predicate for these options: the selector's tags (and, granted, the ownership tag). */
@@ -171,7 +184,9 @@ export class Leadership {
   private dampingTimerAtMs = Infinity;
   private stopped = false;
   private unsubscribeSelfAccused: (() => void) | null = null;
-  private readonly onSelfDamped: ((suppressed: boolean) => void) | null;
+  private readonly dampedTag: DampedTag | null;
+  private readonly dampedMembers: DampedMembers;
+  private readonly saveDamping: ((s: SavedDamping) => void) | null;
   private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
 
   constructor(
@@ -184,19 +199,25 @@ export class Leadership {
       store: GrantStore | null;
       log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
       observeClaimMs?: (ms: number) => void;
-      /** Flap damping; the engine must read its decisions (PartitionOptions.suppressed). */
+      /** This member's own flap damping; it states its decision in its tags (DAMPED_TAG), which every member's engine reads. */
       damping?: FlapDamping;
-      /** The clock damping's ticks follow, shared between members (wall clock; virtual time in the simulator). Default: the scheduler's. */
+      /** The clock damping's score decays by (wall clock, so a restarted process carries on; virtual time in the simulator). Default: the scheduler's. */
       dampingClockMs?: () => number;
-      /** Damping suppressed or released this member in its own view: it advertises that (DAMPED_TAG), for members that missed its flaps. */
-      onSelfDamped?: (suppressed: boolean) => void;
+      /** Sets or clears DAMPED_TAG in this member's tags. */
+      dampedTag?: DampedTag;
+      /** Members' damped tags, as the engine reads them (PartitionOptions.suppressed); honoured whether or not this member damps itself. */
+      dampedMembers?: DampedMembers;
+      /** Keeps the score across restarts (node.dataDir); called after every change. */
+      saveDamping?: (s: SavedDamping) => void;
     },
   ) {
     this.scheduler = env.scheduler;
     this.damping = env.damping?.enabled ? env.damping : null;
     this.dampingClockMs = env.dampingClockMs ?? (() => env.scheduler.nowMs());
     this.log = env.log ?? null;
-    this.onSelfDamped = env.onSelfDamped ?? null;
+    this.dampedTag = env.dampedTag ?? null;
+    this.dampedMembers = env.dampedMembers ?? new DampedMembers();
+    this.saveDamping = env.saveDamping ?? null;
     const P = engine.opts.partitions;
     this.stride = engine.rowWidth();
     this.scratch = new Int32Array(this.stride);
@@ -264,9 +285,12 @@ export class Leadership {
   start(): void {
     const damping = this.damping;
     if (damping !== null) {
-      for (const m of this.node.members()) damping.observed(dampingViewOf(m), true, this.dampingClockMs());
-      this.unsubscribeSelfAccused = this.node.onSelfAccused?.(() => damping.selfAccused(this.node.name)) ?? null;
+      this.unsubscribeSelfAccused = this.node.onSelfAccused?.(() => this.selfRefuting(damping)) ?? null;
+      // A score the previous process saved may still suppress this one.
+      this.advertiseDamped();
+      this.scheduleDamping();
     }
+    for (const m of this.node.members()) this.dampedMembers.observe(m);
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const m of this.node.members()) this.track(m);
@@ -286,14 +310,14 @@ export class Leadership {
     this.unsubscribeSelfAccused?.();
   }
 
-  /** A member's flap-damping score and decision here (null when damping is off). */
-  dampingOf(name: string): DampingState | null {
-    return this.damping === null ? null : this.damping.stateOf(name, this.dampingClockMs());
+  /** This member's own flap-damping score and decision (null when damping is off). */
+  ownDamping(): DampingState | null {
+    return this.damping === null ? null : this.damping.stateAt(this.dampingClockMs());
   }
 
-  /** Members flap damping keeps from being primary now. */
-  dampedMembers(): number {
-    return this.damping?.suppressedMembers() ?? 0;
+  /** Live members that advertise, by their own tag, that flap damping keeps them from being primary. */
+  dampedCount(): number {
+    return this.dampedMembers.advertising();
   }
 
   /** Flaps counted since start (a monotonic count). */
@@ -308,11 +332,7 @@ export class Leadership {
 
   /** Applies one member event: placement first, then ownership, then what is published. */
   applyEvent(ev: MemberEvent): void {
-    if (this.damping !== null) {
-      // Before the engine reads the event: a member back with the refutation that crosses the threshold returns suppressed, in one change.
-      if (this.damping.observed(dampingViewOf(ev.member), ev.kind === 'join', this.dampingClockMs())) this.dampingFlipped(ev.member.name);
-      this.scheduleDamping();
-    }
+    const fallbackFlipped = this.dampedMembers.observe(ev.member);
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
@@ -340,6 +360,13 @@ export class Leadership {
       } else if (this.quorumState() !== this.lastQuorum || diff.viewVersion !== this.snapshotCache?.viewVersion) {
         // View tokens: every partition's token is the view version.
         this.markAll();
+      }
+      // The last member that could be primary instead came or went: every damped member reads otherwise now.
+      if (fallbackFlipped) {
+        for (const name of this.dampedMembers.dampedNames()) {
+          const m = name === ev.member.name ? undefined : this.node.member(name);
+          if (m !== undefined) this.applyEvent({ kind: 'update', member: m });
+        }
       }
     });
   }
@@ -394,36 +421,55 @@ export class Leadership {
 
   private snapshotCache: LeadershipSnapshot | null = null;
 
-  private dampingFlipped(name: string): void {
-    const st = this.damping!.stateOf(name, this.dampingClockMs());
-    this.log?.('info', st.suppressed ? 'flapping member suppressed: not eligible for primary' : 'flap damping released a member: eligible for primary again', { member: name, score: Math.round(st.score * 1000) / 1000, flaps: st.flaps });
-    if (name !== this.node.name || this.onSelfDamped === null) return;
-    // Not from inside an event: the tag change is a member event of its own.
-    const advertise = this.onSelfDamped;
+  /** The listener the core calls before this member refutes an accusation of itself. */
+  private selfRefuting(d: FlapDamping): Uint8Array | null {
+    if (this.stopped) return null;
+    const crossed = d.refuting(this.dampingClockMs());
+    this.saveDamping?.(d.saved());
+    if (!crossed) return null;
+    this.dampingChanged(d);
+    // The refutation carries the tag: this member's return and its suppression are one change everywhere.
+    const meta = this.dampedTag?.stage(true) ?? null;
+    if (meta === null) this.advertiseDamped();
+    this.scheduleDamping();
+    return meta;
+  }
+
+  private dampingChanged(d: FlapDamping): void {
+    const st = d.stateAt(this.dampingClockMs());
+    this.log?.('info', st.suppressed ? 'flapping: this member is not eligible for primary until its score decays' : 'flap damping released this member: eligible for primary again', { score: Math.round(st.score * 1000) / 1000, flaps: st.flaps });
+  }
+
+  /** Not from inside an event: the tag change is a member event of its own. */
+  private advertiseDamped(): void {
+    const tag = this.dampedTag;
+    if (tag === null) return;
     this.scheduler.setTimer(0, () => {
-      if (!this.stopped) advertise(this.damping!.isSuppressed(name));
+      if (!this.stopped && this.damping !== null) tag.apply(this.damping.isSuppressed());
     });
   }
 
-  /** Keeps one timer at the next tick boundary while a damping decision may change there. */
+  /** Keeps one timer at the next tick boundary while this member is suppressed; releases it there once its score decayed. */
   private scheduleDamping(): void {
     const d = this.damping!;
     if (this.stopped) return;
     const now = this.dampingClockMs();
     const at = d.nextEvaluationMs(now);
-    if (at === null || (this.dampingTimer !== null && this.dampingTimerAtMs <= at)) return;
+    if (at === null) {
+      // Suppressed by the score a previous process saved, or released: the tag says what is in force.
+      this.advertiseDamped();
+      return;
+    }
+    if (this.dampingTimer !== null && this.dampingTimerAtMs <= at) return;
     this.dampingTimer?.cancel();
     this.dampingTimerAtMs = at;
     this.dampingTimer = this.scheduler.setTimer(Math.max(0, at - now), () => {
       this.dampingTimer = null;
       this.dampingTimerAtMs = Infinity;
       if (this.stopped) return;
-      const flipped = d.evaluate(this.dampingClockMs());
-      // As for a tag change: the member's current snapshot again, now read with the new decision.
-      for (const name of flipped) {
-        this.dampingFlipped(name);
-        const m = this.node.member(name);
-        if (m !== undefined) this.applyEvent({ kind: 'update', member: m });
+      if (d.evaluate(this.dampingClockMs())) {
+        this.saveDamping?.(d.saved());
+        this.dampingChanged(d);
       }
       this.scheduleDamping();
     });

@@ -10,10 +10,9 @@ import { decodeTags } from '../wire/serf-tags.js';
 export const APP_TAG = 'swimd-app';
 
 /**
- * Tag a daemon sets to "1" while flap damping suppresses it in its own view
- * (flap-damping.ts): a member that joined after the flaps, and so scores the
- * member lower, reads it as drained too. It can only take a member out of
- * primary roles, so a member cannot use it to escape damping.
+ * Tag a daemon sets to "1" while flap damping suppresses it (flap-damping.ts):
+ * the member counts its own flaps and states the decision here, and every
+ * member reads it (damped-members.ts). It can only take a member out of primary roles.
  */
 export const DAMPED_TAG = 'swimd-damped';
 
@@ -25,7 +24,7 @@ export interface PartitionMember {
   readonly zone: string;
   /** Tag `weight` (> 0, default 1): scales how many partitions a member wins. */
   readonly weight: number;
-  /** Tag `drain` ("true" or "1"), no live application session, or damped by its own account: never primary, may stay a replica. */
+  /** Tag `drain` ("true" or "1"), or no live application session: never primary, may stay a replica. */
   readonly drain: boolean;
   /** All tags, for eligibility selectors (partitions.eligible). */
   readonly tags: Readonly<Record<string, string>>;
@@ -42,7 +41,7 @@ export function partitionMemberOf(s: MemberSnapshot): PartitionMember {
     incarnation: s.incarnation,
     zone: tags?.zone ?? '',
     weight: Number.isFinite(weight) && weight > 0 ? weight : 1,
-    drain: tags?.drain === 'true' || tags?.drain === '1' || tags?.[APP_TAG] === 'down' || tags?.[DAMPED_TAG] === '1',
+    drain: tags?.drain === 'true' || tags?.drain === '1' || tags?.[APP_TAG] === 'down',
     tags: tags ?? {},
     contacted: s.contacted,
   };

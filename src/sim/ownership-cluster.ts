@@ -5,10 +5,11 @@
 import type { SwimConfig } from '../base/swim-config.js';
 import { SeededRandom } from '../core/prng.js';
 import { PartitionEngine, type Hasher } from '../partition/engine.js';
-import { FlapDamping, type FlapDampingOptions } from '../partition/flap-damping.js';
+import { FlapDamping, type FlapDampingOptions, type SavedDamping } from '../partition/flap-damping.js';
 import { MemoryGrantStore } from '../partition/grant-store.js';
 import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
 import { DAMPED_TAG } from '../partition/members.js';
+import { DampedMembers } from '../partition/damped-members.js';
 import { encodeTags } from '../wire/serf-tags.js';
 import { SimCluster, type SimMember } from './cluster.js';
 import { HistoryChecker } from './history.js';
@@ -40,6 +41,7 @@ export class OwnershipCluster {
   readonly checker = new HistoryChecker();
   private readonly procs = new Map<string, Proc>();
   private readonly stores = new Map<string, MemoryGrantStore>();
+  private readonly savedDamping = new Map<string, SavedDamping>();
   private readonly processCount = new Map<string, number>();
   /** Per member: extra delay its application adds between reading its daemon and the write reaching storage. */
   private readonly appStallUntil = new Map<string, number>();
@@ -144,7 +146,13 @@ export class OwnershipCluster {
     else this.stores.set(m.name, (store = new MemoryGrantStore()));
     const fencing = this.opts.fencing;
     const eligibleTags = { role: 'app' };
-    const damping = this.opts.damping ? new FlapDamping({ ...this.opts.damping, maxMembers: this.opts.config.maxMembers }) : undefined;
+    // A restarted process carries on from the score its predecessor saved, as the daemon's node.dataDir does.
+    const damping = this.opts.damping ? new FlapDamping(this.opts.damping, this.savedDamping.get(m.name) ?? null) : undefined;
+    // What the member advertises: it starts with the plain tags (leadership sets the damped tag from the saved score at start).
+    let damped = false;
+    const metaWith = (on: boolean): Uint8Array => encodeTags({ ...OwnershipCluster.TAGS, ...(on ? { [DAMPED_TAG]: '1' } : {}) });
+    const eligible = eligibilityOf({ fencing, eligibleTags });
+    const dampedMembers = new DampedMembers(eligible);
     const engine = new PartitionEngine(
       {
         partitions: this.opts.partitions,
@@ -152,8 +160,8 @@ export class OwnershipCluster {
         strategy: 'rendezvous',
         quorum: fencing === 'view' ? this.opts.quorum : 0,
         failoverOnSuspect: this.opts.failoverOnSuspect ?? false,
-        eligible: eligibilityOf({ fencing, eligibleTags }),
-        ...(damping ? { suppressed: (name: string) => damping.isSuppressed(name) } : {}),
+        eligible,
+        suppressed: (name: string) => dampedMembers.suppressed(name),
       },
       this.hasher,
     );
@@ -166,11 +174,23 @@ export class OwnershipCluster {
         scheduler: m.scheduler,
         random: this.random.fork(),
         store,
+        dampedMembers,
         ...(damping
           ? {
               damping,
-              dampingClockMs: () => this.cluster.nowMs(),
-              onSelfDamped: (on: boolean) => m.node.setMeta(encodeTags({ ...OwnershipCluster.TAGS, ...(on ? { [DAMPED_TAG]: '1' } : {}) })),
+              dampingClockMs: () => m.scheduler.nowMs(),
+              dampedTag: {
+                stage: (on: boolean) => {
+                  damped = on;
+                  return metaWith(on);
+                },
+                apply: (on: boolean) => {
+                  if (on === damped) return;
+                  damped = on;
+                  m.node.setMeta(metaWith(on));
+                },
+              },
+              saveDamping: (saved: SavedDamping) => this.savedDamping.set(m.name, saved),
             }
           : {}),
       },

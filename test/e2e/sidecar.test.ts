@@ -96,10 +96,12 @@ test('three agents through the CLI: API, CLI, failover on the watch stream, leav
     await waitFor(async () => (await client(1).partitions()).partitions.every((p) => p.primary !== null && p.token > 0), 10_000, 'every partition owned');
     const raw = await rawHttp(1, 'GET', '/v1/members');
     assert.equal(raw.status, 200);
-    const members = JSON.parse(raw.body).members as { name: string; meta: Record<string, string>; damping?: { score: number; suppressed: boolean; flaps: number } }[];
+    const members = JSON.parse(raw.body).members as { name: string; meta: Record<string, string>; damping?: { score?: number; suppressed: boolean; flaps?: number } }[];
     assert.deepEqual(members.map((m) => m.name).sort(), [...NAMES].sort());
-    // Flap damping is off by default: no member carries a damping score.
-    assert.ok(members.every((m) => m.damping === undefined), JSON.stringify(members.map((m) => m.damping)));
+    // Flap damping is on by default: this daemon shows its own score; the others' decision is their tag.
+    const own = members.find((m) => m.name === NAMES[1])!;
+    assert.deepEqual(own.damping, { score: 0, suppressed: false, flaps: 0 }, JSON.stringify(own.damping));
+    assert.ok(members.filter((m) => m !== own).every((m) => JSON.stringify(m.damping) === '{"suppressed":false}'), JSON.stringify(members.map((m) => m.damping)));
     assert.deepEqual(members.find((m) => m.name === 'e2e-c')!.meta, { zone: 'z2', 'swimd-own': '1', 'swimd-pt': '32:2:r' }, 'its tags, the ownership tag every swimd member carries and its partition settings');
     const viaCli = cliJson(1, ['partitions']) as { partitions: { primary: string; token: number }[] };
     assert.equal(viaCli.partitions.length, 32);

@@ -192,7 +192,7 @@ test('partitions.disagreementWarnAfter: two push/pull intervals by default, a mi
 
 test('flap damping settings: defaults, numbers and a duration, reuse below suppress, errors naming the field', () => {
   const cfg = parseDaemonConfig('node: { name: a }\npartitions: { quorum: 2 }\n', '<text>');
-  assert.equal(cfg.partitions.flapPenalty, 0, 'off by default');
+  assert.equal(cfg.partitions.flapPenalty, 1, 'on by default');
   assert.equal(cfg.partitions.flapSuppressAbove, 3);
   assert.equal(cfg.partitions.flapReuseBelow, 1.5);
   assert.equal(cfg.partitions.flapHalfLifeMs, 60_000);

@@ -1,219 +1,169 @@
-// Flap damping's score: refutations counted from the member's incarnations
-// after an accusation (the same count whichever alive messages a member
-// happened to see), its own refutations counted by a node itself, decay on
-// tick stamps, hysteresis between the two thresholds, the ceiling, resets for a
-// new process, and penalty 0 turning it off.
+// Flap damping's score: a member counts its own refutations, one flap each;
+// decay on tick stamps, hysteresis between the two thresholds, the ceiling, the
+// score a restarted process carries on from, and penalty 0 turning it off. The
+// decision travels as the member's own tag, and the refutation that crosses
+// the threshold carries it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CEILING_FACTOR, FlapDamping, FlapDampingConfigError, TICKS_PER_HALF_LIFE, type ObservedMember } from '../../src/partition/flap-damping.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CEILING_FACTOR, FlapDamping, FlapDampingConfigError, TICKS_PER_HALF_LIFE } from '../../src/partition/flap-damping.js';
+import { loadDamping, saveDamping } from '../../src/daemon/damping-file.js';
+import { lanConfig } from '../../src/config/presets.js';
+import { SimCluster } from '../../src/sim/cluster.js';
+import { decodeTags, encodeTags } from '../../src/wire/serf-tags.js';
 
 const HALF_LIFE_MS = 16_000; // ticks of 1 s
-const opts = { penalty: 1, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: HALF_LIFE_MS, maxMembers: 64 };
-const META = Uint8Array.of(1, 2, 3);
-const member = (incarnation: number, over: Partial<ObservedMember> = {}): ObservedMember => ({ name: 'a', state: 'alive', incarnation, meta: META, address: '10.0.0.1:7946', ...over });
-
-/** One flap of `a` at `nowMs`: suspected at its incarnation, then alive one above. Returns the new incarnation. */
-function flap(d: FlapDamping, incarnation: number, nowMs: number): number {
-  d.observed(member(incarnation, { state: 'suspect' }), false, nowMs);
-  d.observed(member(incarnation + 1), false, nowMs);
-  return incarnation + 1;
-}
-
-function tracked(d: FlapDamping, incarnation = 1, nowMs = 0): FlapDamping {
-  d.observed(member(incarnation), true, nowMs);
-  return d;
-}
+const opts = { penalty: 1, suppressAbove: 3, reuseBelow: 1.5, halfLifeMs: HALF_LIFE_MS };
 
 test('a refutation adds the penalty at once, stamped with its tick, and the score halves every half-life', () => {
-  const d = tracked(new FlapDamping(opts), 5);
+  const d = new FlapDamping(opts);
   assert.equal(d.tickMs, HALF_LIFE_MS / TICKS_PER_HALF_LIFE);
-  flap(d, 5, 1300);
-  assert.equal(d.stateOf('a', 1300).score, 1);
-  // Stamped with tick 1 (1000..1999 ms): the same score wherever in the tick it arrived.
-  assert.ok(Math.abs(d.stateOf('a', 1000 + HALF_LIFE_MS).score - 0.5) < 1e-12);
-  assert.ok(Math.abs(d.stateOf('a', 1000 + 2 * HALF_LIFE_MS).score - 0.25) < 1e-12);
-  const other = tracked(new FlapDamping(opts), 5);
-  flap(other, 5, 1999);
-  assert.equal(other.stateOf('a', 1000 + HALF_LIFE_MS).score, d.stateOf('a', 1000 + HALF_LIFE_MS).score, 'two members that heard it in the same tick hold the same score');
-  // Within a tick the score does not move: every member reads the same value between boundaries.
-  assert.equal(d.stateOf('a', 1000 + HALF_LIFE_MS + 999).score, d.stateOf('a', 1000 + HALF_LIFE_MS).score);
-  assert.equal(d.stateOf('a', 1000).flaps, 1);
+  assert.equal(d.refuting(1300), false);
+  assert.equal(d.stateAt(1300).score, 1);
+  // Stamped with tick 1 (1000..1999 ms): within a tick the score does not move.
+  assert.equal(d.stateAt(1999).score, 1);
+  assert.ok(Math.abs(d.stateAt(1000 + HALF_LIFE_MS).score - 0.5) < 1e-12);
+  assert.ok(Math.abs(d.stateAt(1000 + 2 * HALF_LIFE_MS).score - 0.25) < 1e-12);
+  assert.equal(d.stateAt(1000).flaps, 1);
+  assert.equal(d.flapsCounted, 1);
 });
 
 test('the refutation that crosses the threshold suppresses at once; release comes only below the reuse threshold, at a tick boundary', () => {
-  const d = tracked(new FlapDamping(opts));
-  let inc = 1;
-  for (let i = 0; i < 3; i++) inc = flap(d, inc, 100 + i);
-  assert.equal(d.isSuppressed('a'), false, 'three flaps: score 3 is not above 3');
+  const d = new FlapDamping(opts);
+  for (let i = 0; i < 3; i++) assert.equal(d.refuting(100 + i), false);
+  assert.equal(d.isSuppressed(), false, 'three flaps: score 3 is not above 3');
   assert.equal(d.nextEvaluationMs(200), null, 'nothing suppressed: no tick to wait for');
-  assert.equal(d.observed(member(inc, { state: 'dead' }), false, 1500), false, 'an accusation alone counts nothing');
-  assert.equal(d.observed(member(inc + 1), false, 1500), true, 'the fourth refutation reports the change');
-  assert.equal(d.isSuppressed('a'), true, 'suppressed with the alive that crossed the threshold');
-  assert.equal(d.suppressedMembers(), 1);
-  assert.equal(d.nextEvaluationMs(1500), 2000);
-  const atSuppress = d.stateOf('a', 1500).score;
-  assert.ok(atSuppress > 3 && atSuppress < 4);
+  assert.equal(d.refuting(1500), true, 'the fourth refutation reports the change');
+  assert.equal(d.isSuppressed(), true);
+  assert.equal(d.refuting(1600), false, 'already suppressed: no second change');
+  assert.equal(d.nextEvaluationMs(1600), 2000);
+  const atSuppress = d.stateAt(1600).score;
+  assert.ok(atSuppress > 4 && atSuppress < 5, String(atSuppress));
   // Release at the first tick k after tick 1 with atSuppress · 2^(−k/16) < 1.5.
   const reuseTick = Math.floor(TICKS_PER_HALF_LIFE * Math.log2(atSuppress / 1.5)) + 1;
-  for (let k = 1; k < reuseTick; k++) {
-    assert.deepEqual(d.evaluate(1000 + k * 1000 + 500), [], `still suppressed at tick ${k} (score ${d.stateOf('a', 1000 + k * 1000).score.toFixed(3)})`);
-  }
-  assert.ok(d.stateOf('a', 1000 + 10 * 1000).score < 3, 'below the suppress threshold long before the release: hysteresis');
-  assert.deepEqual(d.evaluate(1000 + reuseTick * 1000), ['a']);
-  assert.equal(d.isSuppressed('a'), false);
-  assert.equal(d.suppressedMembers(), 0);
+  for (let k = 1; k < reuseTick; k++) assert.equal(d.evaluate(1000 + k * 1000 + 500), false, `still suppressed at tick ${k}`);
+  assert.ok(d.stateAt(1000 + 12 * 1000).score < 3, 'below the suppress threshold long before the release: hysteresis');
+  assert.equal(d.evaluate(1000 + reuseTick * 1000), true);
+  assert.equal(d.isSuppressed(), false);
   assert.equal(d.nextEvaluationMs(1000 + reuseTick * 1000), null);
 });
 
-test('refutations are the incarnations a member moved up after an accusation, less its metadata changes: a member that saw every alive and one that saw only the last count the same', () => {
-  const everyAlive = tracked(new FlapDamping(opts), 10);
-  const lastOnly = tracked(new FlapDamping(opts), 10);
-  const NEW_META = Uint8Array.of(9);
-  const seen = (d: FlapDamping, incarnation: number, state: ObservedMember['state'], meta = META) => d.observed(member(incarnation, { state, meta }), false, 100);
-  seen(everyAlive, 10, 'suspect');
-  seen(everyAlive, 11, 'alive');
-  seen(everyAlive, 11, 'suspect');
-  seen(everyAlive, 12, 'alive');
-  seen(everyAlive, 13, 'alive', NEW_META); // a tag change, nobody accused it
-  seen(everyAlive, 13, 'dead', NEW_META);
-  seen(everyAlive, 14, 'alive', NEW_META);
-  seen(everyAlive, 14, 'suspect', NEW_META);
-  seen(everyAlive, 15, 'alive', NEW_META);
-  // The other heard one suspicion and the last alive: 15 − 10 − 1 (the tag change) = 4.
-  seen(lastOnly, 10, 'suspect');
-  seen(lastOnly, 15, 'alive', NEW_META);
-  assert.equal(everyAlive.stateOf('a', 900).flaps, 4);
-  assert.equal(lastOnly.stateOf('a', 900).flaps, 4);
-  assert.equal(everyAlive.stateOf('a', 900).score, lastOnly.stateOf('a', 900).score);
-  assert.equal(everyAlive.isSuppressed('a'), true);
-  assert.equal(lastOnly.isSuppressed('a'), true);
-  // An older or repeated alive counts nothing.
-  seen(lastOnly, 15, 'alive', NEW_META);
-  seen(lastOnly, 12, 'alive');
-  assert.equal(lastOnly.stateOf('a', 950).flaps, 4);
-  // An alive above an alive (a forged or bit-flipped incarnation, a refuted forgery) is not a flap; nor is a tag change.
-  const quiet = tracked(new FlapDamping(opts), 1);
-  quiet.observed(member(40), false, 100);
-  for (let i = 41; i < 50; i++) quiet.observed(member(i, { meta: Uint8Array.of(i) }), false, 100);
-  assert.equal(quiet.stateOf('a', 100).flaps, 0);
-});
-
-test('this node counts its own refutations of accusations, and only those', () => {
-  const d = tracked(new FlapDamping(opts), 1);
-  d.observed(member(2), false, 100); // refuted an alive about itself (a forgery): not a flap
-  assert.equal(d.stateOf('a', 100).flaps, 0);
-  for (let inc = 2; inc < 6; inc++) {
-    d.selfAccused('a');
-    d.observed(member(inc + 1), false, 200);
-  }
-  assert.equal(d.stateOf('a', 200).flaps, 4);
-  assert.equal(d.isSuppressed('a'), true);
-});
-
-test('a join (first seen, or back after a leave) or a process at another address starts from zero; a restart at the same address counts once', () => {
-  const d = tracked(new FlapDamping(opts));
-  let inc = 1;
-  for (let i = 0; i < 5; i++) inc = flap(d, inc, 100);
-  assert.equal(d.isSuppressed('a'), true);
-  // The replacement at another port announces incarnation 1 there.
-  assert.equal(d.observed(member(1, { address: '10.0.0.1:7947' }), false, 1200), true, 'released: the event is read again');
-  assert.equal(d.isSuppressed('a'), false);
-  assert.equal(d.suppressedMembers(), 0);
-  assert.equal(d.stateOf('a', 2000).score, 0);
-  inc = 1;
-  for (let i = 0; i < 5; i++) {
-    d.observed(member(inc, { address: '10.0.0.1:7947', state: 'suspect' }), false, 2100);
-    d.observed(member(++inc, { address: '10.0.0.1:7947' }), false, 2100);
-  }
-  assert.equal(d.isSuppressed('a'), true);
-  d.observed(member(inc, { address: '10.0.0.1:7947', state: 'left' }), false, 3100);
-  assert.equal(d.isSuppressed('a'), false, 'a graceful leave ends it');
-  d.observed(member(inc + 1, { address: '10.0.0.1:7947' }), true, 3200);
-  assert.equal(d.stateOf('a', 4000).flaps, 0);
-  // Crash, declared dead, restart at the same address: the new process refutes the incarnation the cluster holds.
-  d.observed(member(inc + 1, { address: '10.0.0.1:7947', state: 'dead' }), false, 5000);
-  d.observed(member(inc + 2, { address: '10.0.0.1:7947' }), false, 6000);
-  assert.equal(d.stateOf('a', 6000).flaps, 1);
-  assert.equal(d.isSuppressed('a'), false);
-});
-
 test('the score is capped, so suppression ends a bounded time after the last flap', () => {
-  const d = tracked(new FlapDamping(opts));
-  d.observed(member(1, { state: 'suspect' }), false, 100);
-  d.observed(member(51), false, 100); // fifty refutations at once
-  assert.equal(d.stateOf('a', 100).score, opts.suppressAbove * CEILING_FACTOR);
-  assert.equal(d.stateOf('a', 100).flaps, 50);
-  assert.equal(d.isSuppressed('a'), true);
+  const d = new FlapDamping(opts);
+  for (let i = 0; i < 50; i++) d.refuting(100);
+  assert.equal(d.stateAt(100).score, opts.suppressAbove * CEILING_FACTOR);
+  assert.equal(d.stateAt(100).flaps, 50);
   // From the ceiling (6) to below 1.5 is two half-lives: 32 ticks, plus one for the strict inequality.
   const flips: number[] = [];
-  for (let k = 1; k <= 40; k++) if (d.evaluate(k * 1000).length > 0) flips.push(k);
+  for (let k = 1; k <= 40; k++) if (d.evaluate(k * 1000)) flips.push(k);
   assert.deepEqual(flips, [33]);
 });
 
-test('a return from death is one flap however many incarnations it took (a restart refutes, then sets its tags)', () => {
-  const d = tracked(new FlapDamping(opts));
-  d.observed(member(4), false, 100);
-  d.observed(member(4, { state: 'dead' }), false, 200);
-  d.observed(member(9), false, 300); // refuted at 5, then four tag changes
-  assert.equal(d.stateOf('a', 300).flaps, 1);
-  assert.equal(d.isSuppressed('a'), false);
-  // A suspicion refuted by several incarnations still counts each.
-  d.observed(member(9, { state: 'suspect' }), false, 400);
-  d.observed(member(12), false, 500);
-  assert.equal(d.stateOf('a', 500).flaps, 4);
+test('a restarted process carries on from the saved score, which keeps decaying on the wall clock; a corrupt file starts from zero', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swimd-damping-'));
+  try {
+    const warnings: string[] = [];
+    const first = new FlapDamping(opts);
+    for (let i = 0; i < 4; i++) first.refuting(5000);
+    assert.equal(first.isSuppressed(), true);
+    saveDamping(dir, first.saved(), (w) => warnings.push(w));
+    const loaded = loadDamping(dir, (w) => warnings.push(w));
+    assert.deepEqual(loaded, first.saved());
+    const second = new FlapDamping(opts, loaded);
+    assert.equal(second.isSuppressed(), true, 'a crash loop stays damped across restarts');
+    assert.equal(second.stateAt(5000 + HALF_LIFE_MS).score, first.stateAt(5000 + HALF_LIFE_MS).score);
+    // One refutation of its predecessor's death is one more flap.
+    second.refuting(6000);
+    assert.equal(second.stateAt(6000).flaps, 1);
+    assert.equal(warnings.length, 0);
+    writeFileSync(join(dir, 'damping.json'), '{"value": "lots"');
+    assert.equal(loadDamping(dir, (w) => warnings.push(w)), null);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /not a damping score/);
+    assert.equal(loadDamping(join(dir, 'absent'), (w) => warnings.push(w)), null, 'no file: a fresh start, no warning');
+    assert.equal(warnings.length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
-test('a restarted node counts the refutation of its predecessor\'s death as one flap of its own, not the incarnations it jumped', () => {
-  const d = tracked(new FlapDamping(opts));
-  d.observed(member(1), false, 100); // the new process starts low
-  d.selfAccused('a'); // it hears of its own death at incarnation 8
-  d.observed(member(9), false, 200); // and refutes above it
-  assert.equal(d.stateOf('a', 200).flaps, 1);
-  assert.equal(d.isSuppressed('a'), false);
-});
-
-test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no evaluation is ever due', () => {
-  const d = tracked(new FlapDamping({ ...opts, penalty: 0 }));
+test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no evaluation is ever due; bad settings are refused with a code', () => {
+  const d = new FlapDamping({ ...opts, penalty: 0 }, { value: 5, atTick: 0, suppressed: true });
   assert.equal(d.enabled, false);
-  let inc = 1;
-  for (let i = 0; i < 20; i++) inc = flap(d, inc, 100);
-  assert.deepEqual(d.evaluate(1000), []);
-  assert.equal(d.isSuppressed('a'), false);
-  assert.equal(d.stateOf('a', 1000).score, 0);
+  for (let i = 0; i < 20; i++) assert.equal(d.refuting(100), false);
+  assert.equal(d.evaluate(1000), false);
+  assert.equal(d.isSuppressed(), false, 'a saved score does not apply while damping is off');
+  assert.equal(d.stateAt(1000).score, 0);
   assert.equal(d.nextEvaluationMs(1000), null);
   assert.equal(d.flapsCounted, 0);
-});
-
-test('tracked members are bounded (the lowest score goes first); bad settings are refused with a code', () => {
-  const d = new FlapDamping({ ...opts, maxMembers: 3 });
-  d.observed(member(1, { name: 'hot' }), true, 0);
-  d.observed(member(1, { name: 'hot', state: 'suspect' }), false, 0);
-  d.observed(member(9, { name: 'hot' }), false, 0);
-  assert.equal(d.isSuppressed('hot'), true);
-  for (const name of ['b', 'c', 'd', 'e']) d.observed(member(1, { name }), true, 0);
-  assert.equal(d.isSuppressed('hot'), true, 'the suppressed member is kept');
-  assert.equal(d.stateOf('hot', 0).flaps, 8);
-  d.observed(member(1, { name: 'e', state: 'suspect' }), false, 0);
-  d.observed(member(2, { name: 'e' }), false, 0);
-  assert.equal(d.stateOf('e', 0).flaps, 1, 'the newest member is tracked');
   assert.throws(() => new FlapDamping({ ...opts, reuseBelow: 3 }), (e: unknown) => e instanceof FlapDampingConfigError && e.code === 'FLAP_DAMPING_CONFIG_INVALID');
   assert.throws(() => new FlapDamping({ ...opts, penalty: -1 }), FlapDampingConfigError);
 });
 
-test('a member advertising the damped tag is read as drained; the tag is reserved to swimd', async () => {
-  const { DAMPED_TAG, partitionMemberOf } = await import('../../src/partition/members.js');
-  const { encodeTags } = await import('../../src/wire/serf-tags.js');
+test('a member advertising the damped tag is kept from primary while another member could be primary, and is a candidate again when none could', async () => {
+  const { DAMPED_TAG } = await import('../../src/partition/members.js');
+  const { DampedMembers } = await import('../../src/partition/damped-members.js');
+  const snap = (name: string, tags: Record<string, string>, state: 'alive' | 'dead' = 'alive') => ({ name, host: '10.0.0.1', port: 7946, state, incarnation: 3, meta: encodeTags(tags), stateChangedAtMs: 0, vsn: [], contacted: true });
+  const d = new DampedMembers((m) => m.tags.role === 'app');
+  assert.equal(d.observe(snap('a', { role: 'app', [DAMPED_TAG]: '1' })), false, 'no candidate yet, nothing to flip');
+  assert.equal(d.suppressed('a'), false, 'the only member stays a primary candidate');
+  assert.equal(d.observe(snap('b', { role: 'app' })), true, 'a candidate arrived: damped members read otherwise now');
+  assert.equal(d.suppressed('a'), true);
+  assert.equal(d.suppressed('b'), false);
+  assert.equal(d.observe(snap('tool', { [DAMPED_TAG]: '1' })), false, 'a member that is not eligible counts for nothing');
+  assert.equal(d.advertising(), 1);
+  assert.equal(d.observe(snap('c', { role: 'app', drain: 'true' })), false, 'a drained member is no candidate');
+  assert.equal(d.observe(snap('b', { role: 'app' }, 'dead')), true, 'the last candidate died: the fallback turns on');
+  assert.equal(d.suppressed('a'), false, 'damping alone never leaves a partition without a primary');
+  assert.equal(d.observe(snap('b', { role: 'app', [DAMPED_TAG]: '1' })), false, 'back, but damped itself');
+  assert.deepEqual(d.dampedNames().sort(), ['a', 'b']);
+  assert.equal(d.suppressed('b'), false);
+});
+
+test('the damped tag is reserved to swimd, and a staged tag changes nothing until sent', async () => {
+  const { DAMPED_TAG } = await import('../../src/partition/members.js');
   const { SelfTags, TagError } = await import('../../src/daemon/self-tags.js');
-  const snap = (tags: Record<string, string>) => ({ name: 'a', host: '10.0.0.1', port: 7946, state: 'alive' as const, incarnation: 3, meta: encodeTags(tags), stateChangedAtMs: 0, vsn: [], contacted: true });
-  assert.equal(partitionMemberOf(snap({ zone: 'z1' })).drain, false);
-  assert.equal(partitionMemberOf(snap({ zone: 'z1', [DAMPED_TAG]: '1' })).drain, true);
   const applied: Uint8Array[] = [];
   const tags = new SelfTags({ zone: 'z1' }, false, (meta) => applied.push(meta));
+  const staged = tags.stageDamped(true);
+  assert.equal(applied.length, 0, 'staged, not spread: the refutation carries it');
+  assert.equal(decodeTags(staged!)?.[DAMPED_TAG], '1');
   tags.setDamped(true);
-  tags.setDamped(true);
-  assert.equal(applied.length, 1, 'one change per flip');
-  assert.equal(partitionMemberOf(snap(tags.all())).drain, true);
+  assert.equal(applied.length, 0, 'already in force');
+  assert.equal(tags.all()[DAMPED_TAG], '1');
   tags.setDamped(false);
-  assert.equal(partitionMemberOf(snap(tags.all())).drain, false);
+  assert.equal(applied.length, 1, 'one change per flip');
+  assert.equal(tags.all()[DAMPED_TAG], undefined);
+  assert.equal(new SelfTags({}, false, () => {}, {}, true).all()[DAMPED_TAG], '1', 'a process that starts suppressed says so from its first alive');
   assert.throws(() => tags.update({ [DAMPED_TAG]: '0' }, []), (e: unknown) => e instanceof TagError && e.code === 'TAG_RESERVED');
+});
+
+test('metadata staged before a refutation goes out with it, in the same incarnation, and every member sees it', () => {
+  const c = new SimCluster({ seed: 3, size: 3, config: lanConfig() });
+  c.startAll();
+  c.joinAll();
+  c.runUntil(() => c.converged(), 30_000, 100, 'convergence');
+  const [a, b, x] = c.members;
+  const staged = encodeTags({ flapped: 'yes' });
+  let calls = 0;
+  a!.node.onSelfAccused(() => {
+    calls++;
+    return staged;
+  });
+  const before = a!.node.member(a!.name)!.incarnation;
+  // a stalls until the others accuse it, then hears the accusation and refutes it.
+  c.pause(a!.name);
+  c.runUntil(() => b!.node.member(a!.name)?.state !== 'alive', 30_000, 50, 'b accuses the stalled member');
+  c.resume(a!.name);
+  c.runUntil(() => [b!, x!].every((m) => m.node.member(a!.name)?.state === 'alive'), 30_000, 50, 'the refutation reaches everyone');
+  c.run(2_000);
+  assert.equal(calls, 1, 'the listener ran once, before the refutation');
+  for (const m of [a!, b!, x!]) {
+    const seen = m.node.member(a!.name)!;
+    assert.equal(seen.state, 'alive', `${m.name} holds a alive`);
+    assert.equal(seen.incarnation, before + 1, `${m.name}: one new incarnation, the refutation's`);
+    assert.equal(decodeTags(seen.meta)?.flapped, 'yes', `${m.name} has the staged tags`);
+  }
 });
