@@ -339,20 +339,11 @@ export class Ownership {
       entries.push({ partition: p, epoch });
       grants.push({ partition: p, epoch, to: this.opts.self });
     }
-    // Our own vote is a grant like any other: durable before anyone hears of the claim.
-    if (!this.recordGrants(grants)) return;
-    const now = this.ports.scheduler.nowMs();
-    const committed: number[] = [];
-    for (const e of entries) {
-      this.promised[e.partition] = e.epoch;
-      this.promisedTo[e.partition] = this.opts.self;
-      this.highest[e.partition] = e.epoch;
-      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set([this.opts.self]), refusals: new Set(), startedAtMs: now });
-      if (this.opts.quorum === 1) committed.push(e.partition);
-    }
-    this.stats.claimsStarted += entries.length;
-    if (committed.length > 0) {
-      this.commitAll(committed);
+    if (this.opts.quorum === 1) {
+      // Our own vote is the quorum: durable before the epoch is held.
+      if (!this.recordGrants(grants)) return;
+      this.openRounds(requestId, entries);
+      this.commitAll(entries.map((e) => e.partition));
       return;
     }
     const evidenceNames = new Set<string>();
@@ -379,11 +370,28 @@ export class Ownership {
       if (peer === this.opts.self) continue;
       for (const m of messages) this.ports.send(peer, m);
     }
+    // Our own vote is a grant like any other, durable before it counts. It is written while the
+    // claims travel (each granter's answer waits on its own disk): no vote can be read before this
+    // returns, in the same turn, and a claim whose own grant failed to persist is never committed.
+    if (!this.recordGrants(grants)) return;
+    this.openRounds(requestId, entries);
     const timer = this.ports.scheduler.setTimer(this.opts.claimTimeoutMs, () => {
       this.timers.delete(timer);
       this.roundTimedOut(requestId, entries.map((e) => e.partition));
     });
     this.timers.add(timer);
+  }
+
+  /** This member's own grants are durable: it has promised the epochs to itself and counts its own vote. */
+  private openRounds(requestId: number, entries: readonly EpochEntry[]): void {
+    const now = this.ports.scheduler.nowMs();
+    for (const e of entries) {
+      this.promised[e.partition] = e.epoch;
+      this.promisedTo[e.partition] = this.opts.self;
+      this.highest[e.partition] = e.epoch;
+      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set([this.opts.self]), refusals: new Set(), startedAtMs: now });
+    }
+    this.stats.claimsStarted += entries.length;
   }
 
   private roundTimedOut(requestId: number, parts: number[]): void {
