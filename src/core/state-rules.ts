@@ -25,6 +25,7 @@ export class StateRules {
   private readonly refusalBacked = new Set<string>();
   private readonly listeners = new Set<(ev: MemberEvent) => void>();
   private readonly selfAccusedListeners = new Set<() => Uint8Array | null>();
+  private readonly refusalListeners = new Set<(name: string, incarnation: number) => void>();
   private refuteGossipPending = false;
   private lastReassertAtMs = -Infinity;
   private readonly corrected = new Map<string, number>();
@@ -248,7 +249,26 @@ export class StateRules {
     if (s === undefined) return false;
     s.shortenTo(this.awareness.scaleTimeoutMs(ctx.cfg.refusalSuspicionMult * ctx.cfg.probeIntervalMs));
     this.refusalBacked.add(name);
+    for (const l of this.refusalListeners) {
+      try {
+        l(name, incarnation);
+      } catch (err) {
+        countDrop(ctx.stats, 'listener-error');
+        ctx.log.log('error', 'refusal listener failed', { err: String(err) });
+      }
+    }
     return true;
+  }
+
+  /**
+   * Called when this node's probe of a member was refused over UDP and TCP (its
+   * host is up and nothing listens: the process is gone or restarting), with the
+   * incarnation it is now suspected at. Membership still waits out the short
+   * suspicion; partition ownership need not (a restarted process holds nothing).
+   */
+  onRefusalBacked(listener: (name: string, incarnation: number) => void): () => void {
+    this.refusalListeners.add(listener);
+    return () => this.refusalListeners.delete(listener);
   }
 
   deadNode(d: DeadMsg): void {

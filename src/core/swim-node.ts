@@ -219,6 +219,11 @@ export class SwimNode {
     return this.rules.on(listener);
   }
 
+  /** A probe of this member was refused over UDP and TCP: its process is gone (see StateRules.onRefusalBacked). */
+  onRefusalBacked(listener: (name: string, incarnation: number) => void): () => void {
+    return this.rules.onRefusalBacked(listener);
+  }
+
   /** Called before this node refutes a suspect or dead message about itself; metadata returned goes out with the refutation. */
   onSelfAccused(listener: () => Uint8Array | null): () => void {
     return this.rules.onSelfAccused(listener);

@@ -13,7 +13,7 @@ import { startApiServer } from '../api/server.js';
 import { memberView, memberViewAt, partitionsView, withDamping, type WatchLine } from '../api/views.js';
 import { FlapDamping } from '../partition/flap-damping.js';
 import { loadDamping, saveDamping } from './damping-file.js';
-import { DampedMembers } from '../partition/damped-members.js';
+import { PrimaryBars } from '../partition/primary-bars.js';
 import { WatchHub } from '../api/watch.js';
 import { SessionHub } from '../api/session.js';
 import { SelfTags } from './self-tags.js';
@@ -78,7 +78,7 @@ export class Daemon {
     const tableConfig = { partitions: cfg.partitions.count, replicas: cfg.partitions.replicas, strategy: cfg.partitions.strategy };
     const eligibility = eligibilityOf({ fencing: 'granted', eligibleTags: cfg.partitions.eligible });
     // Every member's damped tag is honoured, whether or not this member damps itself.
-    const dampedMembers = new DampedMembers(eligibility);
+    const bars = new PrimaryBars(eligibility, cfg.swim.maxMembers);
     const engine = await createPartitionEngine({
       partitions: cfg.partitions.count,
       replicas: cfg.partitions.replicas,
@@ -87,7 +87,7 @@ export class Daemon {
       quorum: 0,
       failoverOnSuspect: cfg.partitions.failoverOnSuspect,
       eligible: eligibility,
-      suppressed: (name) => dampedMembers.suppressed(name),
+      suppressed: (name) => bars.suppressed(name),
       ...(cfg.partitions.boundedLoadEpsilon !== null ? { boundedLoadEpsilon: cfg.partitions.boundedLoadEpsilon } : {}),
     });
     // Grants are durable before they are sent; a directory in use by another daemon stops this one here.
@@ -162,7 +162,7 @@ export class Daemon {
         // Wall clock: the score a previous process saved decays across the restart.
         dampingClockMs: () => Date.now(),
         dampedTag: { stage: (on) => tags.stageDamped(on), apply: (on) => tags.setDamped(on) },
-        dampedMembers,
+        bars,
         saveDamping: (s) => saveDamping(cfg.node.dataDir, s, dampingWarn),
       },
     );
@@ -199,7 +199,7 @@ export class Daemon {
           config: Object.fromEntries(LIVE_SWIM_KEYS.map((k) => [k, live[k]])),
         };
       },
-      members: () => node.members().map((m) => withDamping(memberViewAt(agent.env.scheduler)(m), m.name === node.name ? leadership.ownDamping() : damping.enabled ? { suppressed: dampedMembers.suppressed(m.name) } : null)),
+      members: () => node.members().map((m) => withDamping(memberViewAt(agent.env.scheduler)(m), m.name === node.name ? leadership.ownDamping() : damping.enabled ? { suppressed: bars.dampingBars(m.name) } : null)),
       partitions: () => ({ ...partitionsView(leadership.snapshot()), agreement: agreement.report(), configMismatches: agreement.agreement.configMismatches() }),
       partitionDetail: (id) => ({ ...leadership.ownership!.detail(id), rightful: engine.primaryOf(id) }),
       owned: () => {

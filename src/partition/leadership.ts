@@ -12,9 +12,10 @@ import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import type { PartitionEngine } from './engine.js';
 import type { DampingState, FlapDamping, SavedDamping } from './flap-damping.js';
 import type { GrantStore } from './grant-store.js';
-import { DampedMembers } from './damped-members.js';
+import { PrimaryBars } from './primary-bars.js';
 import { DAMPED_TAG, partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
+import { encodeRefusedEvidence } from './ownership-wire.js';
 import { TableChecksum } from './checksum.js';
 import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
 
@@ -37,6 +38,8 @@ export interface LeadershipNode {
    * (flap damping counts its own flaps); metadata returned goes out with the refutation.
    */
   onSelfAccused?(listener: () => Uint8Array | null): () => void;
+  /** A probe of a member was refused over UDP and TCP (crash fast path): its partitions may move before its death. */
+  onRefusalBacked?(listener: (name: string, incarnation: number) => void): () => void;
 }
 
 export interface LeadershipOptions {
@@ -184,8 +187,9 @@ export class Leadership {
   private dampingTimerAtMs = Infinity;
   private stopped = false;
   private unsubscribeSelfAccused: (() => void) | null = null;
+  private unsubscribeRefused: (() => void) | null = null;
   private readonly dampedTag: DampedTag | null;
-  private readonly dampedMembers: DampedMembers;
+  private readonly bars: PrimaryBars;
   private readonly saveDamping: ((s: SavedDamping) => void) | null;
   private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
 
@@ -205,8 +209,8 @@ export class Leadership {
       dampingClockMs?: () => number;
       /** Sets or clears DAMPED_TAG in this member's tags. */
       dampedTag?: DampedTag;
-      /** Members' damped tags, as the engine reads them (PartitionOptions.suppressed); honoured whether or not this member damps itself. */
-      dampedMembers?: DampedMembers;
+      /** Who may not be primary now beyond drain (damped tags, refusal-backed suspects), as the engine reads it (PartitionOptions.suppressed); damped tags are honoured whether or not this member damps itself. */
+      bars?: PrimaryBars;
       /** Keeps the score across restarts (node.dataDir); called after every change. */
       saveDamping?: (s: SavedDamping) => void;
     },
@@ -216,7 +220,7 @@ export class Leadership {
     this.dampingClockMs = env.dampingClockMs ?? (() => env.scheduler.nowMs());
     this.log = env.log ?? null;
     this.dampedTag = env.dampedTag ?? null;
-    this.dampedMembers = env.dampedMembers ?? new DampedMembers();
+    this.bars = env.bars ?? new PrimaryBars();
     this.saveDamping = env.saveDamping ?? null;
     const P = engine.opts.partitions;
     this.stride = engine.rowWidth();
@@ -268,8 +272,11 @@ export class Leadership {
             return m !== undefined && node.sendUserMessage({ host: m.host, port: m.port }, payload);
           },
           budgetBytes: () => node.userMessageBudgetBytes(),
-          evidenceOf: (names) => node.evidenceOf(names),
+          evidenceOf: (names) => this.evidenceOf(names),
           mergeEvidence: (msgs) => this.batch(() => node.mergeEvidence(msgs)),
+          markRefused: (marks) => this.batch(() => {
+            for (const mark of marks) this.refused(mark.name, mark.incarnation, false);
+          }),
           ...(env.log ? { log: env.log } : {}),
           ...(env.observeClaimMs ? { observeClaimMs: env.observeClaimMs } : {}),
         },
@@ -283,6 +290,7 @@ export class Leadership {
 
   /** Loads the current member list (at start) and begins the protocol. */
   start(): void {
+    this.unsubscribeRefused = this.node.onRefusalBacked?.((name, incarnation) => this.refused(name, incarnation, true)) ?? null;
     const damping = this.damping;
     if (damping !== null) {
       this.unsubscribeSelfAccused = this.node.onSelfAccused?.(() => this.selfRefuting(damping)) ?? null;
@@ -290,7 +298,7 @@ export class Leadership {
       this.advertiseDamped();
       this.scheduleDamping();
     }
-    for (const m of this.node.members()) this.dampedMembers.observe(m);
+    for (const m of this.node.members()) this.bars.observe(m);
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const m of this.node.members()) this.track(m);
@@ -308,6 +316,7 @@ export class Leadership {
     this.dampingTimer?.cancel();
     this.dampingTimer = null;
     this.unsubscribeSelfAccused?.();
+    this.unsubscribeRefused?.();
   }
 
   /** This member's own flap-damping score and decision (null when damping is off). */
@@ -317,7 +326,7 @@ export class Leadership {
 
   /** Live members that advertise, by their own tag, that flap damping keeps them from being primary. */
   dampedCount(): number {
-    return this.dampedMembers.advertising();
+    return this.bars.advertising();
   }
 
   /** Flaps counted since start (a monotonic count). */
@@ -331,13 +340,14 @@ export class Leadership {
   }
 
   /** Applies one member event: placement first, then ownership, then what is published. */
-  applyEvent(ev: MemberEvent): void {
-    const fallbackFlipped = this.dampedMembers.observe(ev.member);
+  applyEvent(ev: MemberEvent, refusedHere = false): void {
+    const fallbackFlipped = this.bars.observe(ev.member);
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
       // The member that declared the death (or, with failoverOnSuspect, the suspicion) tells the successors: one or two senders per death, not every survivor.
-      if (this.ownership && (ev.kind === 'dead' || (ev.kind === 'suspect' && this.engine.opts.failoverOnSuspect)) && ev.from === this.node.name) {
+      // So does the member whose probe was refused: the successors have not seen the refusal.
+      if (this.ownership && (refusedHere || ((ev.kind === 'dead' || (ev.kind === 'suspect' && this.engine.opts.failoverOnSuspect)) && ev.from === this.node.name))) {
         const successors = new Set<string>();
         for (const c of diff.changed) if (c.oldPrimary === ev.member.name && c.newPrimary !== null) successors.add(c.newPrimary);
         if (successors.size > 0) this.ownership.hintSuccessors(ev.member.name, successors);
@@ -363,7 +373,7 @@ export class Leadership {
       }
       // The last member that could be primary instead came or went: every damped member reads otherwise now.
       if (fallbackFlipped) {
-        for (const name of this.dampedMembers.dampedNames()) {
+        for (const name of this.bars.dampedNames()) {
           const m = name === ev.member.name ? undefined : this.node.member(name);
           if (m !== undefined) this.applyEvent({ kind: 'update', member: m });
         }
@@ -420,6 +430,30 @@ export class Leadership {
   }
 
   private snapshotCache: LeadershipSnapshot | null = null;
+
+  /**
+   * A member's process refused probes (this member's own, or the evidence of a
+   * claim or hint): while it stays suspect at that incarnation it may not be
+   * primary, so its partitions move now; the engine reads it again.
+   */
+  private refused(name: string, incarnation: number, here: boolean): void {
+    if (this.stopped) return;
+    const m = this.node.member(name);
+    if (m === undefined || name === this.node.name || !this.bars.markGone(m, incarnation)) return;
+    this.log?.('debug', 'refused probes: partitions move before the death', { member: name, incarnation, here });
+    this.applyEvent({ kind: 'update', member: m }, here);
+  }
+
+  /** The memberlist messages stating what this member holds about each name, and the refused-probe marks it holds. */
+  private evidenceOf(names: Iterable<string>): Uint8Array[] {
+    const list = [...names];
+    const out = this.node.evidenceOf(list);
+    for (const name of list) {
+      const inc = this.bars.goneIncarnation(name);
+      if (inc !== undefined) out.push(encodeRefusedEvidence({ name, incarnation: inc }));
+    }
+    return out;
+  }
 
   /** The listener the core calls before this member refutes an accusation of itself. */
   private selfRefuting(d: FlapDamping): Uint8Array | null {

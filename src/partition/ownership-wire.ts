@@ -315,3 +315,41 @@ export function packEntries<E>(entries: readonly E[], budgetBytes: number, build
   }
   return out;
 }
+
+/**
+ * "This member's process refused my probes at this incarnation": evidence a
+ * claim or hint carries beside memberlist messages, so that a granter or a
+ * successor bars the member from primary as the claimant does, without waiting
+ * for its death. Layout: [0xF7][version][name][incarnation]. A member that
+ * does not know the magic reads it as an undecodable evidence message and
+ * skips it.
+ */
+export interface RefusedEvidence {
+  name: string;
+  incarnation: number;
+}
+
+export const REFUSED_MAGIC: number = SwimdPayloadMagic.Refused;
+
+export function encodeRefusedEvidence(e: RefusedEvidence): Uint8Array {
+  return new Writer().byte(REFUSED_MAGIC).byte(OWNERSHIP_WIRE_VERSION).str(e.name).uint(e.incarnation).finish();
+}
+
+export function isRefusedEvidence(b: Uint8Array): boolean {
+  return b.length >= 2 && b[0] === REFUSED_MAGIC;
+}
+
+/** null when malformed or of another version. */
+export function decodeRefusedEvidence(b: Uint8Array): RefusedEvidence | null {
+  if (!isRefusedEvidence(b) || b[1] !== OWNERSHIP_WIRE_VERSION) return null;
+  const r = new Reader(b);
+  r.pos = 2;
+  try {
+    const name = r.str(OWNERSHIP_LIMITS.maxNameBytes);
+    const incarnation = r.uint();
+    return r.done() ? { name, incarnation } : null;
+  } catch (err) {
+    if (err instanceof Malformed || err instanceof RangeError) return null;
+    throw err;
+  }
+}

@@ -31,6 +31,9 @@ import type { Random, Scheduler, TimerHandle } from '../base/env.js';
 import type { Grant, GrantStore } from './grant-store.js';
 import {
   decodeOwnership,
+  decodeRefusedEvidence,
+  isRefusedEvidence,
+  type RefusedEvidence,
   encodeOwnership,
   OwnershipKind,
   packEntries,
@@ -71,6 +74,8 @@ export interface OwnershipPorts {
   budgetBytes(): number;
   evidenceOf(names: Iterable<string>): Uint8Array[];
   mergeEvidence(messages: readonly Uint8Array[]): void;
+  /** Refused-probe marks carried as evidence (ownership-wire.ts RefusedEvidence), after the rest is merged. */
+  markRefused?(marks: readonly RefusedEvidence[]): void;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Called for each committed partition with the time from its claim to the quorum of grants. */
   observeClaimMs?: (ms: number) => void;
@@ -497,7 +502,7 @@ export class Ownership {
 
   private onClaim(c: ClaimMsg): void {
     // Merge the claimant's evidence first, exactly as gossip would be merged.
-    if (c.evidence.length > 0) this.ports.mergeEvidence(c.evidence);
+    if (c.evidence.length > 0) this.mergeEvidence(c.evidence);
     const votes: VoteEntry[] = [];
     const grants: Grant[] = [];
     const eligible = this.ports.view.isAliveEligible(c.claimant) && this.ports.view.isEligibleMember(this.opts.self) && !this.universeExceeded();
@@ -617,10 +622,29 @@ export class Ownership {
         return;
       case OwnershipKind.Hint:
         // Merged as gossip: if it shows a death this member had not heard of, the usual event path claims.
-        if (this.ports.view.isEligibleMember(m.sender)) this.ports.mergeEvidence(m.evidence);
+        if (this.ports.view.isEligibleMember(m.sender)) this.mergeEvidence(m.evidence);
         else this.countDrop('hint-from-ineligible');
         return;
     }
+  }
+
+  /** memberlist messages go to the core as gossip would; refused-probe marks to the bars, after them. */
+  private mergeEvidence(evidence: readonly Uint8Array[]): void {
+    let gossip: Uint8Array[] | null = null;
+    const marks: RefusedEvidence[] = [];
+    for (let i = 0; i < evidence.length; i++) {
+      const e = evidence[i]!;
+      if (!isRefusedEvidence(e)) {
+        gossip?.push(e);
+        continue;
+      }
+      gossip ??= evidence.slice(0, i);
+      const mark = decodeRefusedEvidence(e);
+      if (mark === null) this.countDrop('refused-evidence-malformed');
+      else marks.push(mark);
+    }
+    this.ports.mergeEvidence(gossip ?? evidence);
+    if (marks.length > 0) this.ports.markRefused?.(marks);
   }
 
   private recordGrants(grants: Grant[]): boolean {

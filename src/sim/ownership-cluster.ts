@@ -9,7 +9,7 @@ import { FlapDamping, type FlapDampingOptions, type SavedDamping } from '../part
 import { MemoryGrantStore } from '../partition/grant-store.js';
 import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../partition/leadership.js';
 import { DAMPED_TAG } from '../partition/members.js';
-import { DampedMembers } from '../partition/damped-members.js';
+import { PrimaryBars } from '../partition/primary-bars.js';
 import { encodeTags } from '../wire/serf-tags.js';
 import { SimCluster, type SimMember } from './cluster.js';
 import { HistoryChecker } from './history.js';
@@ -107,9 +107,10 @@ export class OwnershipCluster {
     return out;
   }
 
-  crash(name: string): void {
+  /** Kills a member's process; with `hostStaysUp` its host refuses what is sent to it (the crash fast path). */
+  crash(name: string, hostStaysUp = false): void {
     this.procs.get(name)?.leadership.stop();
-    this.cluster.crash(name);
+    this.cluster.crash(name, hostStaysUp);
   }
 
   restart(name: string): void {
@@ -152,7 +153,7 @@ export class OwnershipCluster {
     let damped = false;
     const metaWith = (on: boolean): Uint8Array => encodeTags({ ...OwnershipCluster.TAGS, ...(on ? { [DAMPED_TAG]: '1' } : {}) });
     const eligible = eligibilityOf({ fencing, eligibleTags });
-    const dampedMembers = new DampedMembers(eligible);
+    const bars = new PrimaryBars(eligible, this.opts.config.maxMembers);
     const engine = new PartitionEngine(
       {
         partitions: this.opts.partitions,
@@ -161,7 +162,7 @@ export class OwnershipCluster {
         quorum: fencing === 'view' ? this.opts.quorum : 0,
         failoverOnSuspect: this.opts.failoverOnSuspect ?? false,
         eligible,
-        suppressed: (name: string) => dampedMembers.suppressed(name),
+        suppressed: (name: string) => bars.suppressed(name),
       },
       this.hasher,
     );
@@ -174,7 +175,7 @@ export class OwnershipCluster {
         scheduler: m.scheduler,
         random: this.random.fork(),
         store,
-        dampedMembers,
+        bars,
         ...(damping
           ? {
               damping,

@@ -150,7 +150,8 @@ export function runScenario(s: Scenario, fencing: 'granted' | 'view', hasher: Ha
     c.clock.setTimer(t0 + st.atMs - c.nowMs(), () => {
       switch (st.kind) {
         case 'crash':
-          if (c.members[st.member]!.status === 'up') oc.crash(name(st.member));
+          // Half the crashes leave the host up, so its refusals move the partitions before the death (from the drawn time: no extra draw).
+          if (c.members[st.member]!.status === 'up') oc.crash(name(st.member), Math.floor(st.atMs) % 2 === 0);
           return;
         case 'restart':
         case 'join':

@@ -38,6 +38,8 @@ export enum SwimdPayloadMagic {
   Ownership = 0xf5,
   /** Partition-table agreement state in push/pull (src/partition/agreement.ts). */
   Agreement = 0xf6,
+  /** Evidence in an ownership claim or hint: a member's process refused probes (src/partition/ownership-wire.ts). */
+  Refused = 0xf7,
 }
 
 /** Member state numbers used in push/pull node states (Go `int`). Append-only like MessageType. */

@@ -104,9 +104,9 @@ test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no 
 
 test('a member advertising the damped tag is kept from primary while another member could be primary, and is a candidate again when none could', async () => {
   const { DAMPED_TAG } = await import('../../src/partition/members.js');
-  const { DampedMembers } = await import('../../src/partition/damped-members.js');
+  const { PrimaryBars } = await import('../../src/partition/primary-bars.js');
   const snap = (name: string, tags: Record<string, string>, state: 'alive' | 'dead' = 'alive') => ({ name, host: '10.0.0.1', port: 7946, state, incarnation: 3, meta: encodeTags(tags), stateChangedAtMs: 0, vsn: [], contacted: true });
-  const d = new DampedMembers((m) => m.tags.role === 'app');
+  const d = new PrimaryBars((m) => m.tags.role === 'app');
   assert.equal(d.observe(snap('a', { role: 'app', [DAMPED_TAG]: '1' })), false, 'no candidate yet, nothing to flip');
   assert.equal(d.suppressed('a'), false, 'the only member stays a primary candidate');
   assert.equal(d.observe(snap('b', { role: 'app' })), true, 'a candidate arrived: damped members read otherwise now');

@@ -1,0 +1,96 @@
+// Members that stay in the view but may not be primary now, beyond drain and
+// eligibility (the engine treats them as drained: replicas, never primary):
+// - Damped, read from their own tags (DAMPED_TAG; each member scores itself,
+//   flap-damping.ts). A damped member is barred while at least one live
+//   eligible member could be primary instead; when none could (a series of
+//   splits can damp every member: each refutes its own death once per heal),
+//   the damped members are primary candidates again, so damping alone never
+//   leaves a partition without a primary.
+// - Gone: suspected at an incarnation at which a probe of it was refused over
+//   UDP and TCP (its host is up and nothing listens on its port). Its process
+//   is dead or restarting, and a restarted process holds no epoch, so its
+//   partitions move now rather than after the suspicion's short timeout; the
+//   member itself is declared dead only when that runs out, and a restart
+//   (a new incarnation) ends the bar. The mark is this member's own probe, or
+//   the evidence of a claim or hint from the member that probed.
+// Both are functions of the member list and the marks, so members that hold
+// the same view decide the same.
+import type { MemberSnapshot } from '../core/member-types.js';
+import { DAMPED_TAG, partitionMemberOf, type PartitionMember } from './members.js';
+
+export class PrimaryBars {
+  /** Live eligible members advertising the damped tag. */
+  private readonly damped = new Set<string>();
+  /** Live eligible members that may be primary: neither damped nor drained. */
+  private readonly candidates = new Set<string>();
+  /** Refusal-backed suspects: name → the incarnation it is suspected at. */
+  private readonly gone = new Map<string, number>();
+
+  constructor(
+    private readonly eligible: (m: PartitionMember) => boolean = () => true,
+    /** Bound on the gone marks (one per suspect member at most): swim.maxMembers. */
+    private readonly maxGone = 1024,
+  ) {}
+
+  /** Kept from primary now (the engine treats it as drained). */
+  suppressed(name: string): boolean {
+    return this.gone.has(name) || (this.candidates.size > 0 && this.damped.has(name));
+  }
+
+  /** Kept from primary by its damped tag (the fallback considered). */
+  dampingBars(name: string): boolean {
+    return this.candidates.size > 0 && this.damped.has(name);
+  }
+
+  isGone(name: string): boolean {
+    return this.gone.has(name);
+  }
+
+  goneIncarnation(name: string): number | undefined {
+    return this.gone.get(name);
+  }
+
+  /** Live members that advertise the damped tag. */
+  advertising(): number {
+    return this.damped.size;
+  }
+
+  /** Damped members whose reading changes when the fallback turns on or off. */
+  dampedNames(): string[] {
+    return [...this.damped];
+  }
+
+  /**
+   * Records a member's latest snapshot. Returns true when the damping fallback
+   * turned on or off, so that every damped member must be read again.
+   */
+  observe(s: MemberSnapshot): boolean {
+    const hadCandidates = this.candidates.size > 0;
+    this.damped.delete(s.name);
+    this.candidates.delete(s.name);
+    // A gone mark holds only while the member is suspect at that incarnation: dead, left or back ends it.
+    const goneAt = this.gone.get(s.name);
+    if (goneAt !== undefined && (s.state !== 'suspect' || s.incarnation !== goneAt)) this.gone.delete(s.name);
+    if (s.state === 'alive' || s.state === 'suspect') {
+      const m = partitionMemberOf(s);
+      if (this.eligible(m)) {
+        if (m.tags[DAMPED_TAG] === '1') this.damped.add(s.name);
+        else if (!m.drain && !this.gone.has(s.name)) this.candidates.add(s.name);
+      }
+    }
+    return hadCandidates !== this.candidates.size > 0 && this.damped.size > 0;
+  }
+
+  /**
+   * Marks a suspect member whose process refused probes at `incarnation`.
+   * Returns true when the mark is new and holds (the member is suspect at that
+   * incarnation in `s`); the caller then applies an update event for it.
+   */
+  markGone(s: MemberSnapshot, incarnation: number): boolean {
+    if (s.state !== 'suspect' || s.incarnation !== incarnation || this.gone.get(s.name) === incarnation) return false;
+    if (this.gone.size >= this.maxGone && !this.gone.has(s.name)) return false;
+    this.gone.set(s.name, incarnation);
+    this.candidates.delete(s.name);
+    return true;
+  }
+}
