@@ -517,8 +517,11 @@ export class Leadership {
   private track(m: MemberSnapshot): void {
     const pm = partitionMemberOf(m);
     const alive = m.state === 'alive';
+    const before = this.aliveEligible.size;
     if (alive && m.contacted && this.engine.eligibleByTags(pm)) this.aliveEligible.add(m.name);
     else this.aliveEligible.delete(m.name);
+    // The snapshot's liveMembers reads this set: a member can come and go without moving any partition (a damped or drained one).
+    if (this.aliveEligible.size !== before) this.snapshotCache = null;
     if (alive && pm.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE) this.protocolPeers.add(m.name);
     else this.protocolPeers.delete(m.name);
   }
