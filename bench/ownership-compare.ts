@@ -8,7 +8,7 @@
 // it owned; swimd's failover time is that of one partition per repetition,
 // partition r mod P, so the owners vary).
 //
-//   node dist/bench/ownership-compare.js [--reps 10] [--partitions 16] [--systems swimd,etcd] [--faults kill,isolate] [--json FILE]
+//   node dist/bench/ownership-compare.js [--reps 10] [--partitions 16] [--systems swimd,etcd] [--faults kill,isolate] [--failover-on-suspect true] [--json FILE]
 //
 // swimd: 5 daemons, local preset, partitions.quorum 3, a writer per host writing
 // every partition its daemon names it primary of (quorum ok) every 10 ms.
@@ -36,6 +36,8 @@ const PARTITIONS = Number(flag('partitions', '16'));
 const SYSTEMS = flag('systems', 'swimd,etcd').split(',');
 const FAULTS = flag('faults', 'kill,isolate').split(',') as Fault[];
 const JSON_OUT = flag('json', '');
+/** partitions.failoverOnSuspect on every swimd daemon: an isolated owner's partitions move at its suspicion, not its death. */
+const ON_SUSPECT = flag('failover-on-suspect', 'false') === 'true';
 /** A repetition with no new owner within this window counts as "> WINDOW". */
 const WINDOW_MS = 15_000;
 /** The fault is held this long after the new owner's first write, to catch the old owner writing on. */
@@ -55,7 +57,7 @@ interface Row {
   stale: number;
 }
 
-const rig = OwnershipRig.create({ daemons: 5, partitions: PARTITIONS, quorum: 3, profile: 'local' });
+const rig = OwnershipRig.create({ daemons: 5, partitions: PARTITIONS, quorum: 3, profile: 'local', failoverOnSuspect: ON_SUSPECT });
 const etcdDir = join(tmp, `etcd-${process.pid}`);
 let teardownDone = false;
 function teardown(): void {
@@ -299,7 +301,7 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  console.log(`# ownership failover: reps ${REPS}, systems ${SYSTEMS.join(',')}, faults ${FAULTS.join(',')}, swimd partitions ${PARTITIONS}`);
+  console.log(`# ownership failover: reps ${REPS}, systems ${SYSTEMS.join(',')}, faults ${FAULTS.join(',')}, swimd partitions ${PARTITIONS}${ON_SUSPECT ? ", failoverOnSuspect" : ""}`);
   await rig.startStorage();
   if (SYSTEMS.includes('swimd')) await swimdPhase(rows);
   if (SYSTEMS.includes('etcd')) await etcdPhase(rows);

@@ -46,6 +46,8 @@ export interface RigOptions {
   /** Start an application writer on every daemon host (default true). */
   writers?: boolean;
   writerIntervalMs?: number;
+  /** partitions.failoverOnSuspect on every daemon. */
+  failoverOnSuspect?: boolean;
 }
 
 export interface RigDaemon {
@@ -110,6 +112,7 @@ export class OwnershipRig {
     node.push(`dataDir: ${d.dataDir}`);
     const partitions = [`count: ${this.opts.partitions}`, 'replicas: 3', `quorum: ${this.opts.quorum}`];
     partitions.push('eligible: { role: app }');
+    if (this.opts.failoverOnSuspect) partitions.push('failoverOnSuspect: true');
     writeFileSync(
       file,
       [
