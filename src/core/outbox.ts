@@ -46,9 +46,13 @@ export class Outbox {
     return this.broadcasts.size();
   }
 
+  /** Called after every queued broadcast (gossip re-arms an idle timer). */
+  onBroadcastQueued: (() => void) | null = null;
+
   queueBroadcast(node: string, msg: Message, onDone?: () => void): void {
     this.broadcasts.queue({ key: node, message: encodeMessage(msg), ...(onDone ? { onDone } : {}) });
     this.ctx.invariants.check(this.broadcasts.size() <= this.ctx.cfg.maxBroadcasts, 'broadcasts-over-bound');
+    this.onBroadcastQueued?.();
   }
 
   /** Largest single message that fits one datagram after framing and security overhead. */

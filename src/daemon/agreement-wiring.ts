@@ -2,7 +2,7 @@
 // the member events that keep the configuration fingerprints and peer records
 // current, a periodic check for lasting disagreements, and the metrics.
 import type { Logger } from 'pino';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from './prom.js';
 import type { Scheduler, TimerHandle } from '../base/env.js';
 import type { SwimNode } from '../core/swim-node.js';
 import type { MemberSnapshot } from '../core/member-types.js';

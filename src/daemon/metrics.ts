@@ -1,21 +1,8 @@
 // Prometheus metrics (prom-client), read from the core's counters at scrape time
 // so the hot path only bumps plain numbers.
-import { createRequire } from 'node:module';
-import type * as Prom from 'prom-client';
 import type { SwimNode } from '../core/swim-node.js';
 import type { Leadership } from '../partition/leadership.js';
-
-// prom-client's index also loads its default collectors, push gateway, cluster
-// aggregator and OpenTelemetry (83 modules, about 1.2 MB per daemon); the four
-// classes used here load 8.
-const load = createRequire(import.meta.url);
-const Registry: typeof Prom.Registry = load('prom-client/lib/registry');
-const Counter: typeof Prom.Counter = load('prom-client/lib/counter');
-const Gauge: typeof Prom.Gauge = load('prom-client/lib/gauge');
-const Histogram: typeof Prom.Histogram = load('prom-client/lib/histogram');
-type Registry = Prom.Registry;
-type Counter<T extends string> = Prom.Counter<T>;
-type Histogram<T extends string> = Prom.Histogram<T>;
+import { Counter, Gauge, Histogram, Registry } from './prom.js';
 
 export interface DaemonMetrics {
   registry: Registry;

@@ -4,8 +4,24 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Address, PacketTransport } from '../base/env.js';
 
-/** Connected sockets open at once for probes whose refusal is watched (each lives one probe window). */
+/** Connected probe sockets open at once, one per probed peer; beyond that the least recently used is closed. */
 const MAX_PROBE_SOCKETS = 64;
+/** A probe socket unused this long is closed at the next probe (a peer probed again opens a new one). */
+const PROBE_SOCKET_IDLE_MS = 120_000;
+/** Datagrams held while a probe socket connects. */
+const MAX_PENDING_PER_SOCKET = 8;
+
+/** A socket connected to one peer: its refusals (ECONNREFUSED) answer the probes whose window is still open. */
+interface ProbeSocket {
+  readonly socket: Socket;
+  connected: boolean;
+  closed: boolean;
+  lastUsedMs: number;
+  /** Datagrams sent before the connect finished. */
+  readonly pending: Uint8Array[];
+  /** The last probe sent on it: a refusal is the answer to the latest datagram, an earlier probe's is never guessed. */
+  watch: { untilMs: number; onRefused: () => void } | null;
+}
 
 export interface UdpOptions {
   bind: Address;
@@ -18,7 +34,7 @@ export interface UdpOptions {
 
 export class UdpTransport implements PacketTransport {
   readonly counters = { sent: 0, sendErrors: 0, received: 0, oversized: 0, bytesSent: 0, bytesReceived: 0, probeSockets: 0, refused: 0 };
-  private probeSockets = 0;
+  private readonly probeSockets = new Map<string, ProbeSocket>();
   private handler: ((from: Address, data: Uint8Array, at: number) => void) | null = null;
   private constructor(
     private readonly socket: Socket,
@@ -60,57 +76,109 @@ export class UdpTransport implements PacketTransport {
   }
 
   /**
-   * Sends from a short-lived socket connected to `to`: on a connected UDP
-   * socket the kernel reports an ICMP port unreachable as ECONNREFUSED, which
-   * an unconnected socket never sees. At most MAX_PROBE_SOCKETS are open at
-   * once; beyond that the datagram goes out through the main socket.
+   * Sends from a socket connected to `to`: on a connected UDP socket the
+   * kernel reports an ICMP port unreachable as ECONNREFUSED, which an
+   * unconnected socket never sees. The socket is kept for the next probe of
+   * the same peer (opening, connecting and closing one per probe cost
+   * syscalls and a timer wake-up each time); a refusal answers the last
+   * probe sent on it, if its window is still open, and closes it.
    */
   sendProbe(to: Address, data: Uint8Array, windowMs: number, onRefused: () => void): void {
-    if (this.probeSockets >= MAX_PROBE_SOCKETS) return this.sendPacket(to, data);
+    const nowMs = this.opts.now();
+    this.closeIdleProbeSockets(nowMs);
+    const key = `${to.host}|${to.port}`;
+    let ps = this.probeSockets.get(key);
+    if (ps === undefined) {
+      if (this.probeSockets.size >= MAX_PROBE_SOCKETS) this.closeProbeSocket(this.probeSockets.keys().next().value!);
+      try {
+        ps = this.openProbeSocket(key, to);
+      } catch {
+        return this.sendPacket(to, data);
+      }
+    } else {
+      // Map order is use order: the first entry is the least recently used.
+      this.probeSockets.delete(key);
+      this.probeSockets.set(key, ps);
+    }
+    ps.lastUsedMs = nowMs;
+    ps.watch = { untilMs: nowMs + Math.max(1, windowMs), onRefused };
     this.counters.sent++;
     this.counters.bytesSent += data.length;
-    this.counters.probeSockets++;
-    this.probeSockets++;
+    if (ps.connected) this.sendOn(key, ps, data);
+    else if (ps.pending.length < MAX_PENDING_PER_SOCKET) ps.pending.push(data);
+    else this.counters.sendErrors++;
+  }
+
+  private openProbeSocket(key: string, to: Address): ProbeSocket {
     const socket = createSocket({ type: isIPv6(to.host) ? 'udp6' : 'udp4' });
-    let closed = false;
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      this.probeSockets--;
-      try {
-        socket.close();
-      } catch {
-        // already closed
-      }
-    };
-    const timer = setTimeout(close, Math.max(1, windowMs));
+    const ps: ProbeSocket = { socket, connected: false, closed: false, lastUsedMs: 0, pending: [], watch: null };
+    this.probeSockets.set(key, ps);
+    this.counters.probeSockets++;
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED' && !closed) {
-        this.counters.refused++;
-        close();
-        onRefused();
+      if (ps.closed) return;
+      if (err.code === 'ECONNREFUSED') {
+        const w = ps.watch;
+        this.closeProbeSocket(key);
+        if (w !== null && w.untilMs >= this.opts.now()) {
+          this.counters.refused++;
+          w.onRefused();
+        }
       } else {
         this.counters.sendErrors++;
-        close();
+        this.closeProbeSocket(key);
       }
     });
     // Whatever the probed member answers goes to the main socket (the source address is in the message).
     socket.on('message', () => {});
     try {
       socket.connect(to.port, to.host, () => {
-        if (closed) return;
-        socket.send(data, (err) => {
-          if (err && !closed) {
-            this.counters.sendErrors++;
-            close();
-          }
-        });
+        if (ps.closed) return;
+        ps.connected = true;
+        for (const d of ps.pending.splice(0)) this.sendOn(key, ps, d);
+      });
+    } catch (err) {
+      this.closeProbeSocket(key);
+      throw err;
+    }
+    return ps;
+  }
+
+  private sendOn(key: string, ps: ProbeSocket, data: Uint8Array): void {
+    try {
+      ps.socket.send(data, (err) => {
+        if (err && !ps.closed) {
+          this.counters.sendErrors++;
+          this.closeProbeSocket(key);
+        }
       });
     } catch {
       this.counters.sendErrors++;
-      close();
+      this.closeProbeSocket(key);
     }
+  }
+
+  private closeProbeSocket(key: string): void {
+    const ps = this.probeSockets.get(key);
+    if (ps === undefined) return;
+    this.probeSockets.delete(key);
+    ps.closed = true;
+    try {
+      ps.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private closeIdleProbeSockets(nowMs: number): void {
+    for (const [key, ps] of this.probeSockets) {
+      if (nowMs - ps.lastUsedMs < PROBE_SOCKET_IDLE_MS) break;
+      this.closeProbeSocket(key);
+    }
+  }
+
+  /** Probe sockets open now (one per recently probed peer). */
+  openProbeSockets(): number {
+    return this.probeSockets.size;
   }
 
   onPacket(handler: (from: Address, data: Uint8Array, at: number) => void): void {
@@ -118,6 +186,7 @@ export class UdpTransport implements PacketTransport {
   }
 
   close(): Promise<void> {
+    for (const key of [...this.probeSockets.keys()]) this.closeProbeSocket(key);
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());

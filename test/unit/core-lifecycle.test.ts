@@ -115,3 +115,53 @@ for (const path of ['piggyback on acks', 'gossip'] as const) {
     for (const data of sent) assert.ok(data.length <= config.udpBufferSize, `a datagram of ${data.length} bytes`);
   });
 }
+
+test('gossip: an idle member keeps no gossip timer armed, and a broadcast queued later goes out on the same grid of ticks', () => {
+  const scheduler = new VirtualScheduler();
+  const hour = 3_600_000;
+  const gossipIntervalMs = 200;
+  const config: SwimConfig = { ...lanConfig(), probeIntervalMs: hour, gossipIntervalMs, pushPullIntervalMs: 0, reconnectIntervalMs: 0 };
+  // Datagrams that carry broadcasts only (no ping or ack of the address check), with the time they left.
+  const gossipAt: { at: number; names: string[] }[] = [];
+  const node = new SwimNode({
+    name: 'a',
+    advertise: { host: '10.0.0.1', port: 7946 },
+    config,
+    env: {
+      scheduler,
+      random: new SeededRandom(7),
+      packets: {
+        sendPacket: (_to, data) => {
+          const opened = openPacket(data, PLAINTEXT);
+          assert.ok(opened.ok);
+          const msgs = opened.value.messages;
+          if (msgs.length > 0 && msgs.every((m) => m.type === MessageType.Alive)) gossipAt.push({ at: scheduler.nowMs(), names: msgs.map((m) => (m.type === MessageType.Alive ? m.body.node : '')) });
+        },
+        onPacket: () => {},
+      },
+      streams: { request: (_to, _req, _expect, _timeout, done) => done(new Error('no streams here'), null), onRequest: () => {} },
+    },
+  });
+  node.start();
+  const learn = (name: string, last: number): void => node.mergeEvidence([encodeMessage({ type: MessageType.Alive, body: { incarnation: 1, node: name, addr: Uint8Array.from([10, 0, 0, last]), port: 7946, meta: new Uint8Array(0), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) } })]);
+  learn('b', 2);
+  scheduler.advance(30_000);
+  assert.equal(node.broadcastQueueDepth(), 0, 'the queue drained');
+  assert.ok(gossipAt.length >= 2, `gossip sent (${gossipAt.length} datagrams)`);
+  const phase = gossipAt[0]!.at % gossipIntervalMs;
+  for (const g of gossipAt) assert.equal(g.at % gossipIntervalMs, phase, 'ticks on one grid');
+  // Idle: ten seconds in which the always-armed timer would have run 50 times.
+  assert.equal(scheduler.advance(10_000), 0, 'no timer runs while nothing is queued');
+  // Off the grid: a new broadcast (a member heard of) waits for the next tick of the same grid.
+  scheduler.advance(37);
+  const queuedAt = scheduler.nowMs();
+  const sentBefore = gossipAt.length;
+  learn('c', 3);
+  assert.equal(node.broadcastQueueDepth(), 1);
+  scheduler.advance(gossipIntervalMs);
+  const next = gossipAt.slice(sentBefore);
+  assert.equal(next.length, 1, 'one gossip datagram within one interval');
+  assert.deepEqual(next[0]!.names, ['c']);
+  assert.equal(next[0]!.at % gossipIntervalMs, phase, 'on the grid of the earlier ticks');
+  assert.ok(next[0]!.at > queuedAt && next[0]!.at - queuedAt < gossipIntervalMs, `sent ${next[0]!.at - queuedAt} ms after it was queued`);
+});

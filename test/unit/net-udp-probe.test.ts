@@ -40,8 +40,37 @@ test('sendProbe reports a refusal from a closed port and stays quiet for a liste
     await new Promise((r) => setTimeout(r, 350));
     assert.equal(falseRefusal, false, 'a listening port is not refused');
     assert.equal(a.counters.refused, 1);
+    assert.equal(a.openProbeSockets(), 1, 'the refused socket was closed; the listening peer keeps its own');
+
+    // Later probes of the same peer go out on the socket already connected to it.
+    const opened = a.counters.probeSockets;
+    const three: number[] = [];
+    const allThree = new Promise<void>((resolve) => b.onPacket((_from, data) => {
+      three.push(data[0]!);
+      if (three.length === 3) resolve();
+    }));
+    for (const v of [4, 5, 6]) a.sendProbe(b.address(), new Uint8Array([v]), 300, () => assert.fail('not refused'));
+    await allThree;
+    assert.deepEqual(three.sort(), [4, 5, 6]);
+    assert.equal(a.counters.probeSockets, opened, 'no new socket for a peer probed before');
+    assert.equal(a.openProbeSockets(), 1);
+
+    // The peer goes away: the socket kept for it reports the refusal of the next probe.
+    const bPort = b.address().port;
+    await b.close();
+    const refusedLater = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), 2000);
+      a.sendProbe({ host: '127.0.0.1', port: bPort }, new Uint8Array([1]), 1000, () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+    assert.equal(refusedLater, true, 'a peer that stopped listening is refused');
+    assert.equal(a.counters.probeSockets, opened, 'on the socket kept for it');
+    assert.equal(a.counters.refused, 2);
+    assert.equal(a.openProbeSockets(), 0);
   } finally {
     await a.close();
-    await b.close();
+    await b.close().catch(() => {});
   }
 });
