@@ -299,6 +299,7 @@ export class Leadership {
       this.scheduleDamping();
     }
     for (const m of this.node.members()) this.bars.observe(m);
+    this.bars.takeFallbackChange();
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const m of this.node.members()) this.track(m);
@@ -341,7 +342,7 @@ export class Leadership {
 
   /** Applies one member event: placement first, then ownership, then what is published. */
   applyEvent(ev: MemberEvent, refusedHere = false): void {
-    const fallbackFlipped = this.bars.observe(ev.member);
+    this.bars.observe(ev.member);
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
@@ -371,8 +372,8 @@ export class Leadership {
         // View tokens: every partition's token is the view version.
         this.markAll();
       }
-      // The last member that could be primary instead came or went: every damped member reads otherwise now.
-      if (fallbackFlipped) {
+      // The last member that could be primary instead came or went (died, left, or barred as gone): every damped member reads otherwise now.
+      if (this.bars.takeFallbackChange()) {
         for (const name of this.bars.dampedNames()) {
           const m = name === ev.member.name ? undefined : this.node.member(name);
           if (m !== undefined) this.applyEvent({ kind: 'update', member: m });

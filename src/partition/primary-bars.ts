@@ -25,6 +25,8 @@ export class PrimaryBars {
   private readonly candidates = new Set<string>();
   /** Refusal-backed suspects: name → the incarnation it is suspected at. */
   private readonly gone = new Map<string, number>();
+  /** Whether the damped members were last reported as candidates (no other member could be primary). */
+  private reportedFallback = true;
 
   constructor(
     private readonly eligible: (m: PartitionMember) => boolean = () => true,
@@ -61,11 +63,19 @@ export class PrimaryBars {
   }
 
   /**
-   * Records a member's latest snapshot. Returns true when the damping fallback
-   * turned on or off, so that every damped member must be read again.
+   * True once each time the damping fallback turned on or off since the last
+   * call (by an observed snapshot or a gone mark) while some member is damped:
+   * the caller then reads every damped member again.
    */
-  observe(s: MemberSnapshot): boolean {
-    const hadCandidates = this.candidates.size > 0;
+  takeFallbackChange(): boolean {
+    const on = this.candidates.size === 0;
+    if (on === this.reportedFallback) return false;
+    this.reportedFallback = on;
+    return this.damped.size > 0;
+  }
+
+  /** Records a member's latest snapshot. */
+  observe(s: MemberSnapshot): void {
     this.damped.delete(s.name);
     this.candidates.delete(s.name);
     // A gone mark holds only while the member is suspect at that incarnation: dead, left or back ends it.
@@ -78,13 +88,13 @@ export class PrimaryBars {
         else if (!m.drain && !this.gone.has(s.name)) this.candidates.add(s.name);
       }
     }
-    return hadCandidates !== this.candidates.size > 0 && this.damped.size > 0;
   }
 
   /**
    * Marks a suspect member whose process refused probes at `incarnation`.
    * Returns true when the mark is new and holds (the member is suspect at that
-   * incarnation in `s`); the caller then applies an update event for it.
+   * incarnation in `s`); the caller then applies an update event for it (and
+   * checks takeFallbackChange: the member may have been the last candidate).
    */
   markGone(s: MemberSnapshot, incarnation: number): boolean {
     if (s.state !== 'suspect' || s.incarnation !== incarnation || this.gone.get(s.name) === incarnation) return false;

@@ -102,24 +102,40 @@ test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no 
   assert.throws(() => new FlapDamping({ ...opts, penalty: -1 }), FlapDampingConfigError);
 });
 
-test('a member advertising the damped tag is kept from primary while another member could be primary, and is a candidate again when none could', async () => {
+test('a member advertising the damped tag is kept from primary while another member could be primary, and is a candidate again when none could (one barred as gone included)', async () => {
   const { DAMPED_TAG } = await import('../../src/partition/members.js');
   const { PrimaryBars } = await import('../../src/partition/primary-bars.js');
   const snap = (name: string, tags: Record<string, string>, state: 'alive' | 'dead' = 'alive') => ({ name, host: '10.0.0.1', port: 7946, state, incarnation: 3, meta: encodeTags(tags), stateChangedAtMs: 0, vsn: [], contacted: true });
   const d = new PrimaryBars((m) => m.tags.role === 'app');
-  assert.equal(d.observe(snap('a', { role: 'app', [DAMPED_TAG]: '1' })), false, 'no candidate yet, nothing to flip');
+  d.observe(snap('a', { role: 'app', [DAMPED_TAG]: '1' }));
+  assert.equal(d.takeFallbackChange(), false, 'no candidate yet, nothing to flip');
   assert.equal(d.suppressed('a'), false, 'the only member stays a primary candidate');
-  assert.equal(d.observe(snap('b', { role: 'app' })), true, 'a candidate arrived: damped members read otherwise now');
+  d.observe(snap('b', { role: 'app' }));
+  assert.equal(d.takeFallbackChange(), true, 'a candidate arrived: damped members read otherwise now');
   assert.equal(d.suppressed('a'), true);
   assert.equal(d.suppressed('b'), false);
-  assert.equal(d.observe(snap('tool', { [DAMPED_TAG]: '1' })), false, 'a member that is not eligible counts for nothing');
+  d.observe(snap('tool', { [DAMPED_TAG]: '1' }));
+  assert.equal(d.takeFallbackChange(), false, 'a member that is not eligible counts for nothing');
   assert.equal(d.advertising(), 1);
-  assert.equal(d.observe(snap('c', { role: 'app', drain: 'true' })), false, 'a drained member is no candidate');
-  assert.equal(d.observe(snap('b', { role: 'app' }, 'dead')), true, 'the last candidate died: the fallback turns on');
+  d.observe(snap('c', { role: 'app', drain: 'true' }));
+  assert.equal(d.takeFallbackChange(), false, 'a drained member is no candidate');
+  d.observe(snap('b', { role: 'app' }, 'dead'));
+  assert.equal(d.takeFallbackChange(), true, 'the last candidate died: the fallback turns on');
   assert.equal(d.suppressed('a'), false, 'damping alone never leaves a partition without a primary');
-  assert.equal(d.observe(snap('b', { role: 'app', [DAMPED_TAG]: '1' })), false, 'back, but damped itself');
+  d.observe(snap('b', { role: 'app', [DAMPED_TAG]: '1' }));
+  assert.equal(d.takeFallbackChange(), false, 'back, but damped itself');
   assert.deepEqual(d.dampedNames().sort(), ['a', 'b']);
   assert.equal(d.suppressed('b'), false);
+  // A candidate again, then barred as gone (its probes refused): the last candidate went, so the fallback turns on.
+  d.observe(snap('e', { role: 'app' }));
+  assert.equal(d.takeFallbackChange(), true, 'a candidate arrived');
+  assert.equal(d.suppressed('a'), true);
+  const eSuspect = { ...snap('e', { role: 'app' }), state: 'suspect' as const };
+  d.observe(eSuspect);
+  assert.equal(d.markGone(eSuspect, 3), true);
+  assert.equal(d.suppressed('e'), true, 'a gone member is never primary');
+  assert.equal(d.takeFallbackChange(), true, 'barring the last candidate turns the fallback on');
+  assert.equal(d.suppressed('a'), false);
 });
 
 test('the damped tag is reserved to swimd, and a staged tag changes nothing until sent', async () => {
