@@ -1,5 +1,8 @@
 // swimd vs HashiCorp memberlist over real UDP on loopback, side by side in one run.
 //   node dist/bench/net-bench.js [--k 64] [--reps 3] [--steady 10] [--settle 20] [--profiles local100,lan]
+//   node dist/bench/net-bench.js --members 64,256 --steady 300 [--settle 20] [--profiles lan]
+// With --members it runs swimd alone at each size (no kills, no memberlist) and
+// prints steady bytes and CPU per member, to show they stay flat as N grows.
 // Runs K swimd members in this process, then ../shared/peers/memberlist-bench (built
 // from Debian's memberlist 0.2.2 by its build.sh) at the same settings, and prints
 // swimd / memberlist ratios. Absolute figures drift on shared machines; ratios less so.
@@ -142,6 +145,43 @@ async function benchMemberlist(profile: string): Promise<Figures> {
     lastDeadS: json.last_leave.Median,
     reconvergeS: median(reps.map((r) => r.ReconvergeS)),
   };
+}
+
+/** swimd alone at each size: converge, settle, then a steady window of bytes and CPU per member. */
+async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
+  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --base-port ${SWIM_BASE}`);
+  console.log('\n| members | converge (s) | steady window (s) | UDP bytes/member/s | UDP datagrams/member/s | TCP bytes/member/s | CPU per member (% of a core) | CPU, whole process (% of a core) | heap (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const cfg = configFor(profile);
+  for (const k of sizes) {
+    const seed = { host: '127.0.0.1', port: SWIM_BASE };
+    const agents: Agent[] = [];
+    for (let i = 0; i < k; i++) agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: SWIM_BASE + i }, join: i === 0 ? [] : [seed], config: cfg }));
+    const convergeS = await waitUntil(() => agents.every((a) => a.node.aliveCount() === k), 'initial convergence');
+    await sleep(SETTLE_S * 1000);
+    const sum = (key: string): number => agents.reduce((n, a) => n + (a.transportStats()[key] ?? 0), 0);
+    const b0 = sum('udp_bytesSent');
+    const p0 = sum('udp_sent');
+    const tcp0 = sum('tcp_bytesSent');
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(STEADY_S * 1000);
+    const dt = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuPct = ((cpu.user + cpu.system) / 1e6 / dt) * 100;
+    const alive = agents.every((a) => a.node.aliveCount() === k);
+    console.log(
+      `| ${k} | ${convergeS.toFixed(2)} | ${dt.toFixed(0)}${alive ? '' : ' (view not whole at the end)'} | ${((sum('udp_bytesSent') - b0) / dt / k).toFixed(1)} | ${((sum('udp_sent') - p0) / dt / k).toFixed(2)} | ${((sum('tcp_bytesSent') - tcp0) / dt / k).toFixed(1)} | ${(cpuPct / k).toFixed(3)} | ${cpuPct.toFixed(1)} | ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} |`,
+    );
+    await Promise.all(agents.map((a) => a.shutdown()));
+    await sleep(1000);
+  }
+}
+
+const scaleSizes = arg('members', '');
+if (scaleSizes !== '') {
+  await scaleSwimd(scaleSizes.split(',').map(Number), arg('profiles', 'lan'));
+  process.exit(0);
 }
 
 console.log(`command: node dist/bench/net-bench.js --k ${K} --reps ${REPS} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${PROFILES.join(',')}`);
