@@ -2,8 +2,8 @@
 //   node dist/bench/sim-bench.js [--members 256,1000] [--seed 7]
 //   node dist/bench/sim-bench.js --payload 64,256,1000,2000,10000
 // Prints convergence, crash detection by first and last survivor, dissemination
-// of one update, traffic per member per second, speed-up over real time and the
-// heap; then the size of one push/pull state exchange at each size run. With
+// of one update, traffic per member per second, speed-up over real time (and
+// over CPU time, steadier on a shared machine) and the heap; then the size of one push/pull state exchange at each size run. With
 // --payload it prints only push/pull sizes, of views built without a
 // simulation (same names, addresses and versions as the simulated members).
 import { ipToBytes } from '../src/core/addresses.js';
@@ -61,11 +61,12 @@ if (payloadSizes !== '') {
 const sizes = arg('members', '256,1000').split(',').map(Number);
 const seed = Number(arg('seed', '7'));
 console.log(`command: node dist/bench/sim-bench.js --members ${sizes.join(',')} --seed ${seed}`);
-console.log('| members | converge (virtual s) | join news drained (s) | first suspicion (s) | first dead (s) | last survivor (s) | update to all (s, gossip rounds) | msgs/member/s | bytes/member/s | speed-up vs real time, whole run | steady state | heap (MB) |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('| members | converge (virtual s) | join news drained (s) | first suspicion (s) | first dead (s) | last survivor (s) | update to all (s, gossip rounds) | msgs/member/s | bytes/member/s | speed-up vs real time, whole run | steady state | virtual s per CPU s, whole run | heap (MB) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const n of sizes) {
   const cfg = lanConfig();
   const wall0 = performance.now();
+  const cpu0 = process.cpuUsage();
   // Only suspicion and death events are read below; the N² join events are left out of the log.
   const c = new SimCluster({ seed, size: n, config: cfg, invariantCheckEveryMs: 5000, recordEvent: (ev) => ev.kind === 'suspect' || ev.kind === 'dead' });
   c.startAll();
@@ -99,8 +100,10 @@ for (const n of sizes) {
   const wallS = (performance.now() - wall0) / 1000;
   const virtualS = c.nowMs() / 1000;
   const heapMb = process.memoryUsage().heapUsed / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
   console.log(
-    `| ${n} | ${(conv / 1000).toFixed(1)} | ${((conv + drained) / 1000).toFixed(1)} | ${(sus / 1000).toFixed(2)} | ${(Math.min(...dead) / 1000).toFixed(2)} | ${(Math.max(...dead) / 1000).toFixed(2)} | ${(spread / 1000).toFixed(2)} (${Math.ceil(spread / cfg.gossipIntervalMs)}) | ${msgsPerMember.toFixed(1)} | ${bytesPerMember.toFixed(0)} | ${(virtualS / wallS).toFixed(1)}× (${virtualS.toFixed(0)} s in ${wallS.toFixed(0)} s) | ${steadySpeedUp.toFixed(1)}× | ${heapMb.toFixed(0)} |`,
+    `| ${n} | ${(conv / 1000).toFixed(1)} | ${((conv + drained) / 1000).toFixed(1)} | ${(sus / 1000).toFixed(2)} | ${(Math.min(...dead) / 1000).toFixed(2)} | ${(Math.max(...dead) / 1000).toFixed(2)} | ${(spread / 1000).toFixed(2)} (${Math.ceil(spread / cfg.gossipIntervalMs)}) | ${msgsPerMember.toFixed(1)} | ${bytesPerMember.toFixed(0)} | ${(virtualS / wallS).toFixed(1)}× (${virtualS.toFixed(0)} s in ${wallS.toFixed(0)} s) | ${steadySpeedUp.toFixed(1)}× | ${(virtualS / cpuS).toFixed(1)} (${cpuS.toFixed(0)} CPU s) | ${heapMb.toFixed(0)} |`,
   );
 }
 printPayload();
