@@ -90,7 +90,7 @@ function writeNodeState(w: GoMsgpackWriter, n: PushNodeState): void {
 
 /** Encodes one message as `[type byte][msgpack body]` (push/pull: header, node states, user state). */
 export function encodeMessage(msg: Message): Uint8Array {
-  const w = new GoMsgpackWriter(msg.type === MessageType.PushPull ? 64 * (msg.body.nodes.length + 1) : 128);
+  const w = new GoMsgpackWriter(msg.type === MessageType.PushPull ? 64 * (msg.body.nodes.length + 1) : 128, scratch);
   w.byte(msg.type);
   switch (msg.type) {
     case MessageType.Ping:
@@ -148,8 +148,15 @@ export function encodeMessage(msg: Message): Uint8Array {
     default:
       throw new WireError('unknown-type', `cannot encode message type ${(msg as { type: number }).type}`);
   }
+  // finish() copies out what was written, so the buffer serves the next
+  // message (encoding never nests); one grown for a big push/pull is let go.
+  const buf = w.scratch();
+  scratch = buf.length <= SCRATCH_KEEP_BYTES ? buf : undefined;
   return w.finish();
 }
+
+const SCRATCH_KEEP_BYTES = 64 * 1024;
+let scratch: Uint8Array | undefined;
 
 /** The stream form of a user message: `[8][userMsgHeader][payload]`. */
 export function encodeStreamUserMessage(payload: Uint8Array): Uint8Array {

@@ -13,8 +13,13 @@ export class GoMsgpackWriter {
   private buf: Uint8Array;
   private len = 0;
 
-  constructor(initialBytes = 128) {
-    this.buf = new Uint8Array(initialBytes);
+  constructor(initialBytes = 128, buffer?: Uint8Array) {
+    this.buf = buffer !== undefined && buffer.length >= initialBytes ? buffer : new Uint8Array(initialBytes);
+  }
+
+  /** The buffer written into (for a caller that keeps it to write the next message into, see encodeMessage). */
+  scratch(): Uint8Array {
+    return this.buf;
   }
 
   private ensure(extra: number): void {
