@@ -46,10 +46,10 @@ const median = (xs: number[]): number => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil(check: () => boolean, what: string): Promise<number> {
+async function waitUntil(check: () => boolean, what: string, timeoutMs = TIMEOUT_MS): Promise<number> {
   const t0 = performance.now();
   while (!check()) {
-    if (performance.now() - t0 > TIMEOUT_MS) throw new Error(`bench: ${what} not reached in ${TIMEOUT_MS} ms`);
+    if (performance.now() - t0 > timeoutMs) throw new Error(`bench: ${what} not reached in ${timeoutMs} ms`);
     await sleep(10);
   }
   return (performance.now() - t0) / 1000;
@@ -157,7 +157,10 @@ async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
     const seed = { host: '127.0.0.1', port: SWIM_BASE };
     const agents: Agent[] = [];
     for (let i = 0; i < k; i++) agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: SWIM_BASE + i }, join: i === 0 ? [] : [seed], config: cfg }));
-    const convergeS = await waitUntil(() => agents.every((a) => a.node.aliveCount() === k), 'initial convergence');
+    const least = (): number => Math.min(...agents.map((a) => a.node.aliveCount()));
+    const convergeS = await waitUntil(() => least() === k, 'initial convergence', 600_000).catch((err: Error) => {
+      throw new Error(`${err.message}; the least complete view holds ${least()} of ${k} alive`);
+    });
     await sleep(SETTLE_S * 1000);
     const sum = (key: string): number => agents.reduce((n, a) => n + (a.transportStats()[key] ?? 0), 0);
     const b0 = sum('udp_bytesSent');
