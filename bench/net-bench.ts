@@ -1,6 +1,6 @@
 // swimd vs HashiCorp memberlist over real UDP on loopback, side by side in one run.
 //   node dist/bench/net-bench.js [--k 64] [--reps 3] [--steady 10] [--settle 20] [--profiles local100,lan]
-//   node dist/bench/net-bench.js --members 64,256 --steady 300 [--settle 20] [--profiles lan]
+//   node dist/bench/net-bench.js --members 64,256 --steady 300 [--settle 20] [--profiles lan] [--join-spacing-ms 50] [--converge-timeout 600]
 // With --members it runs swimd alone at each size (no kills, no memberlist) and
 // prints steady bytes and CPU per member, to show they stay flat as N grows.
 // Runs K swimd members in this process, then ../shared/peers/memberlist-bench (built
@@ -29,6 +29,9 @@ const PROFILES = arg('profiles', 'local100,lan').split(',');
 const SWIM_BASE = Number(arg('base-port', '25000'));
 const ML_BASE = SWIM_BASE + 500;
 const TIMEOUT_MS = 120_000;
+/** --members mode: pause between starting members (0: as fast as sockets bind), and how long the first convergence may take. */
+const JOIN_SPACING_MS = Number(arg('join-spacing-ms', '0'));
+const CONVERGE_TIMEOUT_S = Number(arg('converge-timeout', '600'));
 
 interface Figures {
   convergeS: number;
@@ -149,16 +152,19 @@ async function benchMemberlist(profile: string): Promise<Figures> {
 
 /** swimd alone at each size: converge, settle, then a steady window of bytes and CPU per member. */
 async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
-  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --base-port ${SWIM_BASE}`);
+  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --base-port ${SWIM_BASE} --join-spacing-ms ${JOIN_SPACING_MS}`);
   console.log('\n| members | converge (s) | steady window (s) | UDP bytes/member/s | UDP datagrams/member/s | TCP bytes/member/s | CPU per member (% of a core) | CPU, whole process (% of a core) | heap (MB) |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   const cfg = configFor(profile);
   for (const k of sizes) {
     const seed = { host: '127.0.0.1', port: SWIM_BASE };
     const agents: Agent[] = [];
-    for (let i = 0; i < k; i++) agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: SWIM_BASE + i }, join: i === 0 ? [] : [seed], config: cfg }));
+    for (let i = 0; i < k; i++) {
+      agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: SWIM_BASE + i }, join: i === 0 ? [] : [seed], config: cfg }));
+      if (JOIN_SPACING_MS > 0) await sleep(JOIN_SPACING_MS);
+    }
     const least = (): number => Math.min(...agents.map((a) => a.node.aliveCount()));
-    const convergeS = await waitUntil(() => least() === k, 'initial convergence', 600_000).catch((err: Error) => {
+    const convergeS = await waitUntil(() => least() === k, 'initial convergence', CONVERGE_TIMEOUT_S * 1000).catch((err: Error) => {
       throw new Error(`${err.message}; the least complete view holds ${least()} of ${k} alive`);
     });
     await sleep(SETTLE_S * 1000);
