@@ -10,6 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../harness/procs.js';
 import { Agent } from '../src/agent/agent.js';
 import { presetConfig } from '../src/config/presets.js';
 import type { SwimConfig } from '../src/base/swim-config.js';
@@ -152,15 +153,17 @@ async function benchMemberlist(profile: string): Promise<Figures> {
 
 /** swimd alone at each size: converge, settle, then a steady window of bytes and CPU per member. */
 async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
-  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --base-port ${SWIM_BASE} --join-spacing-ms ${JOIN_SPACING_MS}`);
+  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --join-spacing-ms ${JOIN_SPACING_MS}`);
   console.log('\n| members | converge (s) | steady window (s) | UDP bytes/member/s | UDP datagrams/member/s | TCP bytes/member/s | CPU per member (% of a core) | CPU, whole process (% of a core) | heap (MB) |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   const cfg = configFor(profile);
   for (const k of sizes) {
-    const seed = { host: '127.0.0.1', port: SWIM_BASE };
+    // OS-picked ports: a fixed range collides with whatever else runs on a shared machine.
+    const ports = await freePorts(k);
+    const seed = { host: '127.0.0.1', port: ports[0]! };
     const agents: Agent[] = [];
     for (let i = 0; i < k; i++) {
-      agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: SWIM_BASE + i }, join: i === 0 ? [] : [seed], config: cfg }));
+      agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: ports[i]! }, join: i === 0 ? [] : [seed], config: cfg }));
       if (JOIN_SPACING_MS > 0) await sleep(JOIN_SPACING_MS);
     }
     const least = (): number => Math.min(...agents.map((a) => a.node.aliveCount()));
