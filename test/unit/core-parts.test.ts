@@ -11,6 +11,7 @@ import type { MemberRecord } from '../../src/core/member.js';
 import { MemberTable } from '../../src/core/member-table.js';
 import type { MemberState } from '../../src/core/member-types.js';
 import { SeededRandom } from '../../src/core/prng.js';
+import { SourceRateLimit } from '../../src/core/source-limit.js';
 import { RingQueue } from '../../src/core/ring-queue.js';
 import { newStats } from '../../src/core/stats.js';
 import { TimerSet } from '../../src/core/timer-set.js';
@@ -101,4 +102,22 @@ test('member table: randomMemberIn picks every member in a state, never self, no
   assert.equal(table.randomMemberIn('alive')?.state, 'alive');
   table.touch(members[5]!, 'dead');
   for (let k = 0; k < 50; k++) assert.equal(table.randomMemberIn('dead')?.name, 'm5', 'the one dead member left is found every time');
+});
+
+test('source rate limit: a bound per host and port per second, a fresh window after a second, and a table that starts over when full', () => {
+  const limit = new SourceRateLimit(3, 2);
+  const a = { host: '10.0.0.1', port: 7946 };
+  const samePortOtherHost = { host: '10.0.0.2', port: 7946 };
+  const sameHostOtherPort = { host: '10.0.0.1', port: 7947 };
+  assert.deepEqual([1, 2, 3, 4].map(() => limit.admit(a, 0)), [true, true, true, false], 'three a second from one source');
+  assert.equal(limit.admit(a, 999), false, 'still the same second');
+  assert.equal(limit.admit(sameHostOtherPort, 10), true, 'another port is another source');
+  assert.equal(limit.admit(a, 1000), true, 'a new second, a new window');
+  assert.equal(limit.admit(a, 1001), true);
+  assert.equal(limit.admit(a, 1002), true);
+  assert.equal(limit.admit(a, 1003), false);
+  // Two sources known: a third starts the table over, so `a` gets a fresh window at once.
+  assert.equal(limit.admit(samePortOtherHost, 1004), true);
+  assert.equal(limit.admit(a, 1005), true, 'forgotten when the table started over');
+  assert.equal(new SourceRateLimit(0, 1).admit(a, 0), true, '0 turns the limit off');
 });
