@@ -10,7 +10,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../harness/procs.js';
 import { Agent } from '../src/agent/agent.js';
 import { presetConfig } from '../src/config/presets.js';
 import type { SwimConfig } from '../src/base/swim-config.js';
@@ -158,12 +157,11 @@ async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|');
   const cfg = configFor(profile);
   for (const k of sizes) {
-    // OS-picked ports: a fixed range collides with whatever else runs on a shared machine.
-    const ports = await freePorts(k);
-    const seed = { host: '127.0.0.1', port: ports[0]! };
+    // Port 0: each member binds a port the OS picks (TCP, then UDP on the same
+    // port); a fixed range, or ports picked ahead, collide on a shared machine.
     const agents: Agent[] = [];
     for (let i = 0; i < k; i++) {
-      agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: ports[i]! }, join: i === 0 ? [] : [seed], config: cfg }));
+      agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: 0 }, join: i === 0 ? [] : [agents[0]!.address], config: cfg }));
       if (JOIN_SPACING_MS > 0) await sleep(JOIN_SPACING_MS);
     }
     const least = (): number => Math.min(...agents.map((a) => a.node.aliveCount()));
