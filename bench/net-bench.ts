@@ -161,7 +161,15 @@ async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
     // port); a fixed range, or ports picked ahead, collide on a shared machine.
     const agents: Agent[] = [];
     for (let i = 0; i < k; i++) {
-      agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: 0 }, join: i === 0 ? [] : [agents[0]!.address], config: cfg }));
+      // The OS picks a free TCP port; its UDP twin may be taken (other work binds ephemeral UDP ports): try another.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: 0 }, join: i === 0 ? [] : [agents[0]!.address], config: cfg }));
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 10) throw err;
+        }
+      }
       if (JOIN_SPACING_MS > 0) await sleep(JOIN_SPACING_MS);
     }
     const least = (): number => Math.min(...agents.map((a) => a.node.aliveCount()));
