@@ -9,6 +9,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../src/agent/agent.js';
 import { presetConfig } from '../src/config/presets.js';
@@ -153,8 +154,8 @@ async function benchMemberlist(profile: string): Promise<Figures> {
 /** swimd alone at each size: converge, settle, then a steady window of bytes and CPU per member. */
 async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
   console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --join-spacing-ms ${JOIN_SPACING_MS}`);
-  console.log('\n| members | converge (s) | steady window (s) | UDP bytes/member/s | UDP datagrams/member/s | TCP bytes/member/s | CPU per member (% of a core) | CPU, whole process (% of a core) | heap (MB) |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| members | converge (s) | steady window (s) | UDP bytes/member/s | UDP datagrams/member/s | TCP bytes/member/s | CPU per member (% of a core) | CPU, whole process (% of a core) | suspicions / dead in the window | event-loop delay p99 / max (ms) | heap (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const cfg = configFor(profile);
   for (const k of sizes) {
     // Port 0: each member binds a port the OS picks (TCP, then UDP on the same
@@ -181,15 +182,29 @@ async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
     const b0 = sum('udp_bytesSent');
     const p0 = sum('udp_sent');
     const tcp0 = sum('tcp_bytesSent');
+    // False suspicions in the window, and how late the event loop ran: 256 members in one
+    // process on a loaded machine can miss their 500 ms probe deadlines.
+    let suspicions = 0;
+    let deaths = 0;
+    const unsubs = agents.map((a) =>
+      a.node.on((ev) => {
+        if (ev.kind === 'suspect') suspicions++;
+        if (ev.kind === 'dead') deaths++;
+      }),
+    );
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(STEADY_S * 1000);
     const dt = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuPct = ((cpu.user + cpu.system) / 1e6 / dt) * 100;
+    lag.disable();
+    unsubs.forEach((u) => u());
     const alive = agents.every((a) => a.node.aliveCount() === k);
     console.log(
-      `| ${k} | ${convergeS.toFixed(2)} | ${dt.toFixed(0)}${alive ? '' : ' (view not whole at the end)'} | ${((sum('udp_bytesSent') - b0) / dt / k).toFixed(1)} | ${((sum('udp_sent') - p0) / dt / k).toFixed(2)} | ${((sum('tcp_bytesSent') - tcp0) / dt / k).toFixed(1)} | ${(cpuPct / k).toFixed(3)} | ${cpuPct.toFixed(1)} | ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} |`,
+      `| ${k} | ${convergeS.toFixed(2)} | ${dt.toFixed(0)}${alive ? '' : ' (view not whole at the end)'} | ${((sum('udp_bytesSent') - b0) / dt / k).toFixed(1)} | ${((sum('udp_sent') - p0) / dt / k).toFixed(2)} | ${((sum('tcp_bytesSent') - tcp0) / dt / k).toFixed(1)} | ${(cpuPct / k).toFixed(3)} | ${cpuPct.toFixed(1)} | ${suspicions} / ${deaths} | ${(lag.percentile(99) / 1e6).toFixed(0)} / ${(lag.max / 1e6).toFixed(0)} | ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} |`,
     );
     await Promise.all(agents.map((a) => a.shutdown()));
     await sleep(1000);
