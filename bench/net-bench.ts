@@ -33,6 +33,8 @@ const TIMEOUT_MS = 120_000;
 /** --members mode: pause between starting members (0: as fast as sockets bind), and how long the first convergence may take. */
 const JOIN_SPACING_MS = Number(arg('join-spacing-ms', '0'));
 const CONVERGE_TIMEOUT_S = Number(arg('converge-timeout', '600'));
+/** --members mode: each member's UDP receive buffer in bytes (0: the kernel's default). */
+const UDP_RECV_BUFFER = Number(arg('udp-recv-buffer', '0'));
 
 interface Figures {
   convergeS: number;
@@ -153,7 +155,7 @@ async function benchMemberlist(profile: string): Promise<Figures> {
 
 /** swimd alone at each size: converge, settle, then a steady window of bytes and CPU per member. */
 async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
-  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --join-spacing-ms ${JOIN_SPACING_MS}`);
+  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --join-spacing-ms ${JOIN_SPACING_MS}${UDP_RECV_BUFFER > 0 ? ` --udp-recv-buffer ${UDP_RECV_BUFFER}` : ''}`);
   console.log('\n| members | converge (s) | steady window (s) | UDP bytes/member/s | UDP datagrams/member/s | TCP bytes/member/s | CPU per member (% of a core) | CPU, whole process (% of a core) | suspicions / dead in the window | event-loop delay p99 / max (ms) | heap (MB) |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const cfg = configFor(profile);
@@ -165,7 +167,7 @@ async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
       // The OS picks a free TCP port; its UDP twin may be taken (other work binds ephemeral UDP ports): try another.
       for (let attempt = 1; ; attempt++) {
         try {
-          agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: 0 }, join: i === 0 ? [] : [agents[0]!.address], config: cfg }));
+          agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: 0 }, join: i === 0 ? [] : [agents[0]!.address], config: cfg, ...(UDP_RECV_BUFFER > 0 ? { transport: { udpRecvBufferBytes: UDP_RECV_BUFFER } } : {}) }));
           break;
         } catch (err) {
           if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 10) throw err;
