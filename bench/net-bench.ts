@@ -1,11 +1,15 @@
 // swimd vs HashiCorp memberlist over real UDP on loopback, side by side in one run.
 //   node dist/bench/net-bench.js [--k 64] [--reps 3] [--steady 10] [--settle 20] [--profiles local100,lan]
+//   node dist/bench/net-bench.js --members 64,256 --steady 300 [--settle 20] [--profiles lan] [--join-spacing-ms 50] [--converge-timeout 600]
+// With --members it runs swimd alone at each size (no kills, no memberlist) and
+// prints steady bytes and CPU per member, to show they stay flat as N grows.
 // Runs K swimd members in this process, then ../shared/peers/memberlist-bench (built
 // from Debian's memberlist 0.2.2 by its build.sh) at the same settings, and prints
 // swimd / memberlist ratios. Absolute figures drift on shared machines; ratios less so.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Agent } from '../src/agent/agent.js';
 import { presetConfig } from '../src/config/presets.js';
@@ -26,6 +30,11 @@ const PROFILES = arg('profiles', 'local100,lan').split(',');
 const SWIM_BASE = Number(arg('base-port', '25000'));
 const ML_BASE = SWIM_BASE + 500;
 const TIMEOUT_MS = 120_000;
+/** --members mode: pause between starting members (0: as fast as sockets bind), and how long the first convergence may take. */
+const JOIN_SPACING_MS = Number(arg('join-spacing-ms', '0'));
+const CONVERGE_TIMEOUT_S = Number(arg('converge-timeout', '600'));
+/** --members mode: each member's UDP receive buffer in bytes (0: the kernel's default). */
+const UDP_RECV_BUFFER = Number(arg('udp-recv-buffer', '0'));
 
 interface Figures {
   convergeS: number;
@@ -43,10 +52,10 @@ const median = (xs: number[]): number => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil(check: () => boolean, what: string): Promise<number> {
+async function waitUntil(check: () => boolean, what: string, timeoutMs = TIMEOUT_MS): Promise<number> {
   const t0 = performance.now();
   while (!check()) {
-    if (performance.now() - t0 > TIMEOUT_MS) throw new Error(`bench: ${what} not reached in ${TIMEOUT_MS} ms`);
+    if (performance.now() - t0 > timeoutMs) throw new Error(`bench: ${what} not reached in ${timeoutMs} ms`);
     await sleep(10);
   }
   return (performance.now() - t0) / 1000;
@@ -142,6 +151,72 @@ async function benchMemberlist(profile: string): Promise<Figures> {
     lastDeadS: json.last_leave.Median,
     reconvergeS: median(reps.map((r) => r.ReconvergeS)),
   };
+}
+
+/** swimd alone at each size: converge, settle, then a steady window of bytes and CPU per member. */
+async function scaleSwimd(sizes: number[], profile: string): Promise<void> {
+  console.log(`command: node dist/bench/net-bench.js --members ${sizes.join(',')} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${profile} --join-spacing-ms ${JOIN_SPACING_MS}${UDP_RECV_BUFFER > 0 ? ` --udp-recv-buffer ${UDP_RECV_BUFFER}` : ''}`);
+  console.log('\n| members | converge (s) | steady window (s) | UDP bytes/member/s | UDP datagrams/member/s | TCP bytes/member/s | CPU per member (% of a core) | CPU, whole process (% of a core) | suspicions / dead in the window | event-loop delay p99 / max (ms) | heap (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const cfg = configFor(profile);
+  for (const k of sizes) {
+    // Port 0: each member binds a port the OS picks (TCP, then UDP on the same
+    // port); a fixed range, or ports picked ahead, collide on a shared machine.
+    const agents: Agent[] = [];
+    for (let i = 0; i < k; i++) {
+      // The OS picks a free TCP port; its UDP twin may be taken (other work binds ephemeral UDP ports): try another.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          agents.push(await Agent.start({ name: `m${i}`, bind: { host: '127.0.0.1', port: 0 }, join: i === 0 ? [] : [agents[0]!.address], config: cfg, ...(UDP_RECV_BUFFER > 0 ? { transport: { udpRecvBufferBytes: UDP_RECV_BUFFER } } : {}) }));
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 10) throw err;
+        }
+      }
+      if (JOIN_SPACING_MS > 0) await sleep(JOIN_SPACING_MS);
+    }
+    const least = (): number => Math.min(...agents.map((a) => a.node.aliveCount()));
+    const convergeS = await waitUntil(() => least() === k, 'initial convergence', CONVERGE_TIMEOUT_S * 1000).catch((err: Error) => {
+      throw new Error(`${err.message}; the least complete view holds ${least()} of ${k} alive`);
+    });
+    await sleep(SETTLE_S * 1000);
+    const sum = (key: string): number => agents.reduce((n, a) => n + (a.transportStats()[key] ?? 0), 0);
+    const b0 = sum('udp_bytesSent');
+    const p0 = sum('udp_sent');
+    const tcp0 = sum('tcp_bytesSent');
+    // False suspicions in the window, and how late the event loop ran: 256 members in one
+    // process on a loaded machine can miss their 500 ms probe deadlines.
+    let suspicions = 0;
+    let deaths = 0;
+    const unsubs = agents.map((a) =>
+      a.node.on((ev) => {
+        if (ev.kind === 'suspect') suspicions++;
+        if (ev.kind === 'dead') deaths++;
+      }),
+    );
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(STEADY_S * 1000);
+    const dt = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuPct = ((cpu.user + cpu.system) / 1e6 / dt) * 100;
+    lag.disable();
+    unsubs.forEach((u) => u());
+    const alive = agents.every((a) => a.node.aliveCount() === k);
+    console.log(
+      `| ${k} | ${convergeS.toFixed(2)} | ${dt.toFixed(0)}${alive ? '' : ' (view not whole at the end)'} | ${((sum('udp_bytesSent') - b0) / dt / k).toFixed(1)} | ${((sum('udp_sent') - p0) / dt / k).toFixed(2)} | ${((sum('tcp_bytesSent') - tcp0) / dt / k).toFixed(1)} | ${(cpuPct / k).toFixed(3)} | ${cpuPct.toFixed(1)} | ${suspicions} / ${deaths} | ${(lag.percentile(99) / 1e6).toFixed(0)} / ${(lag.max / 1e6).toFixed(0)} | ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} |`,
+    );
+    await Promise.all(agents.map((a) => a.shutdown()));
+    await sleep(1000);
+  }
+}
+
+const scaleSizes = arg('members', '');
+if (scaleSizes !== '') {
+  await scaleSwimd(scaleSizes.split(',').map(Number), arg('profiles', 'lan'));
+  process.exit(0);
 }
 
 console.log(`command: node dist/bench/net-bench.js --k ${K} --reps ${REPS} --steady ${STEADY_S} --settle ${SETTLE_S} --profiles ${PROFILES.join(',')}`);

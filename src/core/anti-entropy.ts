@@ -211,14 +211,13 @@ export class AntiEntropy {
   private reconnectTick(): void {
     const { ctx, table } = this;
     if (ctx.life.leaving) return;
-    const [dead] = table.randomMembers(1, (m) => m.state === 'dead' && m !== table.self);
+    const dead = table.randomMemberIn('dead');
     if (dead) {
       ctx.stats.reconnects++;
       this.exchange(addressOf(dead), false, dead.name);
     }
     if (this.seeds.length > 0) {
-      const members = table.all();
-      const missing = this.seeds.filter((s) => !members.some((m) => m.state === 'alive' && m.host === s.host && m.port === s.port));
+      const missing = this.seeds.filter((s) => !table.hasAliveAt(s.host, s.port));
       if (missing.length > 0) {
         ctx.stats.reconnects++;
         this.exchange(missing[ctx.env.random.int(missing.length)]!, true, null);
@@ -237,17 +236,35 @@ export class AntiEntropy {
 
   /** memberlist's verifyProtocol: every alive member's current versions must lie in the common range. */
   private incompatibility(remote: PushNodeState[]): string | null {
-    const ranges: number[][] = [];
-    for (const m of this.table.all()) if (m.state === 'alive' && m.vsn.length >= 6) ranges.push(m.vsn);
-    for (const r of remote) if (r.state === WireState.Alive && r.vsn.length >= 6) ranges.push(Array.from(r.vsn));
-    if (ranges.length === 0) return null;
-    const maxPMin = Math.max(...ranges.map((v) => v[0]!));
-    const minPMax = Math.min(...ranges.map((v) => v[1]!));
-    const maxDMin = Math.max(...ranges.map((v) => v[3]!));
-    const minDMax = Math.min(...ranges.map((v) => v[4]!));
-    for (const v of ranges) {
+    // One pass for the common range, one to find a version outside it: this
+    // runs for every push/pull over both views, so no per-member arrays.
+    const range = { any: false, maxPMin: -Infinity, minPMax: Infinity, maxDMin: -Infinity, minDMax: Infinity };
+    const widen = (v: ArrayLike<number>): void => {
+      range.any = true;
+      range.maxPMin = Math.max(range.maxPMin, v[0]!);
+      range.minPMax = Math.min(range.minPMax, v[1]!);
+      range.maxDMin = Math.max(range.maxDMin, v[3]!);
+      range.minDMax = Math.min(range.minDMax, v[4]!);
+    };
+    const members = this.table.all();
+    for (const m of members) if (m.state === 'alive' && m.vsn.length >= 6) widen(m.vsn);
+    for (const r of remote) if (r.state === WireState.Alive && r.vsn.length >= 6) widen(r.vsn);
+    if (!range.any) return null;
+    const { maxPMin, minPMax, maxDMin, minDMax } = range;
+    const outside = (v: ArrayLike<number>): string | null => {
       if (v[2]! < maxPMin || v[2]! > minPMax) return `protocol version ${v[2]} outside the common range ${maxPMin}..${minPMax}`;
       if (v[5]! < maxDMin || v[5]! > minDMax) return `delegate version ${v[5]} outside the common range ${maxDMin}..${minDMax}`;
+      return null;
+    };
+    for (const m of members) {
+      if (m.state !== 'alive' || m.vsn.length < 6) continue;
+      const problem = outside(m.vsn);
+      if (problem) return problem;
+    }
+    for (const r of remote) {
+      if (r.state !== WireState.Alive || r.vsn.length < 6) continue;
+      const problem = outside(r.vsn);
+      if (problem) return problem;
     }
     return null;
   }

@@ -74,12 +74,18 @@ export class BroadcastQueue {
     const out: Uint8Array[] = [];
     const taken: Entry[] = [];
     let used = 0;
+    // Within a bucket lengths only fall, so the next entry that fits is the
+    // first one at or after `i` no longer than what is left: a binary search,
+    // not a walk past every entry that is too long (with a packet nearly full
+    // and a thousand updates queued, that walk ran for every packet sent).
     scan: for (const bucket of this.buckets) {
       if (bucket === undefined) continue;
-      for (const e of bucket) {
-        const cost = overheadBytes + e.b.message.length;
-        if (used + cost > limitBytes) continue;
-        used += cost;
+      let i = 0;
+      for (;;) {
+        i = this.firstNoLongerThan(bucket, i, limitBytes - used - overheadBytes);
+        if (i >= bucket.length) break;
+        const e = bucket[i++]!;
+        used += overheadBytes + e.b.message.length;
         out.push(e.b.message);
         taken.push(e);
         if (limitBytes - used <= overheadBytes || out.length >= maxCount) break scan;
@@ -122,6 +128,18 @@ export class BroadcastQueue {
 
   private forgetKey(e: Entry): void {
     if (e.b.key !== null && this.byKey.get(e.b.key) === e) this.byKey.delete(e.b.key);
+  }
+
+  /** First index ≥ `from` whose message is at most `maxBytes` long (bucket.length when none is). */
+  private firstNoLongerThan(bucket: Entry[], from: number, maxBytes: number): number {
+    let lo = from;
+    let hi = bucket.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (bucket[mid]!.b.message.length > maxBytes) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** First index in `bucket` whose entry does not sort before `e` (where `e` is, or belongs). */

@@ -19,6 +19,8 @@ export class MemberTable {
   /** Every change to the table, and when the last one happened: is the view settling? */
   private changes = 0;
   private lastChangeAtMs = 0;
+  /** Records per state, so a pick among a rare state (the dead, for reconnection) need not search for none. */
+  private readonly perState: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
 
   /** Called for each member reaped, so what is kept per member elsewhere goes with it. */
   onReap: (m: MemberRecord) => void = () => {};
@@ -72,6 +74,7 @@ export class MemberTable {
     this.byName.set(m.name, m);
     this.indexAddress(m);
     this.list.push(m);
+    this.perState[m.state]++;
     // A random place in the probe order keeps the detection bound low on average.
     this.probeList.splice(this.ctx.env.random.int(this.probeList.length + 1), 0, m);
     this.estimated++;
@@ -124,6 +127,10 @@ export class MemberTable {
   touch(m: MemberRecord, state?: MemberState): void {
     const now = this.ctx.env.scheduler.nowMs();
     if (state !== undefined && m.state !== state) {
+      if (this.byName.get(m.name) === m) {
+        this.perState[m.state]--;
+        this.perState[state]++;
+      }
       m.state = state;
       m.stateChangedAtMs = now;
       m.changeSeq++;
@@ -159,6 +166,30 @@ export class MemberTable {
     return out;
   }
 
+  /**
+   * One member in `state` other than this node, uniformly at random, or none.
+   * Counting first and walking to the chosen one costs one draw and at most
+   * one pass, and nothing when no member is in that state; random tries would
+   * spend three draws per member on finding that there is none.
+   */
+  randomMemberIn(state: MemberState): MemberRecord | undefined {
+    const self = this.selfRecord;
+    const n = this.perState[state] - (self !== null && self.state === state && this.byName.get(self.name) === self ? 1 : 0);
+    if (n <= 0) return undefined;
+    let skip = this.ctx.env.random.int(n);
+    for (const m of this.list) {
+      if (m.state !== state || m === self) continue;
+      if (skip-- === 0) return m;
+    }
+    return undefined;
+  }
+
+  /** Some member is alive at host:port. */
+  hasAliveAt(host: string, port: number): boolean {
+    for (const r of this.byAddress.get(`${host}|${port}`) ?? []) if (r.state === 'alive' && this.byName.get(r.name) === r) return true;
+    return false;
+  }
+
   /** Start of a probe round: reap long-gone members, recount, reshuffle. */
   private resetProbeList(): void {
     const cfg = this.ctx.cfg;
@@ -170,6 +201,7 @@ export class MemberTable {
       const reap = m !== this.selfRecord && ((m.state === 'dead' && goneFor > cfg.reconnectTimeoutMs) || (m.state === 'left' && goneFor > cfg.gossipToTheDeadTimeMs));
       if (reap) {
         this.byName.delete(m.name);
+        this.perState[m.state]--;
         this.unindexAddress(m);
         this.onReap(m);
         continue;

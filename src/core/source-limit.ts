@@ -12,7 +12,9 @@ interface Window {
 }
 
 export class SourceRateLimit {
-  private readonly windows = new Map<string, Window>();
+  /** Windows by host, then port: no key string to build and hash for every datagram. */
+  private readonly windows = new Map<string, Map<number, Window>>();
+  private sources = 0;
 
   constructor(
     /** Datagrams per second per source (0 disables). */
@@ -23,12 +25,26 @@ export class SourceRateLimit {
   /** True if a datagram from `from` at `nowMs` may be processed. */
   admit(from: Address, nowMs: number): boolean {
     if (this.perSecond <= 0) return true;
-    const key = `${from.host}|${from.port}`;
-    let w = this.windows.get(key);
+    let ports = this.windows.get(from.host);
+    let w = ports?.get(from.port);
     if (w === undefined || nowMs - w.startMs >= 1000) {
-      if (w === undefined && this.windows.size >= this.maxSources) this.windows.clear();
-      w = { startMs: nowMs, count: 0 };
-      this.windows.set(key, w);
+      if (w === undefined) {
+        if (this.sources >= this.maxSources) {
+          this.windows.clear();
+          this.sources = 0;
+          ports = undefined;
+        }
+        if (ports === undefined) {
+          ports = new Map();
+          this.windows.set(from.host, ports);
+        }
+        this.sources++;
+        w = { startMs: nowMs, count: 0 };
+        ports.set(from.port, w);
+      } else {
+        w.startMs = nowMs;
+        w.count = 0;
+      }
     }
     return ++w.count <= this.perSecond;
   }

@@ -121,6 +121,12 @@ export class StateRules {
     if (a.vsn.length >= 3 && (a.vsn[0] === 0 || a.vsn[1] === 0 || a.vsn[0]! > a.vsn[1]!)) return countDrop(ctx.stats, 'bad-version');
     const isLocal = a.node === ctx.name;
     if (!isLocal) {
+      // Old news about a known member at the address it holds, by far the most
+      // common alive (each is heard many times over): nothing changes and, as
+      // name, address and port are the record's own, which passed the identity
+      // checks, none of them can refuse it; only new metadata is checked.
+      const known = table.get(a.node);
+      if (known !== undefined && a.incarnation <= known.incarnation && a.port === known.port && (a.meta === null || a.meta.length <= META_MAX_BYTES) && sameBytes(a.addr, known.addr)) return;
       const refusal = checkAlive(a, ctx.identity);
       if (refusal !== null) return countDrop(ctx.stats, `identity-${refusal}`);
     }

@@ -18,6 +18,7 @@ import {
   WireState,
   type AliveMsg,
   type Message,
+  type PingMsg,
   type PushNodeState,
   type PushPullMsg,
 } from './messages.js';
@@ -46,36 +47,54 @@ function sourceFields(body: { sourceAddr?: Uint8Array; sourcePort?: number; sour
   ];
 }
 
-function aliveFields(m: AliveMsg): Field[] {
-  return [
-    ['Incarnation', (w) => w.uint(m.incarnation)],
-    ['Node', (w) => w.str(m.node)],
-    ['Addr', (w) => w.rawOrNil(m.addr)],
-    ['Port', (w) => w.uint(m.port)],
-    ['Meta', (w) => w.rawOrNil(m.meta)],
-    ['Vsn', (w) => w.rawOrNil(m.vsn)],
-  ];
+// The messages sent most (pings, acks, alive, and every member's entry in a
+// push/pull) are written field by field in go-msgpack's sorted order, without
+// the field list, closures and sort of writeStruct; the unit tests hold them
+// to writeStruct's bytes.
+
+/** Ping: Node, SeqNo, then the optional SourceAddr, SourceNode, SourcePort. */
+function writePing(w: GoMsgpackWriter, b: PingMsg): void {
+  const addr = b.sourceAddr !== undefined && b.sourceAddr.length > 0;
+  const node = b.sourceNode !== undefined && b.sourceNode !== '';
+  const port = b.sourcePort !== undefined && b.sourcePort !== 0;
+  w.mapHeader(2 + (addr ? 1 : 0) + (node ? 1 : 0) + (port ? 1 : 0));
+  w.str('Node').str(b.node);
+  w.str('SeqNo').uint(b.seqNo);
+  if (addr) w.str('SourceAddr').raw(b.sourceAddr!);
+  if (node) w.str('SourceNode').str(b.sourceNode!);
+  if (port) w.str('SourcePort').uint(b.sourcePort!);
 }
 
-function nodeStateFields(n: PushNodeState): Field[] {
-  return [
-    ['Name', (w) => w.str(n.name)],
-    ['Addr', (w) => w.rawOrNil(n.addr)],
-    ['Port', (w) => w.uint(n.port)],
-    ['Meta', (w) => w.rawOrNil(n.meta)],
-    ['Incarnation', (w) => w.uint(n.incarnation)],
-    ['State', (w) => w.uint(n.state)],
-    ['Vsn', (w) => w.rawOrNil(n.vsn)],
-  ];
+/** Alive: Addr, Incarnation, Meta, Node, Port, Vsn. */
+function writeAlive(w: GoMsgpackWriter, m: AliveMsg): void {
+  w.mapHeader(6);
+  w.str('Addr').rawOrNil(m.addr);
+  w.str('Incarnation').uint(m.incarnation);
+  w.str('Meta').rawOrNil(m.meta);
+  w.str('Node').str(m.node);
+  w.str('Port').uint(m.port);
+  w.str('Vsn').rawOrNil(m.vsn);
+}
+
+/** A push/pull entry: Addr, Incarnation, Meta, Name, Port, State, Vsn. */
+function writeNodeState(w: GoMsgpackWriter, n: PushNodeState): void {
+  w.mapHeader(7);
+  w.str('Addr').rawOrNil(n.addr);
+  w.str('Incarnation').uint(n.incarnation);
+  w.str('Meta').rawOrNil(n.meta);
+  w.str('Name').str(n.name);
+  w.str('Port').uint(n.port);
+  w.str('State').uint(n.state);
+  w.str('Vsn').rawOrNil(n.vsn);
 }
 
 /** Encodes one message as `[type byte][msgpack body]` (push/pull: header, node states, user state). */
 export function encodeMessage(msg: Message): Uint8Array {
-  const w = new GoMsgpackWriter(msg.type === MessageType.PushPull ? 64 * (msg.body.nodes.length + 1) : 128);
+  const w = new GoMsgpackWriter(msg.type === MessageType.PushPull ? 64 * (msg.body.nodes.length + 1) : 128, scratch);
   w.byte(msg.type);
   switch (msg.type) {
     case MessageType.Ping:
-      writeStruct(w, [['SeqNo', (x) => x.uint(msg.body.seqNo)], ['Node', (x) => x.str(msg.body.node)], ...sourceFields(msg.body)]);
+      writePing(w, msg.body);
       break;
     case MessageType.IndirectPing: {
       const b = msg.body;
@@ -90,7 +109,9 @@ export function encodeMessage(msg: Message): Uint8Array {
       break;
     }
     case MessageType.AckResp:
-      writeStruct(w, [['SeqNo', (x) => x.uint(msg.body.seqNo)], ['Payload', (x) => x.rawOrNil(msg.body.payload)]]);
+      w.mapHeader(2);
+      w.str('Payload').rawOrNil(msg.body.payload);
+      w.str('SeqNo').uint(msg.body.seqNo);
       break;
     case MessageType.NackResp:
       writeStruct(w, [['SeqNo', (x) => x.uint(msg.body.seqNo)]]);
@@ -107,7 +128,7 @@ export function encodeMessage(msg: Message): Uint8Array {
       ]);
       break;
     case MessageType.Alive:
-      writeStruct(w, aliveFields(msg.body));
+      writeAlive(w, msg.body);
       break;
     case MessageType.PushPull: {
       const b = msg.body;
@@ -116,7 +137,7 @@ export function encodeMessage(msg: Message): Uint8Array {
         ['UserStateLen', (x) => x.uint(b.userState.length)],
         ['Join', (x) => x.bool(b.join)],
       ]);
-      for (const n of b.nodes) writeStruct(w, nodeStateFields(n));
+      for (const n of b.nodes) writeNodeState(w, n);
       w.bytes(b.userState);
       break;
     }
@@ -127,8 +148,15 @@ export function encodeMessage(msg: Message): Uint8Array {
     default:
       throw new WireError('unknown-type', `cannot encode message type ${(msg as { type: number }).type}`);
   }
+  // finish() copies out what was written, so the buffer serves the next
+  // message (encoding never nests); one grown for a big push/pull is let go.
+  const buf = w.scratch();
+  scratch = buf.length <= SCRATCH_KEEP_BYTES ? buf : undefined;
   return w.finish();
 }
+
+const SCRATCH_KEEP_BYTES = 64 * 1024;
+let scratch: Uint8Array | undefined;
 
 /** The stream form of a user message: `[8][userMsgHeader][payload]`. */
 export function encodeStreamUserMessage(payload: Uint8Array): Uint8Array {

@@ -13,8 +13,13 @@ export class GoMsgpackWriter {
   private buf: Uint8Array;
   private len = 0;
 
-  constructor(initialBytes = 128) {
-    this.buf = new Uint8Array(initialBytes);
+  constructor(initialBytes = 128, buffer?: Uint8Array) {
+    this.buf = buffer !== undefined && buffer.length >= initialBytes ? buffer : new Uint8Array(initialBytes);
+  }
+
+  /** The buffer written into (for a caller that keeps it to write the next message into, see encodeMessage). */
+  scratch(): Uint8Array {
+    return this.buf;
   }
 
   private ensure(extra: number): void {
@@ -135,17 +140,56 @@ function encodeCached(s: string): Uint8Array {
 
 /** Short ASCII (map keys, most names) decodes faster by hand than through TextDecoder. */
 function decodeText(b: Uint8Array): string {
-  if (b.length <= 64) {
-    let s = '';
-    for (let i = 0; i < b.length; i++) {
-      const c = b[i]!;
-      if (c >= 0x80) return textDecoder.decode(b);
-      s += String.fromCharCode(c);
-    }
-    return s;
-  }
-  return textDecoder.decode(b);
+  return b.length <= 64 ? textAt(b, 0, b.length) : textDecoder.decode(b);
 }
+
+// Map keys and member names repeat in every message: the same few dozen field
+// names, and each member's name in every alive message about it. Interning
+// short ASCII text by a hash of its bytes turns most decodes into a lookup
+// with no allocation, and lets every record of one name share one string.
+// Bounded: cleared when full.
+const INTERN_MAX = 16_384;
+const INTERN_MAX_BYTES = 64;
+const interned = new Map<number, string>();
+
+/** The text of buf[start, start + len): interned when short ASCII, else decoded. */
+function textAt(buf: Uint8Array, start: number, len: number): string {
+  if (len > INTERN_MAX_BYTES) return textDecoder.decode(buf.subarray(start, start + len));
+  let h = len;
+  for (let i = start; i < start + len; i++) {
+    const c = buf[i]!;
+    if (c >= 0x80) return textDecoder.decode(buf.subarray(start, start + len));
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  const hit = interned.get(h);
+  if (hit !== undefined && hit.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (hit.charCodeAt(i) !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit;
+  }
+  let s = '';
+  for (let i = start; i < start + len; i++) s += String.fromCharCode(buf[i]!);
+  if (interned.size >= INTERN_MAX) interned.clear();
+  interned.set(h, s);
+  return s;
+}
+
+/**
+ * Decoded maps: no prototype to collide with (a key "__proto__" or
+ * "constructor" is just a key), yet not Object.create(null), which V8 keeps as
+ * a slow dictionary; objects from one constructor share shapes, so reading a
+ * decoded struct's fields is a fast property load.
+ */
+const DecodedMap = function DecodedMap(this: object) {} as unknown as { new (): MsgMap };
+DecodedMap.prototype = Object.create(null) as MsgMap;
+
+/** The empty byte string, shared: a zero-length array has nothing to change, and nil/empty fields are common. */
+const NO_BYTES = new Uint8Array(0);
 
 export type MsgValue = number | boolean | null | Uint8Array | MsgValue[] | MsgMap;
 export interface MsgMap {
@@ -287,15 +331,28 @@ export class GoMsgpackReader {
 
   private mapBody(n: number, depth: number): MsgMap {
     if (n > MAX_CONTAINER_ITEMS || n * 2 > this.remaining()) throw new WireError('truncated', `map of ${n} entries exceeds input`);
-    const out: MsgMap = Object.create(null) as MsgMap;
+    const out = new DecodedMap();
     for (let i = 0; i < n; i++) {
-      const k = this.value(depth + 1);
-      const v = this.value(depth + 1);
-      if (k instanceof Uint8Array) out[decodeText(k)] = v;
-      else if (typeof k === 'number') out[String(k)] = v;
-      else throw new WireError('malformed', 'map key is not a string');
+      const key = this.key(depth + 1);
+      out[key] = this.value(depth + 1);
     }
     return out;
+  }
+
+  /** A map key: short raw strings (every Go field name) straight from the buffer, interned; anything else through value(). */
+  private key(depth: number): string {
+    const b = this.buf[this.pos];
+    if (b !== undefined && (b & 0xe0) === 0xa0) {
+      const len = b & 0x1f;
+      this.need(1 + len);
+      const k = textAt(this.buf, this.pos + 1, len);
+      this.pos += 1 + len;
+      return k;
+    }
+    const k = this.value(depth);
+    if (k instanceof Uint8Array) return decodeText(k);
+    if (typeof k === 'number') return String(k);
+    throw new WireError('malformed', 'map key is not a string');
   }
 
   /** Reads a value that must be a map (a Go struct). */
@@ -339,7 +396,7 @@ export function fieldBytes(m: MsgMap, key: string, maxLen: number): Uint8Array |
   if (v === undefined || v === null) return null;
   let out: Uint8Array;
   // Copy so a decoded field never pins (or aliases) the whole received packet.
-  if (v instanceof Uint8Array) out = new Uint8Array(v);
+  if (v instanceof Uint8Array) out = v.length === 0 ? NO_BYTES : new Uint8Array(v);
   else if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255)) {
     out = Uint8Array.from(v as number[]);
   } else throw new WireError('malformed', `field ${key}: expected bytes`);
@@ -348,6 +405,12 @@ export function fieldBytes(m: MsgMap, key: string, maxLen: number): Uint8Array |
 }
 
 export function fieldString(m: MsgMap, key: string, maxLen = 65_535): string {
+  const v = m[key];
+  // Text is a copy already: no need to copy the bytes first.
+  if (v instanceof Uint8Array) {
+    if (v.length > maxLen) throw new WireError('oversized', `field ${key}: ${v.length} bytes > ${maxLen}`);
+    return decodeText(v);
+  }
   const b = fieldBytes(m, key, maxLen);
   return b === null ? '' : decodeText(b);
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { decodeMessage, encodeMessage, encodeStreamUserMessage } from '../../src/wire/codec.js';
 import { MessageType, WireState, type Message } from '../../src/wire/messages.js';
 import { GoMsgpackWriter } from '../../src/wire/gomsgpack.js';
@@ -133,4 +134,72 @@ test('serf tags round-trip and non-tag meta is recognised as such', () => {
   assert.equal(decodeTags(Uint8Array.from([1, 2, 3])), null);
   assert.equal(decodeTags(Uint8Array.from([0xff, 0xc1])), null);
   assert.throws(() => encodeTags({ big: 'z'.repeat(600) }), /oversized|bytes/);
+});
+
+/** go-msgpack's rule stated once: a struct is a map of its present fields in sorted name order. */
+function referenceStruct(type: MessageType, fields: [string, (w: GoMsgpackWriter) => void][]): GoMsgpackWriter {
+  const w = new GoMsgpackWriter();
+  w.byte(type);
+  const sorted = [...fields].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  w.mapHeader(sorted.length);
+  for (const [k, write] of sorted) {
+    w.str(k);
+    write(w);
+  }
+  return w;
+}
+
+test('property: pings, acks, alives and push/pull entries encode exactly as the sorted-field rule says', () => {
+  const bytes = fc.uint8Array({ maxLength: 20 }).map((b) => Uint8Array.from(b));
+  const name = fc.string({ maxLength: 40 });
+  fc.assert(
+    fc.property(fc.nat(0xffffffff), name, fc.option(bytes, { nil: undefined }), fc.option(fc.nat(0xffff), { nil: undefined }), fc.option(name, { nil: undefined }), (seqNo, node, sourceAddr, sourcePort, sourceNode) => {
+      const body = { seqNo, node, ...(sourceAddr !== undefined ? { sourceAddr } : {}), ...(sourcePort !== undefined ? { sourcePort } : {}), ...(sourceNode !== undefined ? { sourceNode } : {}) };
+      const fields: [string, (w: GoMsgpackWriter) => void][] = [['SeqNo', (w) => w.uint(seqNo)], ['Node', (w) => w.str(node)]];
+      if (sourceAddr && sourceAddr.length > 0) fields.push(['SourceAddr', (w) => w.raw(sourceAddr)]);
+      if (sourcePort) fields.push(['SourcePort', (w) => w.uint(sourcePort)]);
+      if (sourceNode) fields.push(['SourceNode', (w) => w.str(sourceNode)]);
+      assert.deepEqual(encodeMessage({ type: MessageType.Ping, body }), referenceStruct(MessageType.Ping, fields).finish());
+    }),
+  );
+  fc.assert(
+    fc.property(fc.nat(0xffffffff), fc.option(bytes, { nil: null }), (seqNo, payload) => {
+      const ref = referenceStruct(MessageType.AckResp, [['SeqNo', (w) => w.uint(seqNo)], ['Payload', (w) => w.rawOrNil(payload)]]);
+      assert.deepEqual(encodeMessage({ type: MessageType.AckResp, body: { seqNo, payload } }), ref.finish());
+    }),
+  );
+  fc.assert(
+    fc.property(fc.nat(0xffffffff), name, bytes, fc.nat(0xffff), fc.option(bytes, { nil: null }), bytes, (incarnation, node, addr, port, meta, vsn) => {
+      const ref = referenceStruct(MessageType.Alive, [
+        ['Incarnation', (w) => w.uint(incarnation)],
+        ['Node', (w) => w.str(node)],
+        ['Addr', (w) => w.rawOrNil(addr)],
+        ['Port', (w) => w.uint(port)],
+        ['Meta', (w) => w.rawOrNil(meta)],
+        ['Vsn', (w) => w.rawOrNil(vsn)],
+      ]);
+      assert.deepEqual(encodeMessage({ type: MessageType.Alive, body: { incarnation, node, addr, port, meta, vsn } }), ref.finish());
+    }),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, bytes, fc.nat(0xffff), fc.option(bytes, { nil: null }), fc.nat(0xffffffff), fc.integer({ min: 0, max: 3 }), bytes), { maxLength: 5 }), fc.boolean(), (entries, join) => {
+      const nodes = entries.map(([n, addr, port, meta, incarnation, state, vsn]) => ({ name: n, addr, port, meta, incarnation, state: state as WireState, vsn }));
+      const ref = referenceStruct(MessageType.PushPull, [['Nodes', (w) => w.uint(nodes.length)], ['UserStateLen', (w) => w.uint(0)], ['Join', (w) => w.bool(join)]]);
+      const out = ref.finish();
+      const parts: Uint8Array[] = [out];
+      for (const n of nodes) {
+        const e = referenceStruct(MessageType.PushPull, [
+          ['Name', (w) => w.str(n.name)],
+          ['Addr', (w) => w.rawOrNil(n.addr)],
+          ['Port', (w) => w.uint(n.port)],
+          ['Meta', (w) => w.rawOrNil(n.meta)],
+          ['Incarnation', (w) => w.uint(n.incarnation)],
+          ['State', (w) => w.uint(n.state)],
+          ['Vsn', (w) => w.rawOrNil(n.vsn)],
+        ]).finish();
+        parts.push(e.subarray(1)); // without the type byte: entries follow the header
+      }
+      assert.deepEqual(Buffer.from(encodeMessage({ type: MessageType.PushPull, body: { join, nodes, userState: new Uint8Array(0) } })), Buffer.concat(parts));
+    }),
+  );
 });
