@@ -447,9 +447,10 @@ export class Leadership {
 
   /** The memberlist messages stating what this member holds about each name, and the refused-probe marks it holds. */
   private evidenceOf(names: Iterable<string>): Uint8Array[] {
-    const list = [...names];
-    const out = this.node.evidenceOf(list);
-    for (const name of list) {
+    const out: Uint8Array[] = [];
+    for (const name of names) {
+      for (const e of this.node.evidenceOf([name])) out.push(e);
+      // Each mark right after the suspicion it rests on, so a claim trimmed to its budget keeps them together.
       const inc = this.bars.goneIncarnation(name);
       if (inc !== undefined) out.push(encodeRefusedEvidence({ name, incarnation: inc }));
     }
