@@ -13,7 +13,7 @@ import type { PartitionEngine } from './engine.js';
 import type { DampingState, FlapDamping, SavedDamping } from './flap-damping.js';
 import type { GrantStore } from './grant-store.js';
 import { PrimaryBars } from './primary-bars.js';
-import { DAMPED_TAG, partitionMemberOf, type PartitionMember } from './members.js';
+import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
 import { encodeRefusedEvidence } from './ownership-wire.js';
 import { TableChecksum } from './checksum.js';
@@ -99,11 +99,6 @@ export interface DampedTag {
   stage(on: boolean): Uint8Array | null;
   /** Records the tag and spreads it now (a new incarnation); nothing when it is already so. */
   apply(on: boolean): void;
-}
-
-/** The member states, by its own tag, that flap damping keeps it from being primary. */
-export function isDamped(m: MemberSnapshot): boolean {
-  return partitionMemberOf(m).tags[DAMPED_TAG] === '1';
 }
 
 /** The engine's eligibility predicate for these options: the selector's tags (and, granted, the ownership tag). */

@@ -46,3 +46,8 @@ export function partitionMemberOf(s: MemberSnapshot): PartitionMember {
     contacted: s.contacted,
   };
 }
+
+/** The member states, by its own tag, that flap damping keeps it from being primary. */
+export function isDamped(s: MemberSnapshot): boolean {
+  return partitionMemberOf(s).tags[DAMPED_TAG] === '1';
+}

@@ -9,8 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lanConfig, localConfig } from '../../src/config/presets.js';
+import type { SwimConfig } from '../../src/base/swim-config.js';
 import { createHasher, type Hasher } from '../../src/partition/engine.js';
-import { isDamped } from '../../src/partition/leadership.js';
+import { isDamped } from '../../src/partition/members.js';
 import { OwnershipCluster } from '../../src/sim/ownership-cluster.js';
 import { simSeeds, withReplay } from './seeds.js';
 
@@ -161,15 +162,21 @@ function others(r: FlapRun): string[] {
   return Array.from({ length: SIZE }, (_, i) => `m${i}`).filter((n) => n !== r.victim);
 }
 
+/** Five members with damping whose scores barely decay (half-life 600 s, so flaps add up), formed and every partition owned. */
+async function ownedCluster(seed: number, config: SwimConfig): Promise<OwnershipCluster> {
+  const oc = new OwnershipCluster({ seed, size: SIZE, config, fencing: 'granted', quorum: 3, partitions: PARTITIONS, damping: { ...DAMPING, halfLifeMs: 600_000 } }, await createHasher());
+  const c = oc.cluster;
+  c.startAll();
+  c.joinAll();
+  c.runUntil(() => c.converged(), 30_000, 100, 'convergence');
+  c.runUntil(() => oc.unwritable().length === 0, 30_000, 100, 'every partition owned');
+  return oc;
+}
+
 for (const seed of simSeeds([8, 23])) {
   test(`repeated splits damp every member (each refutes its own death per heal); the members still agree, and every partition keeps a writable primary (seed ${seed})`, async () => {
-    const hasher = await createHasher();
-    const oc = new OwnershipCluster({ seed, size: SIZE, config: lanConfig(), fencing: 'granted', quorum: 3, partitions: PARTITIONS, damping: { ...DAMPING, halfLifeMs: 600_000 } }, hasher);
+    const oc = await ownedCluster(seed, lanConfig());
     const c = oc.cluster;
-    c.startAll();
-    c.joinAll();
-    c.runUntil(() => c.converged(), 30_000, 100, 'convergence');
-    c.runUntil(() => oc.unwritable().length === 0, 30_000, 100, 'every partition owned');
     const names = c.members.map((m) => m.name);
     const minority = names.slice(0, 2);
     const majority = names.slice(2);
@@ -206,13 +213,8 @@ for (const seed of simSeeds([8, 23])) {
 
 for (const seed of simSeeds([4, 12])) {
   test(`every member but one is damped and that one is killed on a live host: the refusal bars it, the damped members take its partitions (seed ${seed})`, async () => {
-    const hasher = await createHasher();
-    const oc = new OwnershipCluster({ seed, size: SIZE, config: localConfig(), fencing: 'granted', quorum: 3, partitions: PARTITIONS, damping: { ...DAMPING, halfLifeMs: 600_000 } }, hasher);
+    const oc = await ownedCluster(seed, localConfig());
     const c = oc.cluster;
-    c.startAll();
-    c.joinAll();
-    c.runUntil(() => c.converged(), 30_000, 100, 'convergence');
-    c.runUntil(() => oc.unwritable().length === 0, 30_000, 100, 'every partition owned');
     const names = c.members.map((m) => m.name);
     const last = names[SIZE - 1]!;
     const seenDamped = (n: string): boolean => names.every((o) => isDamped(c.member(o).node.member(n)!));
