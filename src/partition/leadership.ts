@@ -293,11 +293,12 @@ export class Leadership {
       this.advertiseDamped();
       this.scheduleDamping();
     }
-    for (const m of this.node.members()) this.bars.observe(m);
+    const members = this.node.members().map((m) => ({ m, pm: partitionMemberOf(m) }));
+    for (const { m, pm } of members) this.bars.observe(m, pm);
     this.bars.takeFallbackChange();
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
-      for (const m of this.node.members()) this.track(m);
+      for (const { m, pm } of members) this.track(m, pm);
       this.markDirty(diff.changed.map((c) => c.id));
       this.ownership?.start();
       this.ownership?.reconcile(null);
@@ -337,7 +338,9 @@ export class Leadership {
 
   /** Applies one member event: placement first, then ownership, then what is published. */
   applyEvent(ev: MemberEvent, refusedHere = false): void {
-    this.bars.observe(ev.member);
+    // The member's tags, decoded once for the bars and the tracking below.
+    const pm = partitionMemberOf(ev.member);
+    this.bars.observe(ev.member, pm);
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
       const ids = diff.changed.map((c) => c.id);
@@ -350,7 +353,7 @@ export class Leadership {
       }
       const wasAlive = this.aliveEligible.has(ev.member.name) || this.protocolPeers.has(ev.member.name);
       const wasEligible = this.aliveEligible.has(ev.member.name);
-      this.track(ev.member);
+      this.track(ev.member, pm);
       this.markDirty(ids);
       // Whether this daemon names another member as owner depends on that member being alive and reached here.
       if (this.ownership && wasEligible !== this.aliveEligible.has(ev.member.name)) this.markOwnedBy(ev.member.name);
@@ -511,8 +514,7 @@ export class Leadership {
     return this.engine.snapshot().quorum;
   }
 
-  private track(m: MemberSnapshot): void {
-    const pm = partitionMemberOf(m);
+  private track(m: MemberSnapshot, pm: PartitionMember): void {
     const alive = m.state === 'alive';
     const before = this.aliveEligible.size;
     if (alive && m.contacted && this.engine.eligibleByTags(pm)) this.aliveEligible.add(m.name);

@@ -74,19 +74,16 @@ export class PrimaryBars {
     return this.damped.size > 0;
   }
 
-  /** Records a member's latest snapshot. */
-  observe(s: MemberSnapshot): void {
+  /** Records a member's latest snapshot (`pm`: its tags decoded, when the caller has them already). */
+  observe(s: MemberSnapshot, pm: PartitionMember = partitionMemberOf(s)): void {
     this.damped.delete(s.name);
     this.candidates.delete(s.name);
     // A gone mark holds only while the member is suspect at that incarnation: dead, left or back ends it.
     const goneAt = this.gone.get(s.name);
     if (goneAt !== undefined && (s.state !== 'suspect' || s.incarnation !== goneAt)) this.gone.delete(s.name);
-    if (s.state === 'alive' || s.state === 'suspect') {
-      const m = partitionMemberOf(s);
-      if (this.eligible(m)) {
-        if (m.tags[DAMPED_TAG] === '1') this.damped.add(s.name);
-        else if (!m.drain && !this.gone.has(s.name)) this.candidates.add(s.name);
-      }
+    if ((s.state === 'alive' || s.state === 'suspect') && this.eligible(pm)) {
+      if (pm.tags[DAMPED_TAG] === '1') this.damped.add(s.name);
+      else if (!pm.drain && !this.gone.has(s.name)) this.candidates.add(s.name);
     }
   }
 
