@@ -58,32 +58,33 @@ test('serf keys -install/-use/-remove/-list are answered by the swimd members an
   };
   await waitFor(converged, 30_000, 'both serf agents and both daemons see all four alive');
 
-  const keys = (args: string[]): { status: number | null; out: string } => serfCommand(rpc, ['keys', ...args]);
-  const install = keys([`-install=${keyB}`]);
+  const keys = (args: string[], via = rpc): { status: number | null; out: string } => serfCommand(via, ['keys', ...args]);
+  // A Serf query is best effort (gossip out, one UDP answer back per member, a timeout), and key
+  // operations are idempotent: one that reports a partial answer is asked again, up to three times
+  // in all; a member that never answers, or answers with an error, still fails the test.
+  const keysEverywhere = (args: string[], via = rpc): { status: number | null; out: string } => {
+    let r = keys(args, via);
+    for (let attempt = 1; attempt < 3 && r.status !== 0 && /nodes reported success/.test(r.out); attempt++) r = keys(args, via);
+    return r;
+  };
+  const install = keysEverywhere([`-install=${keyB}`]);
   assert.equal(install.status, 0, install.out);
   assert.doesNotMatch(install.out, /error|fail/i, install.out);
   for (const c of clients) assert.deepEqual(await c.keys(), [{ key: keyA, primary: true }, { key: keyB, primary: false }]);
 
-  const use = keys([`-use=${keyB}`]);
+  const use = keysEverywhere([`-use=${keyB}`]);
   assert.equal(use.status, 0, use.out);
   for (const c of clients) assert.deepEqual((await c.keys())[0], { key: keyB, primary: true });
   await sleep(1000);
   assert.ok(await converged(), 'converged after -use');
 
-  const remove = keys([`-remove=${keyA}`]);
+  const remove = keysEverywhere([`-remove=${keyA}`]);
   assert.equal(remove.status, 0, remove.out);
-  // A Serf query is best effort (gossip out, one UDP answer back per member, a timeout): a listing
-  // may miss a member under load, so it is asked up to three times; a member that never answers fails.
-  const listFrom = (r: string): { status: number | null; out: string } => {
-    let out = serfCommand(r, ['keys', '-list']);
-    for (let attempt = 1; attempt < 3 && out.status !== 0 && /nodes reported success/.test(out.out); attempt++) out = serfCommand(r, ['keys', '-list']);
-    return out;
-  };
-  const list = listFrom(rpc);
+  const list = keysEverywhere(['-list']);
   assert.equal(list.status, 0, list.out);
   assert.ok(list.out.includes(keyB), list.out);
   assert.ok(list.out.includes('4/4'), `every one of the four members lists key B: ${list.out}`);
-  const list2 = listFrom(rpc2);
+  const list2 = keysEverywhere(['-list'], rpc2);
   assert.ok(list2.status === 0 && list2.out.includes('4/4') && !list2.out.includes(keyA), `the other agent sees the same: ${list2.out}`);
   assert.ok(!list.out.includes(keyA), `key A is gone everywhere: ${list.out}`);
   for (const c of clients) assert.deepEqual(await c.keys(), [{ key: keyB, primary: true }]);
