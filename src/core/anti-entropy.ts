@@ -202,7 +202,7 @@ export class AntiEntropy {
       if (msg.body.userState.length > 0) this.mergeUserState(msg.body.userState);
       // This node dialled that address and got a full state back: whoever lives there is reached.
       const there = this.table.liveHolderOf(to.host, to.port, '');
-      if (there) this.rules.markContacted(there);
+      if (there) this.rules.markContacted(there, to);
       done?.(null);
     });
   }

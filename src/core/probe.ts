@@ -66,6 +66,7 @@ class ProbeRound {
   private readonly sentIncarnation: number;
   private readonly sentHost: string;
   private readonly sentPort: number;
+  private readonly sentAddr: Uint8Array;
 
   constructor(
     private readonly d: ProbeDeps,
@@ -78,6 +79,12 @@ class ProbeRound {
     this.sentIncarnation = target.incarnation;
     this.sentHost = target.host;
     this.sentPort = target.port;
+    this.sentAddr = target.addr;
+  }
+
+  /** Where this round pings: the target's address when the round started, even if gossip moves it meanwhile. */
+  private sentTo(): Address {
+    return { host: this.sentHost, port: this.sentPort };
   }
 
   start(): void {
@@ -86,11 +93,11 @@ class ProbeRound {
     if (!acks.expect(this.seq, (from) => this.onAck(from), () => this.onNack(), this.periodMs)) return;
     const target = this.target;
     const refusal = ctx.cfg.refusalSuspicionMult > 0 ? { windowMs: this.periodMs, onRefused: () => this.onRefused('udp') } : undefined;
-    if (target.state === 'alive') outbox.sendWithPiggyback(addressOf(target), this.pingBytes, refusal);
+    if (target.state === 'alive') outbox.sendWithPiggyback(this.sentTo(), this.pingBytes, refusal);
     else {
       // Buddy system: tell a suspect member it is suspected, so it can refute at once.
       const suspect = encodeMessage({ type: MessageType.Suspect, body: { incarnation: target.incarnation, node: target.name, from: ctx.name } });
-      outbox.sendRaw(addressOf(target), makeCompound([this.pingBytes, suspect]), target, refusal);
+      outbox.sendRaw(this.sentTo(), makeCompound([this.pingBytes, suspect]), target, refusal);
     }
     ctx.env.scheduler.setTimer(ctx.cfg.probeTimeoutMs, () => this.afterProbeTimeout());
     ctx.env.scheduler.setTimer(this.periodMs, () => {
@@ -103,10 +110,10 @@ class ProbeRound {
   private onAck(from: Address | null): void {
     this.acked = true;
     this.d.ctx.stats.acks++;
-    // Direct or relayed, an ack answers a ping that named the target at its address.
-    this.d.rules.markContacted(this.target);
+    // Direct or relayed, an ack answers a ping that named the target at the address it was sent to.
+    this.d.rules.markContacted(this.target, this.sentTo());
     const t = this.target;
-    const direct = !this.indirectSent || (from !== null && from.host === t.host && from.port === t.port);
+    const direct = !this.indirectSent || (from !== null && from.host === this.sentHost && from.port === this.sentPort);
     this.d.reach.reachedOverUdp(t, direct ? 'direct' : 'indirect');
     if (!this.concluded) {
       this.concluded = true;
@@ -157,7 +164,7 @@ class ProbeRound {
     for (const peer of helpers) {
       const nack = (peer.vsn[1] ?? 0) >= 4;
       if (nack) this.expectedNacks++;
-      const ind: IndirectPingMsg = { seqNo: this.seq, target: target.addr, port: target.port, node: target.name, nack, sourceAddr: ctx.advertiseAddr, sourcePort: ctx.advertise.port, sourceNode: ctx.name };
+      const ind: IndirectPingMsg = { seqNo: this.seq, target: this.sentAddr, port: this.sentPort, node: target.name, nack, sourceAddr: ctx.advertiseAddr, sourcePort: ctx.advertise.port, sourceNode: ctx.name };
       ctx.stats.indirectProbes++;
       outbox.sendWithPiggyback(addressOf(peer), encodeMessage({ type: MessageType.IndirectPing, body: ind }));
     }
@@ -169,18 +176,17 @@ class ProbeRound {
     const { ctx, outbox } = this.d;
     if (this.tcpStarted) return;
     this.tcpStarted = true;
-    const target = this.target;
     const remaining = Math.max(1, this.startMs + this.periodMs - ctx.env.scheduler.nowMs());
     this.tcpPending = true;
     ctx.stats.tcpFallbackProbes++;
-    ctx.env.streams.request(addressOf(target), outbox.sealForStream(this.pingBytes), true, remaining, (err, reply) => {
+    ctx.env.streams.request(this.sentTo(), outbox.sealForStream(this.pingBytes), true, remaining, (err, reply) => {
       this.tcpPending = false;
       if (err && isRefusal(err) && ctx.cfg.refusalSuspicionMult > 0) this.onRefused('tcp');
       if (!err && reply) {
         const r = openStream(reply, ctx.security, ctx.limits);
         if (r.ok && r.value.type === MessageType.AckResp && r.value.body.seqNo === this.seq) {
           this.tcpContact = true;
-          this.d.rules.markContacted(this.target);
+          this.d.rules.markContacted(this.target, this.sentTo());
         }
       }
       if (this.deadlinePassed) this.conclude();

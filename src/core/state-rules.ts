@@ -2,6 +2,7 @@
 // suspectNode, deadNode in its state.go): which message wins, suspicion timers
 // with Lifeguard confirmations, refuting accusations against this node,
 // correcting stale accusations, and the member events observers see.
+import type { Address } from '../base/env.js';
 import { encodeMessage } from '../wire/codec.js';
 import { META_MAX_BYTES, MessageType, type AliveMsg, type DeadMsg, type Message, type SuspectMsg } from '../wire/messages.js';
 import { bytesToIp } from './addresses.js';
@@ -45,9 +46,13 @@ export class StateRules {
   /** Called for a member heard of at an address this node has not reached yet (the verifier pings it). */
   onUnverified: ((m: MemberRecord) => void) | null = null;
 
-  /** This node reached `m` at its advertised address: it may now hold roles. Observers get an update event. */
-  markContacted(m: MemberRecord): void {
-    if (m.contacted || this.table.get(m.name) !== m) return;
+  /**
+   * This node reached `m` at `at`: if `m` still lives there it may now hold
+   * roles, and observers get an update event. An answer to a ping sent before
+   * the member moved proves the old address only, so it verifies nothing.
+   */
+  markContacted(m: MemberRecord, at: Address): void {
+    if (m.contacted || this.table.get(m.name) !== m || m.host !== at.host || m.port !== at.port) return;
     m.contacted = true;
     m.verified = { host: m.host, port: m.port, addr: m.addr };
     this.table.touch(m);

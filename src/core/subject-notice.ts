@@ -4,8 +4,10 @@
 // while the record stays as it was. A real update is news the member already
 // has (it ignores it); a forged one (plaintext clusters trust every sender)
 // makes the member refute with a higher incarnation and its true metadata,
-// instead of after a push/pull happens to carry the lie back to it. Cost: at
-// most three datagrams per observer per tag change.
+// instead of after a push/pull happens to carry the lie back to it. A move is
+// also sent to the address where the member was last reached, where the real
+// process of a forged move still lives. Cost: at most three datagrams per
+// observer per change (six for a move).
 import { encodeMessage } from '../wire/codec.js';
 import type { CoreContext } from './context.js';
 import type { TimerHandle } from '../base/env.js';
@@ -55,6 +57,10 @@ export class SubjectNotifier {
   private send(m: MemberRecord, now: number): void {
     if (this.lastSentAtMs.size >= this.maxTracked) this.lastSentAtMs.clear();
     this.lastSentAtMs.set(m.name, now);
-    this.outbox.sendRaw(addressOf(m), encodeMessage(this.rules.aliveOf(m)), m);
+    const alive = encodeMessage(this.rules.aliveOf(m));
+    this.outbox.sendRaw(addressOf(m), alive, m);
+    // Moved away from where it was last reached: the process there is the one a forged move wrongs, so it hears too.
+    const v = m.verified;
+    if (v !== null && (v.host !== m.host || v.port !== m.port)) this.outbox.sendRaw({ host: v.host, port: v.port }, alive, m);
   }
 }

@@ -45,6 +45,8 @@ export class ContactVerifier {
       return;
     }
     const seq = this.acks.nextSeq();
+    // The ack proves this address only: if gossip moves the member before it comes, the move is verified anew.
+    const at = addressOf(m);
     const timeoutMs = ctx.cfg.probeTimeoutMs * 2;
     this.pending++;
     const settle = (): void => {
@@ -55,7 +57,7 @@ export class ContactVerifier {
       seq,
       () => {
         settle();
-        this.rules.markContacted(m);
+        this.rules.markContacted(m, at);
       },
       () => {},
       timeoutMs,
@@ -76,7 +78,7 @@ export class ContactVerifier {
     this.waitingMoved.delete(m);
     this.waitingNew.delete(m);
     ctx.stats.verifications++;
-    this.outbox.sendRaw(addressOf(m), encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }));
+    this.outbox.sendRaw(at, encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }));
   }
 
   private next(): void {

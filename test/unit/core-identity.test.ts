@@ -120,3 +120,42 @@ function deliverDead(node: SwimNode, scheduler: VirtualScheduler, name: string):
   node.mergeEvidence([encodeMessage({ type: MessageType.Dead, body: { incarnation: node.member(name)!.incarnation, node: name, from: 'someone' } })]);
   scheduler.advance(1);
 }
+
+test('an ack to a ping sent before a forged move verifies the old address only, not the one the member was moved to', () => {
+  const { node, inject, scheduler, ackLastPing } = oneNode();
+  // b is heard of by gossip: a verification ping goes to 127.0.0.2 and waits for its ack.
+  inject(alive({ node: 'b' }));
+  assert.equal(node.member('b')!.contacted, false);
+  // Before the ack comes, b is declared dead and a forged alive moves it elsewhere.
+  deliverDead(node, scheduler, 'b');
+  inject(alive({ node: 'b', incarnation: 71, addr: Uint8Array.from([10, 9, 9, 9]), port: 4242 }));
+  assert.equal(node.member('b')!.host, '10.9.9.9');
+  // The real b answers the ping sent to its real address.
+  ackLastPing('127.0.0.2');
+  const b = node.member('b')!;
+  assert.equal(b.host, '10.9.9.9');
+  assert.equal(b.contacted, false, 'the forged address was not reached, so b there holds no roles');
+  // Nobody answers at the forged address: b is suspected there, never trusted.
+  scheduler.advance(10_000);
+  assert.notEqual(node.member('b')!.state, 'alive');
+  assert.equal(node.member('b')!.contacted, false);
+});
+
+test('a forged move of a reached member is told to the address where it was reached, and its refutation there wins the address back', () => {
+  const { node, inject, sent, scheduler, ackLastPing } = oneNode();
+  inject(alive({ node: 'b' }));
+  ackLastPing('127.0.0.2');
+  deliverDead(node, scheduler, 'b');
+  const before = sent.length;
+  inject(alive({ node: 'b', incarnation: 71, addr: Uint8Array.from([10, 9, 9, 9]), port: 4242 }));
+  scheduler.advance(lanConfig().probeIntervalMs * 2);
+  const told = sent.slice(before).filter((p) => p.to.host === '127.0.0.2' && p.to.port === 7946).some((p) => {
+    const opened = openPacket(p.data, PLAINTEXT);
+    return opened.ok && opened.value.messages.some((m) => m.type === MessageType.Alive && m.body.node === 'b' && m.body.incarnation === 71);
+  });
+  assert.ok(told, 'the alive that moved b went to where b was reached');
+  // The real b refutes from its address with a higher incarnation: b is back there.
+  inject(alive({ node: 'b', incarnation: 72 }));
+  assert.equal(node.member('b')!.host, '127.0.0.2');
+  assert.equal(node.member('b')!.incarnation, 72);
+});
