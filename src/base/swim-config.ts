@@ -43,6 +43,8 @@ export interface SwimConfig {
    * after this many probe intervals instead of the Lifeguard timeout (0: off).
    */
   refusalSuspicionMult: number;
+  /** Crash watch: how often each member pings the next member in name order, acting only on a refusal (0: off). */
+  crashWatchIntervalMs: number;
   // --- dissemination ---
   retransmitMult: number;
   gossipIntervalMs: number;

@@ -73,6 +73,15 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
     tradeOff: 'Lower declares a crashed process dead sooner; a member restarting on the same port has less time to come back before its partitions move (it is alive again at its next incarnation either way).',
   },
   {
+    key: 'swim.crashWatchInterval',
+    min: 0,
+    field: 'crashWatchIntervalMs',
+    kind: 'duration',
+    sentence: "Crash watch: each member also pings the next live member in name order this often; a refusal from the target's host, or three pings in a row without an ack, start a probe round of it at once, which decides as any other; 0 turns it off, and it is off when refusalSuspicionMult is 0.",
+    formula: 'first probe of a failed member within crashWatchInterval (kill -9 on a live host) or 3 × crashWatchInterval (silence); one extra ping and ack per member per interval, whatever the cluster size',
+    tradeOff: 'Shorter probes a failed member sooner and sends more packets (at 250 ms, 4 pings a second per member); it accuses no one by itself, so loss and pauses cost extra probe rounds, not suspicions.',
+  },
+  {
     key: 'swim.awarenessMaxMultiplier',
     field: 'awarenessMaxMultiplier',
     kind: 'int',

@@ -267,6 +267,13 @@ export class Prober {
     }
   }
 
+  /** A probe round of `m` now, outside the schedule (the crash watch saw its host refuse a ping). */
+  probeNow(m: MemberRecord): void {
+    const { ctx, awareness } = this.d;
+    if (ctx.life.stopped || m === this.d.table.self || (m.state !== 'alive' && m.state !== 'suspect')) return;
+    new ProbeRound(this.d, m, awareness.scaleTimeoutMs(ctx.cfg.probeIntervalMs)).start();
+  }
+
   private tick(): void {
     const { ctx, table, awareness } = this.d;
     if (ctx.life.stopped) return;

@@ -11,6 +11,11 @@ export interface CoreStats {
   failedProbes: number;
   /** Probes the member's host refused (port unreachable, connection reset): the crash fast path. */
   refusedProbes: number;
+  /** Crash-watch pings sent between probe rounds, and the refusals among their answers that started a probe round. */
+  crashWatchPings: number;
+  crashWatchRefusals: number;
+  /** Crash-watch targets that missed SILENT_MISSES pings in a row and got a probe round at once. */
+  crashWatchSilences: number;
   suspicions: number;
   refutes: number;
   /** Accusations of this node older than its incarnation, answered by re-announcing the current alive. */
@@ -55,6 +60,9 @@ export function newStats(): CoreStats {
     tcpFallbackProbes: 0,
     failedProbes: 0,
     refusedProbes: 0,
+    crashWatchPings: 0,
+    crashWatchRefusals: 0,
+    crashWatchSilences: 0,
     suspicions: 0,
     refutes: 0,
     staleAccusations: 0,

@@ -31,6 +31,7 @@ import { Reachability } from './reachability.js';
 import { StateRules } from './state-rules.js';
 import { countDrop, newStats, type CoreStats } from './stats.js';
 import { TimerSet } from './timer-set.js';
+import { CrashWatch } from './crash-watch.js';
 
 export type { CoreStats } from './stats.js';
 export type { UserStateDelegate } from './anti-entropy.js';
@@ -71,6 +72,7 @@ export class SwimNode {
   private readonly ingress: Ingress;
   private readonly notifier: SubjectNotifier;
   private readonly reach: Reachability;
+  private readonly crashWatch: CrashWatch;
 
   constructor(opts: SwimNodeOptions) {
     this.name = opts.name;
@@ -116,6 +118,7 @@ export class SwimNode {
     this.rules.onUnverified = (m) => verifier.verify(m);
     this.notifier = new SubjectNotifier(ctx, this.outbox, this.rules, opts.config.maxMembers);
     this.rules.onUpdatedOther = (m) => this.notifier.notify(m);
+    this.crashWatch = new CrashWatch(ctx, this.table, this.acks, this.outbox, this.rules, this.timers, (m) => this.prober.probeNow(m));
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -133,6 +136,7 @@ export class SwimNode {
     // Stagger the first round so members started together do not probe in lockstep.
     this.prober.start(ctx.env.random.int(ctx.cfg.probeIntervalMs));
     this.gossip.start(ctx.env.random.int(ctx.cfg.gossipIntervalMs));
+    this.crashWatch.start(ctx.env.random.int(Math.max(1, ctx.cfg.crashWatchIntervalMs)));
     this.prober.setLastPeriod(ctx.cfg.probeIntervalMs);
     this.antiEntropy.startRamp();
     this.antiEntropy.schedule();

@@ -4,7 +4,7 @@
 import type { Scheduler, TimerHandle } from '../base/env.js';
 import type { Invariants } from './invariants.js';
 
-export type TimerName = 'probe' | 'gossip' | 'push-pull' | 'reconnect';
+export type TimerName = 'probe' | 'gossip' | 'push-pull' | 'reconnect' | 'crash-watch';
 
 export class TimerSet {
   private readonly armed = new Map<TimerName, TimerHandle>();

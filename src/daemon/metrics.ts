@@ -42,6 +42,9 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
   counterFrom('swimd_indirect_probes_total', 'Indirect probe requests sent.', () => s.indirectProbes);
   counterFrom('swimd_failed_probes_total', 'Probes that got no ack by any route; each starts or confirms a suspicion.', () => s.failedProbes);
   counterFrom('swimd_refused_probes_total', "Probes the member's host refused (port unreachable, connection reset): suspicions on the crash fast path.", () => s.refusedProbes);
+  counterFrom('swimd_crash_watch_pings_total', 'Crash-watch pings sent to the next member in name order between probe rounds (swim.crashWatchInterval).', () => s.crashWatchPings);
+  counterFrom('swimd_crash_watch_refusals_total', "Crash-watch pings the target's host refused; each started a probe round of it at once.", () => s.crashWatchRefusals);
+  counterFrom('swimd_crash_watch_silences_total', 'Crash-watch targets that missed three pings in a row; each got a probe round at once.', () => s.crashWatchSilences);
   counterFrom('swimd_suspicions_total', 'Members this node started suspecting.', () => s.suspicions);
   counterFrom('swimd_refutes_total', 'Suspicions of this node it refuted.', () => s.refutes);
   counterFrom('swimd_stale_accusations_total', 'Suspect or dead messages about this node older than its incarnation; each re-announces the current alive.', () => s.staleAccusations);

@@ -9,6 +9,7 @@ import { SimCluster } from '../../src/sim/cluster.js';
 import { retransmitLimit, suspicionTimeoutsMs } from '../../src/core/timing.js';
 import type { SwimConfig } from '../../src/base/swim-config.js';
 import { simSeeds, withReplay } from './seeds.js';
+import { SILENT_MISSES } from '../../src/core/crash-watch.js';
 
 const FILE = 'dist/test/sim/crash-fast-path.test.js';
 const seeds = simSeeds([3, 4]);
@@ -106,4 +107,59 @@ test('a firewall rejecting UDP to a live member is not taken for a crash: TCP an
     assert.equal(c.up().reduce((n, m) => n + m.node.stats.refusedProbes, 0), 0, 'no refusal counted as a crash while TCP answered');
     c.network.unblockAll();
     c.runUntil(() => c.converged(), 20_000, 50, 'alive everywhere after the firewall opens');
+  }));
+
+/**
+ * Fails each of `victims` in turn in a cluster of `size` (kill -9 on a live host,
+ * or cut off from everyone), then brings it back; returns when the first
+ * survivor suspected it (ms after the fault).
+ */
+function firstSuspicions(seed: number, cfg: SwimConfig, size: number, victims: string[], fault: 'kill' | 'isolate'): number[] {
+  const c = new SimCluster({ seed, size, config: cfg });
+  c.startAll();
+  c.joinAll();
+  c.runUntil(() => c.converged(), 30_000, 50, 'initial convergence');
+  c.run(3_000);
+  const out: number[] = [];
+  for (const victim of victims) {
+    const t0 = c.nowMs();
+    if (fault === 'kill') c.crash(victim, true);
+    else c.partition([victim], c.up().map((m) => m.name).filter((n) => n !== victim));
+    c.runUntil(() => c.firstEventTimes('suspect', victim, t0).size > 0, 30_000, 5, `a suspicion of ${victim}`);
+    out.push(Math.round(Math.min(...c.firstEventTimes('suspect', victim, t0).values()) - t0));
+    if (fault === 'kill') c.restart(victim);
+    else c.heal();
+    c.runUntil(() => c.converged(), 60_000, 50, `${victim} back everywhere`);
+    // Lifeguard slows a member that was cut off until its health score is back at 0: wait for it.
+    c.runUntil(() => c.up().every((m) => m.node.healthScore() === 0), 120_000, 50, 'every health score back at 0');
+    c.run(2_000);
+  }
+  return out;
+}
+
+const VICTIMS = ['m1', 'm3', 'm2', 'm4', 'm0', 'm3', 'm1', 'm2', 'm4', 'm0', 'm2', 'm1'];
+
+test('crash watch: in a small cluster a kill -9 on a live host is suspected within one watch interval; without it, at the next probe round of the victim', () =>
+  withReplay(FILE, seeds[0]!, () => {
+    const cfg = localConfig();
+    const watched = firstSuspicions(seeds[0]!, cfg, 5, VICTIMS, 'kill');
+    const unwatched = firstSuspicions(seeds[0]!, { ...cfg, crashWatchIntervalMs: 0 }, 5, VICTIMS, 'kill');
+    console.log(`# first suspicion after kill -9, 5 members, ms: watch every ${cfg.crashWatchIntervalMs} ms ${watched.join(' ')}; no watch ${unwatched.join(' ')}`);
+    // A refused watch ping starts a probe round at once; its ping and TCP ping are refused within a few round trips.
+    const boundMs = cfg.crashWatchIntervalMs + cfg.probeTimeoutMs;
+    assert.ok(Math.max(...watched) <= boundMs, `every kill suspected within ${boundMs} ms: ${watched.join(', ')}`);
+    // Four probers, each probing the victim once in a shuffled round of four periods: some kill waits longer.
+    assert.ok(Math.max(...unwatched) > boundMs, `without the watch some kill waits for a probe round: ${unwatched.join(', ')}`);
+  }));
+
+test('crash watch: a member cut off from everyone gets a probe round after three silent watch pings, and is suspected at its end', () =>
+  withReplay(FILE, seeds[0]!, () => {
+    const cfg = localConfig();
+    const watched = firstSuspicions(seeds[0]!, cfg, 5, VICTIMS, 'isolate');
+    const unwatched = firstSuspicions(seeds[0]!, { ...cfg, crashWatchIntervalMs: 0 }, 5, VICTIMS, 'isolate');
+    console.log(`# first suspicion after isolation, 5 members, ms: watch every ${cfg.crashWatchIntervalMs} ms ${watched.join(' ')}; no watch ${unwatched.join(' ')}`);
+    // Three silent pings (plus the tick's phase), then a whole probe round (direct, indirect, TCP) that fails.
+    const boundMs = (SILENT_MISSES + 1) * cfg.crashWatchIntervalMs + cfg.probeIntervalMs;
+    assert.ok(Math.max(...watched) <= boundMs, `every isolation suspected within ${boundMs} ms: ${watched.join(', ')}`);
+    assert.ok(Math.max(...unwatched) > boundMs, `without the watch some isolation waits for a probe round: ${unwatched.join(', ')}`);
   }));

@@ -120,7 +120,7 @@ test('gossip: an idle member keeps no gossip timer armed, and a broadcast queued
   const scheduler = new VirtualScheduler();
   const hour = 3_600_000;
   const gossipIntervalMs = 200;
-  const config: SwimConfig = { ...lanConfig(), probeIntervalMs: hour, gossipIntervalMs, pushPullIntervalMs: 0, reconnectIntervalMs: 0 };
+  const config: SwimConfig = { ...lanConfig(), probeIntervalMs: hour, gossipIntervalMs, pushPullIntervalMs: 0, reconnectIntervalMs: 0, crashWatchIntervalMs: 0 };
   // Datagrams that carry broadcasts only (no ping or ack of the address check), with the time they left.
   const gossipAt: { at: number; names: string[] }[] = [];
   const node = new SwimNode({
