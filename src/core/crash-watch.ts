@@ -12,6 +12,13 @@
 // live host, SILENT_MISSES intervals otherwise, instead of when a probe round
 // next picks the member (with n members, up to about 2n probe intervals for
 // one prober). Cost: one ping and one ack per member per interval, whatever n.
+//
+// A suspicion heard from another member gets one such ping too, in clusters of
+// at most CHECK_SUSPECT_MAX_MEMBERS: if the suspect's host refuses it, this
+// member's own suspicion takes the crash fast path, so every member declares
+// the death about one probe interval after the first suspicion instead of
+// waiting for the dead message to reach it. Cost: one ping per member per
+// suspicion, hence the bound.
 import { encodeMessage } from '../wire/codec.js';
 import { MessageType } from '../wire/messages.js';
 import type { AckTable } from './ack-table.js';
@@ -25,6 +32,9 @@ import type { TimerSet } from './timer-set.js';
 
 /** Watch pings in a row without an ack before the target gets a probe round (a lost datagram or two is common). */
 export const SILENT_MISSES = 3;
+
+/** Largest cluster in which every member checks a suspicion it hears with a ping of its own. */
+export const CHECK_SUSPECT_MAX_MEMBERS = 64;
 
 export class CrashWatch {
   /** The member watched now, and the view it was chosen from (recomputed when the view changes). */
@@ -101,6 +111,24 @@ export class CrashWatch {
     ctx.stats.crashWatchPings++;
     const onRefused = (): void => {
       if (stillThere() && this.escalate(m)) ctx.stats.crashWatchRefusals++;
+    };
+    this.outbox.sendRaw(at, encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }), undefined, { windowMs: intervalMs, onRefused });
+  }
+
+  /** One ping to a member suspected on another's word; a refusal starts a probe round of it (the crash fast path). */
+  checkSuspect(m: MemberRecord): void {
+    const { ctx } = this;
+    const intervalMs = ctx.cfg.crashWatchIntervalMs;
+    if (intervalMs <= 0 || ctx.cfg.refusalSuspicionMult <= 0 || ctx.life.stopped || ctx.life.leaving) return;
+    if (this.table.estimatedMembers() > CHECK_SUSPECT_MAX_MEMBERS) return;
+    const seq = this.acks.nextSeq();
+    const at = addressOf(m);
+    if (!this.acks.expect(seq, () => this.rules.markContacted(m, at), () => {}, intervalMs)) return;
+    ctx.stats.crashWatchPings++;
+    const onRefused = (): void => {
+      if (ctx.life.stopped || this.table.get(m.name) !== m || m.host !== at.host || m.port !== at.port || m.state !== 'suspect') return;
+      ctx.stats.crashWatchRefusals++;
+      this.probeNow(m);
     };
     this.outbox.sendRaw(at, encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }), undefined, { windowMs: intervalMs, onRefused });
   }

@@ -43,6 +43,9 @@ export class StateRules {
   /** Called when an alive changed what this node holds about another live member (the subject is told). */
   onUpdatedOther: ((m: MemberRecord) => void) | null = null;
 
+  /** Called when this node starts suspecting `m` on another member's word (the crash watch checks it for a refusal). */
+  onHeardSuspicion: ((m: MemberRecord) => void) | null = null;
+
   /** Called for a member heard of at an address this node has not reached yet (the verifier pings it). */
   onUnverified: ((m: MemberRecord) => void) | null = null;
 
@@ -239,6 +242,7 @@ export class StateRules {
       }),
     );
     this.emit({ kind: 'suspect', member: snapshotOf(m), from: s.from });
+    if (s.from !== ctx.name) this.onHeardSuspicion?.(m);
   }
 
   /**

@@ -119,6 +119,7 @@ export class SwimNode {
     this.notifier = new SubjectNotifier(ctx, this.outbox, this.rules, opts.config.maxMembers);
     this.rules.onUpdatedOther = (m) => this.notifier.notify(m);
     this.crashWatch = new CrashWatch(ctx, this.table, this.acks, this.outbox, this.rules, this.timers, (m) => this.prober.probeNow(m));
+    this.rules.onHeardSuspicion = (m) => this.crashWatch.checkSuspect(m);
   }
 
   // ------------------------------------------------------------------ lifecycle

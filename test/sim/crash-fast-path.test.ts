@@ -163,3 +163,34 @@ test('crash watch: a member cut off from everyone gets a probe round after three
     assert.ok(Math.max(...watched) <= boundMs, `every isolation suspected within ${boundMs} ms: ${watched.join(', ')}`);
     assert.ok(Math.max(...unwatched) > boundMs, `without the watch some isolation waits for a probe round: ${unwatched.join(', ')}`);
   }));
+
+test('a suspicion heard from another member is checked with a ping of its own: every survivor declares a kill -9 on a live host dead soon after the first', () => {
+  // Probe 100 ms (local preset otherwise), 16 members, four kills in each of three clusters.
+  const cfg = { ...localConfig(), probeIntervalMs: 100, probeTimeoutMs: 50 };
+  const spreads: number[] = [];
+  for (const seed of [1, 2, 3]) {
+    withReplay(FILE, seed, () => {
+      const c = new SimCluster({ seed, size: 16, config: cfg });
+      c.startAll();
+      c.joinAll();
+      c.runUntil(() => c.converged(), 30_000, 50, 'initial convergence');
+      c.run(3_000);
+      for (const victim of ['m3', 'm7', 'm11', 'm14']) {
+        const t0 = c.nowMs();
+        c.crash(victim, true);
+        const lastDeadMs = c.runUntil(() => c.up().every((m) => ['dead', 'left'].includes(m.node.member(victim)?.state ?? 'dead')), 60_000, 5, 'every survivor declares it dead');
+        const firstSuspectMs = Math.min(...c.firstEventTimes('suspect', victim, t0).values()) - t0;
+        spreads.push(Math.round(lastDeadMs - firstSuspectMs));
+        c.restart(victim);
+        c.runUntil(() => c.converged(), 30_000, 50, `${victim} back everywhere`);
+        c.run(2_000);
+      }
+    });
+  }
+  console.log(`# first suspicion to the last survivor's death, ms: ${spreads.join(' ')}`);
+  // Each survivor hears the suspicion by gossip, finds the host refusing and dies it one probe interval
+  // later on its own evidence, whether or not the dead message reaches it.
+  const gossipMs = retransmitLimit(cfg.retransmitMult, 16) * cfg.gossipIntervalMs;
+  const boundMs = gossipMs + cfg.refusalSuspicionMult * cfg.probeIntervalMs + 2 * cfg.probeTimeoutMs;
+  assert.ok(Math.max(...spreads) <= boundMs, `every survivor within ${boundMs} ms of the first suspicion: ${spreads.join(', ')}`);
+});
