@@ -312,7 +312,7 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   });
   node.start();
   const alive = (i: number, incarnation: number): Uint8Array =>
-    encodeMessage({ type: MessageType.Alive, body: { incarnation, node: `m${i}`, addr: Uint8Array.from([10, 0, (i >> 8) & 255, i & 255]), port: 7946, meta: encodeTags(ownTags(i)), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) } });
+    encodeMessage({ type: MessageType.Alive, body: { incarnation, node: `m${i}`, addr: Uint8Array.from([10, 1, (i >> 8) & 255, i & 255]) /* not 10.0.0.1, the daemon's own */, port: 7946, meta: encodeTags(ownTags(i)), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) } });
   node.mergeEvidence(Array.from({ length: N - 1 }, (_, j) => alive(j + 1, 1)));
   const engine = await createPartitionEngine({ ...optionsOf(v, P), eligible: eligibilityOf({ fencing: 'granted', eligibleTags: {} }) });
   const quorum = Math.floor(N / 2) + 1; // a majority both before and after one death

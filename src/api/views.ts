@@ -1,9 +1,10 @@
 // JSON shapes of the API, shared by the server, the client and the CLI.
 import type { MemberEvent, MemberSnapshot, ReachPath } from '../core/member-types.js';
 import type { DampingState } from '../partition/flap-damping.js';
-import type { LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
+import type { LeadershipDiff, LeadershipSnapshot, OwnedPartition } from '../partition/leadership.js';
 import type { AgreementReport, ConfigMismatch } from '../partition/agreement.js';
 import { decodeTags } from '../wire/serf-tags.js';
+import { CHUNK_BITS, CHUNK_MASK } from '../partition/table.js';
 
 export interface MemberView {
   name: string;
@@ -143,3 +144,115 @@ export function partitionsLineText(line: PartitionsLine): string {
   return `{"type":"partitions","viewVersion":${num(line.viewVersion)},"quorum":${JSON.stringify(line.quorum)},"changed":[${entries.join(',')}]}\n`;
 }
 
+
+/**
+ * Writes the partitions line of a leadership diff as NDJSON bytes straight from
+ * its typed arrays and the published table: no object or string per partition.
+ * The bytes are those of JSON.stringify of the line (as partitionsLineText makes
+ * it from objects) plus a newline. Member names are quoted and UTF-8 encoded once
+ * per slot, then copied; the scratch buffer grows to the largest line and is reused.
+ */
+export class PartitionsLineWriter {
+  private buf = Buffer.allocUnsafe(1 << 16);
+  private at = 0;
+  private names: readonly string[] | null = null;
+  /** JSON text of the name in each slot, as UTF-8 (a slot keeps its name for good). */
+  private quoted: (Buffer | undefined)[] = [];
+
+  /** The line for `diff` (its own Buffer: it may sit in a watcher's queue while the next one is written). */
+  write(diff: LeadershipDiff): Buffer {
+    const t = diff.table;
+    if (this.names !== t.names) {
+      this.names = t.names;
+      this.quoted = [];
+    }
+    const S = t.stride;
+    this.at = 0;
+    this.ascii('{"type":"partitions","viewVersion":');
+    this.num(diff.viewVersion);
+    this.ascii(diff.quorum === 'ok' ? ',"quorum":"ok","changed":[' : ',"quorum":"no-quorum","changed":[');
+    for (let j = 0; j < diff.count; j++) {
+      const p = diff.ids[j]!;
+      const row = t.rows[p >>> CHUNK_BITS]!;
+      const base = (p & CHUNK_MASK) * S;
+      // The longest fixed text of an entry, plus its numbers; names are reserved as they are copied.
+      this.reserve(128);
+      this.ascii(j === 0 ? '{"id":' : ',{"id":');
+      this.num(p);
+      this.ascii(',"oldPrimary":');
+      this.name(diff.oldPrimarySlots[j]!);
+      this.ascii(',"newPrimary":');
+      this.name(row[base]!);
+      this.ascii(',"replicas":[');
+      for (let k = 1; k < S; k++) {
+        const r = row[base + k]!;
+        if (r < 0) break;
+        if (k > 1) this.buf[this.at++] = 0x2c;
+        this.name(r);
+      }
+      this.ascii('],"token":');
+      this.num(t.tokens[p >>> CHUNK_BITS]![p & CHUNK_MASK]!);
+      this.buf[this.at++] = 0x7d;
+    }
+    this.reserve(4);
+    this.ascii(']}\n');
+    return Buffer.from(this.buf.subarray(0, this.at));
+  }
+
+  private reserve(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+
+  /** Text known to be ASCII and short (the fixed parts). */
+  private ascii(text: string): void {
+    this.reserve(text.length);
+    const b = this.buf;
+    let at = this.at;
+    for (let i = 0; i < text.length; i++) b[at++] = text.charCodeAt(i);
+    this.at = at;
+  }
+
+  private name(slot: number): void {
+    if (slot < 0) {
+      this.ascii('null');
+      return;
+    }
+    let q = this.quoted[slot];
+    if (q === undefined) this.quoted[slot] = q = Buffer.from(JSON.stringify(this.names![slot]!), 'utf8');
+    this.reserve(q.length);
+    const b = this.buf;
+    let at = this.at;
+    if (q.length <= 32) for (let i = 0; i < q.length; i++) b[at++] = q[i]!;
+    else {
+      q.copy(b, at);
+      at += q.length;
+    }
+    this.at = at;
+  }
+
+  /** A number as JSON writes it: digits for a non-negative safe integer, else JSON.stringify's text. */
+  private num(n: number): void {
+    if (!(Number.isSafeInteger(n) && n >= 0)) {
+      this.ascii(JSON.stringify(n));
+      return;
+    }
+    this.reserve(16);
+    const b = this.buf;
+    if (n < 10) {
+      b[this.at++] = 0x30 + n;
+      return;
+    }
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let at = this.at + digits;
+    this.at = at;
+    for (let x = n; digits > 0; digits--) {
+      const d = x % 10;
+      b[--at] = 0x30 + d;
+      x = (x - d) / 10;
+    }
+  }
+}

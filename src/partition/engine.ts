@@ -79,9 +79,16 @@ export interface PartitionChange {
 }
 
 export interface PartitionDiff {
-  viewVersion: number;
-  quorum: 'ok' | 'no-quorum';
-  changed: PartitionChange[];
+  readonly viewVersion: number;
+  readonly quorum: 'ok' | 'no-quorum';
+  /** How many partitions changed. */
+  readonly count: number;
+  /** The changed partitions' ids, ascending (this diff's own copy). */
+  readonly ids: Int32Array;
+  /** Each changed partition's primary before, as a member slot (−1 for none), by position in `ids`. */
+  readonly oldPrimarySlots: Int32Array;
+  /** The changes as objects, made on first read: the event path reads `ids` and the snapshot instead. */
+  readonly changed: readonly PartitionChange[];
 }
 
 export class PartitionConfigError extends SwimdError {
@@ -143,6 +150,38 @@ class PlacementTable implements ReadonlyTable<PartitionAssignment> {
   /** JSON.stringify of a snapshot shows the entries, not the chunks. */
   toJSON(): PartitionAssignment[] {
     return [...this];
+  }
+}
+
+const NO_IDS = new Int32Array(0);
+
+/** A diff over the published table it produced: typed ids, and objects only when a reader asks for `changed`. */
+class EngineDiff implements PartitionDiff {
+  private made: PartitionChange[] | null = null;
+  constructor(
+    readonly viewVersion: number,
+    readonly quorum: 'ok' | 'no-quorum',
+    readonly ids: Int32Array,
+    readonly oldPrimarySlots: Int32Array,
+    private readonly table: PlacementTable,
+    private readonly names: readonly string[],
+  ) {}
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  get changed(): readonly PartitionChange[] {
+    if (this.made === null) {
+      const out: PartitionChange[] = [];
+      for (let j = 0; j < this.ids.length; j++) {
+        const a = this.table.get(this.ids[j]!);
+        const old = this.oldPrimarySlots[j]!;
+        out.push({ id: a.id, oldPrimary: old < 0 ? null : this.names[old]!, newPrimary: a.primary, replicas: a.replicas, token: this.viewVersion });
+      }
+      this.made = out;
+    }
+    return this.made;
   }
 }
 
@@ -905,24 +944,21 @@ export class PartitionEngine {
   /** Ends the update: the staged rows become the published table, and the diff names only them. */
   private publish(): PartitionDiff {
     const token = this.view.value();
-    const changed: PartitionChange[] = [];
+    const n = this.changedCount;
     if (this.nextChunks !== null) {
       this.chunks = this.nextChunks;
       this.nextChunks = null;
       this.table = new PlacementTable(this.chunks, this.names, this.stride, this.opts.partitions);
-      for (let j = 0; j < this.changedCount; j++) {
-        const p = this.changedIds[j]!;
-        const a = this.table.get(p);
-        const old = this.changedOldPrimary[j]!;
-        changed.push({ id: p, oldPrimary: old < 0 ? null : this.names[old]!, newPrimary: a.primary, replicas: a.replicas, token });
-      }
     }
+    // Two copies per event, none per partition: the diff outlives the scratch lists.
+    const ids = n === 0 ? NO_IDS : this.changedIds.slice(0, n);
+    const oldPrimaries = n === 0 ? NO_IDS : this.changedOldPrimary.slice(0, n);
     this.changedCount = 0;
     this.updateSeq++;
     const before = this.snap;
     this.snap = this.freeze();
-    const diff: PartitionDiff = { viewVersion: token, quorum: this.snap.quorum, changed };
-    if (changed.length > 0 || before.quorum !== this.snap.quorum || before.token !== this.snap.token) {
+    const diff = new EngineDiff(token, this.snap.quorum, ids, oldPrimaries, this.table, this.names);
+    if (n > 0 || before.quorum !== this.snap.quorum || before.token !== this.snap.token) {
       for (const l of this.listeners) l(this.snap, diff);
     }
     return diff;

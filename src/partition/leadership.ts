@@ -86,9 +86,27 @@ export interface LeadershipChange {
 }
 
 export interface LeadershipDiff {
-  viewVersion: number;
-  quorum: 'ok' | 'no-quorum';
-  changed: LeadershipChange[];
+  readonly viewVersion: number;
+  readonly quorum: 'ok' | 'no-quorum';
+  /** How many published entries changed. */
+  readonly count: number;
+  /** Their partition ids, in the order they were evaluated (this diff's own copy). */
+  readonly ids: Int32Array;
+  /** Each one's shown primary before, as an engine member slot (−1 for none), by position in `ids`. */
+  readonly oldPrimarySlots: Int32Array;
+  /** The published table this diff produced: new primaries, replicas and tokens by slot, read without objects. */
+  readonly table: SlotTable;
+  /** The changes as objects, made on first read: the event path and the watch line read the typed fields. */
+  readonly changed: readonly LeadershipChange[];
+}
+
+/** A published table as its chunks: per partition a row of `stride` member slots (−1 for none) and a token. */
+export interface SlotTable {
+  readonly rows: readonly Int32Array[];
+  readonly tokens: readonly Float64Array[];
+  readonly stride: number;
+  /** The engine's names by slot (only appended to). */
+  readonly names: readonly string[];
 }
 
 export type LeadershipListener = (snap: LeadershipSnapshot, diff: LeadershipDiff) => void;
@@ -113,13 +131,13 @@ export function eligibilityOf(opts: Pick<LeadershipOptions, 'fencing' | 'eligibl
  * partition the shown primary and the placed replicas as engine member slots
  * (−1 for none), and the token. Entries are made only when a reader asks.
  */
-class PublishedTable implements ReadonlyTable<OwnedPartition> {
+class PublishedTable implements ReadonlyTable<OwnedPartition>, SlotTable {
   constructor(
     readonly rows: readonly Int32Array[],
     readonly tokens: readonly Float64Array[],
     /** The engine's names by slot (only appended to). */
-    private readonly names: readonly string[],
-    private readonly stride: number,
+    readonly names: readonly string[],
+    readonly stride: number,
     readonly length: number,
   ) {}
 
@@ -138,6 +156,37 @@ class PublishedTable implements ReadonlyTable<OwnedPartition> {
   /** JSON.stringify of a snapshot shows the entries, not the chunks. */
   toJSON(): OwnedPartition[] {
     return [...this];
+  }
+}
+
+const NO_IDS = new Int32Array(0);
+
+class FlushDiff implements LeadershipDiff {
+  private made: LeadershipChange[] | null = null;
+  constructor(
+    readonly viewVersion: number,
+    readonly quorum: 'ok' | 'no-quorum',
+    readonly ids: Int32Array,
+    readonly oldPrimarySlots: Int32Array,
+    readonly table: PublishedTable,
+  ) {}
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  get changed(): readonly LeadershipChange[] {
+    if (this.made === null) {
+      const out: LeadershipChange[] = [];
+      const names = this.table.names;
+      for (let j = 0; j < this.ids.length; j++) {
+        const e = this.table.get(this.ids[j]!);
+        const old = this.oldPrimarySlots[j]!;
+        out.push({ id: e.id, oldPrimary: old < 0 ? null : names[old]!, newPrimary: e.primary, replicas: e.replicas, token: e.token });
+      }
+      this.made = out;
+    }
+    return this.made;
   }
 }
 
@@ -168,6 +217,9 @@ export class Leadership {
   /** Partitions to re-evaluate at the next flush, each once: a list and a membership flag (no Set on the event path). */
   private readonly dirtyList: Int32Array;
   private readonly isDirty: Uint8Array;
+  /** The flush's changed entries, copied into its diff: scratch reused on every flush. */
+  private readonly changedIds: Int32Array;
+  private readonly changedOldPrimary: Int32Array;
   private dirtyCount = 0;
   private batching = 0;
   private lastQuorum: 'ok' | 'no-quorum' = 'no-quorum';
@@ -230,6 +282,8 @@ export class Leadership {
     this.published = new PublishedTable(rows, tokens, engine.slotNames(), this.stride, P);
     this.dirtyList = new Int32Array(P);
     this.isDirty = new Uint8Array(P);
+    this.changedIds = new Int32Array(P);
+    this.changedOldPrimary = new Int32Array(P);
     this.checksum = new TableChecksum(P);
     this.tableChangedAtMs = env.scheduler.nowMs();
     if (opts.fencing === 'granted') {
@@ -299,7 +353,7 @@ export class Leadership {
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const { m, pm } of members) this.track(m, pm);
-      this.markDirty(diff.changed.map((c) => c.id));
+      this.markDirty(diff.ids);
       this.ownership?.start();
       this.ownership?.reconcile(null);
       this.markAll();
@@ -343,12 +397,17 @@ export class Leadership {
     this.bars.observe(ev.member, pm);
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
-      const ids = diff.changed.map((c) => c.id);
+      const ids = diff.ids;
       // The member that declared the death (or, with failoverOnSuspect, the suspicion) tells the successors: one or two senders per death, not every survivor.
       // So does the member whose probe was refused: the successors have not seen the refusal.
       if (this.ownership && (refusedHere || ((ev.kind === 'dead' || (ev.kind === 'suspect' && this.engine.opts.failoverOnSuspect)) && ev.from === this.node.name))) {
         const successors = new Set<string>();
-        for (const c of diff.changed) if (c.oldPrimary === ev.member.name && c.newPrimary !== null) successors.add(c.newPrimary);
+        const gone = this.engine.slotOfName(ev.member.name);
+        for (let j = 0; j < diff.count; j++) {
+          if (diff.oldPrimarySlots[j] !== gone) continue;
+          const next = this.engine.primaryOf(ids[j]!);
+          if (next !== null) successors.add(next);
+        }
         if (successors.size > 0) this.ownership.hintSuccessors(ev.member.name, successors);
       }
       const wasAlive = this.aliveEligible.has(ev.member.name) || this.protocolPeers.has(ev.member.name);
@@ -525,8 +584,8 @@ export class Leadership {
     else this.protocolPeers.delete(m.name);
   }
 
-  private markDirty(parts: Iterable<number>): void {
-    for (const p of parts) this.mark(p);
+  private markDirty(parts: Int32Array | readonly number[]): void {
+    for (let j = 0; j < parts.length; j++) this.mark(parts[j]!);
     if (this.batching === 0) this.flush();
   }
 
@@ -584,7 +643,7 @@ export class Leadership {
   private flush(): void {
     const quorum = this.quorumState();
     if (this.dirtyCount === 0 && quorum === this.lastQuorum) return;
-    const changed: LeadershipChange[] = [];
+    let changedCount = 0;
     const S = this.stride;
     const names = this.engine.slotNames();
     const selfSlot = this.engine.slotOfName(this.node.name);
@@ -618,7 +677,8 @@ export class Leadership {
       this.checksum.set(p, e, 0, S, token, names);
       // In view mode every token moves on every change; report only partitions whose holders moved.
       if (this.ownership || holdersMoved) {
-        changed.push({ id: p, oldPrimary: oldPrimary < 0 ? null : names[oldPrimary]!, newPrimary: e[0]! < 0 ? null : names[e[0]!]!, replicas: replicaNames(e, 0, S, names), token });
+        this.changedIds[changedCount] = p;
+        this.changedOldPrimary[changedCount++] = oldPrimary;
       }
     }
     this.dirtyCount = 0;
@@ -633,7 +693,9 @@ export class Leadership {
     }
     this.snapshotCache = null;
     const snap = this.snapshot();
-    const diff: LeadershipDiff = { viewVersion: snap.viewVersion, quorum, changed };
+    const ids = changedCount === 0 ? NO_IDS : this.changedIds.slice(0, changedCount);
+    const oldPrimaries = changedCount === 0 ? NO_IDS : this.changedOldPrimary.slice(0, changedCount);
+    const diff = new FlushDiff(snap.viewVersion, quorum, ids, oldPrimaries, this.published);
     for (const l of this.listeners) l(snap, diff);
   }
 }
