@@ -16,6 +16,7 @@
 import { KeyOps } from '../src/daemon/keys.js';
 import { execFileSync } from 'node:child_process';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -33,9 +34,9 @@ import { memberView, partitionsView } from '../src/api/views.js';
 import { WatchHub } from '../src/api/watch.js';
 import { MonitorHub } from '../src/api/monitor.js';
 import { wireEventPipeline } from '../src/daemon/pipeline.js';
-import { createPartitionEngine, type PartitionOptions } from '../src/partition/engine.js';
+import { createPartitionEngine, type PartitionDiff, type PartitionEngine, type PartitionOptions } from '../src/partition/engine.js';
 import { MemoryGrantStore } from '../src/partition/grant-store.js';
-import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../src/partition/leadership.js';
+import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type LeadershipDiff } from '../src/partition/leadership.js';
 import { VirtualScheduler } from '../src/sim/virtual-scheduler.js';
 import { decodeMessage, encodeMessage } from '../src/wire/codec.js';
 import { MessageType } from '../src/wire/messages.js';
@@ -174,6 +175,20 @@ const memberSnap = (name: string, state: MemberSnapshot['state'], incarnation: n
   contacted: true,
 });
 
+/** Bytes in use on the JS heap: cheaper to ask than process.memoryUsage(), which also reads the process's RSS. */
+const heapUsedBytes = (): number => getHeapStatistics().used_heap_size;
+
+/** Partitions of a placement diff whose primary changed (read from the snapshot it produced, which is still current). */
+function primariesMoved(diff: PartitionDiff, e: PartitionEngine): number {
+  const names = e.slotNames();
+  let moved = 0;
+  for (let j = 0; j < diff.count; j++) {
+    const old = diff.oldPrimarySlots[j]!;
+    if ((old < 0 ? null : names[old]!) !== e.primaryOf(diff.ids[j]!)) moved++;
+  }
+  return moved;
+}
+
 async function engineAlone(v: Variant, P: number, N: number): Promise<Row> {
   const e = await createPartitionEngine(optionsOf(v, P));
   const tags = Array.from({ length: N }, (_, i) => tagsOf(v, i));
@@ -182,15 +197,15 @@ async function engineAlone(v: Variant, P: number, N: number): Promise<Row> {
   const death = (i: number, timed: boolean): number => {
     const k = (i * 7919) % N;
     const ev = { kind: 'dead', member: memberSnap(`m${k}`, 'dead', incarnation[k]!, tags[k]!), from: 'x' } as const;
-    const h0 = process.memoryUsage().heapUsed;
+    const h0 = heapUsedBytes();
     const t0 = performance.now();
     const diff = e.applyEvent(ev);
     const t1 = performance.now();
-    if (timed) allocs.push(process.memoryUsage().heapUsed - h0);
+    if (timed) allocs.push(heapUsedBytes() - h0);
     if (timed) {
       gcs.timed(t0, t1);
-      changed += diff.changed.length;
-      for (const c of diff.changed) if (c.oldPrimary !== c.newPrimary) moved++;
+      changed += diff.count;
+      moved += primariesMoved(diff, e);
     }
     incarnation[k]!++;
     e.applyEvent({ kind: 'alive-again', member: memberSnap(`m${k}`, 'alive', incarnation[k]!, tags[k]!) });
@@ -408,31 +423,39 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   // Counted during deaths only: partitions on the watch line, and placement primaries moved
   // (published primaries stay null here, as no peer answers a claim).
   let timing = false;
+  // Kept and counted after the timed section: counting is not the daemon's work.
+  let leadershipDiff: LeadershipDiff | null = null;
+  let engineDiff: PartitionDiff | null = null;
   leadership.on((_s, diff) => {
-    if (timing) changed += diff.changed.length;
+    if (timing && leadershipDiff === null) leadershipDiff = diff;
   });
   engine.on((_s, diff) => {
-    if (timing) for (const c of diff.changed) if (c.oldPrimary !== c.newPrimary) moved++;
+    if (timing && engineDiff === null) engineDiff = diff;
   });
   const death = async (i: number, timed: boolean): Promise<number> => {
     const k = 1 + ((i * 7919) % (N - 1)); // never this daemon itself
     const msg = [encodeMessage({ type: MessageType.Dead, body: { incarnation: incarnation[k]!, node: `m${k}`, from: 'm0' } })];
     timing = timed;
     stage.active = timed && stages;
-    const h0 = process.memoryUsage().heapUsed;
+    const h0 = heapUsedBytes();
     const t0 = performance.now();
     stage.begin(t0);
     node.mergeEvidence(msg);
-    const h1 = process.memoryUsage().heapUsed;
+    const h1 = heapUsedBytes();
     await settle();
     const t1 = performance.now();
     timing = false;
     if (timed) {
+      changed += (leadershipDiff as LeadershipDiff | null)?.count ?? 0;
+      const ed = engineDiff as PartitionDiff | null;
+      if (ed !== null) moved += primariesMoved(ed, engine);
       gcs.timed(t0, t1);
       allocs.push(h1 - h0);
       if (stage.active) stage.finish(t1);
     }
     stage.active = false;
+    leadershipDiff = null;
+    engineDiff = null;
     incarnation[k]!++;
     node.mergeEvidence([alive(k, incarnation[k]!)]);
     await settle();

@@ -145,6 +145,17 @@ export function partitionsLineText(line: PartitionsLine): string {
 }
 
 
+const encodeAscii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const ENTRY_FIRST = encodeAscii('{"id":');
+const ENTRY_NEXT = encodeAscii(',{"id":');
+const OLD_PRIMARY = encodeAscii(',"oldPrimary":');
+const NEW_PRIMARY = encodeAscii(',"newPrimary":');
+const REPLICAS = encodeAscii(',"replicas":[');
+const TOKEN = encodeAscii('],"token":');
+const NULL = encodeAscii('null');
+/** Bytes of an entry besides its names: the fixed text above and two numbers of at most 24 characters each. */
+const ENTRY_FIXED_MAX = 7 + 14 + 14 + 13 + 10 + 1 + 2 * 24 + 8;
+
 /**
  * Writes the partitions line of a leadership diff as NDJSON bytes straight from
  * its typed arrays and the published table: no object or string per partition.
@@ -154,10 +165,10 @@ export function partitionsLineText(line: PartitionsLine): string {
  */
 export class PartitionsLineWriter {
   private buf = Buffer.allocUnsafe(1 << 16);
-  private at = 0;
   private names: readonly string[] | null = null;
   /** JSON text of the name in each slot, as UTF-8 (a slot keeps its name for good). */
-  private quoted: (Buffer | undefined)[] = [];
+  private quoted: Uint8Array[] = [];
+  private longestQuoted = 4;
 
   /** The line for `diff` (its own Buffer: it may sit in a watcher's queue while the next one is written). */
   write(diff: LeadershipDiff): Buffer {
@@ -165,94 +176,92 @@ export class PartitionsLineWriter {
     if (this.names !== t.names) {
       this.names = t.names;
       this.quoted = [];
+      this.longestQuoted = 4;
+    }
+    // Every slot's name encoded before the loop, so the loop only copies.
+    const quoted = this.quoted;
+    for (let slot = quoted.length; slot < t.names.length; slot++) {
+      const q = Buffer.from(JSON.stringify(t.names[slot]!), 'utf8');
+      quoted.push(q);
+      if (q.length > this.longestQuoted) this.longestQuoted = q.length;
     }
     const S = t.stride;
-    this.at = 0;
-    this.ascii('{"type":"partitions","viewVersion":');
-    this.num(diff.viewVersion);
-    this.ascii(diff.quorum === 'ok' ? ',"quorum":"ok","changed":[' : ',"quorum":"no-quorum","changed":[');
+    const entryMax = ENTRY_FIXED_MAX + (S + 1) * (this.longestQuoted + 1);
+    let b = this.grown(0, 256);
+    let at = writeAscii(b, 0, `{"type":"partitions","viewVersion":${JSON.stringify(diff.viewVersion)},"quorum":${JSON.stringify(diff.quorum)},"changed":[`);
+    const ids = diff.ids;
+    const olds = diff.oldPrimarySlots;
     for (let j = 0; j < diff.count; j++) {
-      const p = diff.ids[j]!;
+      if (at + entryMax > b.length) b = this.grown(at, entryMax);
+      const p = ids[j]!;
       const row = t.rows[p >>> CHUNK_BITS]!;
       const base = (p & CHUNK_MASK) * S;
-      // The longest fixed text of an entry, plus its numbers; names are reserved as they are copied.
-      this.reserve(128);
-      this.ascii(j === 0 ? '{"id":' : ',{"id":');
-      this.num(p);
-      this.ascii(',"oldPrimary":');
-      this.name(diff.oldPrimarySlots[j]!);
-      this.ascii(',"newPrimary":');
-      this.name(row[base]!);
-      this.ascii(',"replicas":[');
+      at = copy(b, at, j === 0 ? ENTRY_FIRST : ENTRY_NEXT);
+      at = writeNumber(b, at, p);
+      at = copy(b, at, OLD_PRIMARY);
+      const old = olds[j]!;
+      at = copy(b, at, old < 0 ? NULL : quoted[old]!);
+      at = copy(b, at, NEW_PRIMARY);
+      const primary = row[base]!;
+      at = copy(b, at, primary < 0 ? NULL : quoted[primary]!);
+      at = copy(b, at, REPLICAS);
       for (let k = 1; k < S; k++) {
         const r = row[base + k]!;
         if (r < 0) break;
-        if (k > 1) this.buf[this.at++] = 0x2c;
-        this.name(r);
+        if (k > 1) b[at++] = 0x2c;
+        at = copy(b, at, quoted[r]!);
       }
-      this.ascii('],"token":');
-      this.num(t.tokens[p >>> CHUNK_BITS]![p & CHUNK_MASK]!);
-      this.buf[this.at++] = 0x7d;
+      at = copy(b, at, TOKEN);
+      at = writeNumber(b, at, t.tokens[p >>> CHUNK_BITS]![p & CHUNK_MASK]!);
+      b[at++] = 0x7d;
     }
-    this.reserve(4);
-    this.ascii(']}\n');
-    return Buffer.from(this.buf.subarray(0, this.at));
+    if (at + 3 > b.length) b = this.grown(at, 3);
+    b[at++] = 0x5d;
+    b[at++] = 0x7d;
+    b[at++] = 0x0a;
+    const out = Buffer.allocUnsafeSlow(at);
+    b.copy(out, 0, 0, at);
+    return out;
   }
 
-  private reserve(bytes: number): void {
-    if (this.at + bytes <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
-    this.buf.copy(bigger, 0, 0, this.at);
-    this.buf = bigger;
+  /** The scratch buffer with room for `more` bytes after the first `used`. */
+  private grown(used: number, more: number): Buffer {
+    if (used + more <= this.buf.length) return this.buf;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, used + more));
+    this.buf.copy(bigger, 0, 0, used);
+    return (this.buf = bigger);
   }
+}
 
-  /** Text known to be ASCII and short (the fixed parts). */
-  private ascii(text: string): void {
-    this.reserve(text.length);
-    const b = this.buf;
-    let at = this.at;
-    for (let i = 0; i < text.length; i++) b[at++] = text.charCodeAt(i);
-    this.at = at;
+function copy(b: Uint8Array, at: number, bytes: Uint8Array): number {
+  if (bytes.length > 32) {
+    b.set(bytes, at);
+    return at + bytes.length;
   }
+  for (let i = 0; i < bytes.length; i++) b[at++] = bytes[i]!;
+  return at;
+}
 
-  private name(slot: number): void {
-    if (slot < 0) {
-      this.ascii('null');
-      return;
-    }
-    let q = this.quoted[slot];
-    if (q === undefined) this.quoted[slot] = q = Buffer.from(JSON.stringify(this.names![slot]!), 'utf8');
-    this.reserve(q.length);
-    const b = this.buf;
-    let at = this.at;
-    if (q.length <= 32) for (let i = 0; i < q.length; i++) b[at++] = q[i]!;
-    else {
-      q.copy(b, at);
-      at += q.length;
-    }
-    this.at = at;
-  }
+function writeAscii(b: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) b[at++] = text.charCodeAt(i);
+  return at;
+}
 
-  /** A number as JSON writes it: digits for a non-negative safe integer, else JSON.stringify's text. */
-  private num(n: number): void {
-    if (!(Number.isSafeInteger(n) && n >= 0)) {
-      this.ascii(JSON.stringify(n));
-      return;
-    }
-    this.reserve(16);
-    const b = this.buf;
-    if (n < 10) {
-      b[this.at++] = 0x30 + n;
-      return;
-    }
-    let digits = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-    let at = this.at + digits;
-    this.at = at;
-    for (let x = n; digits > 0; digits--) {
-      const d = x % 10;
-      b[--at] = 0x30 + d;
-      x = (x - d) / 10;
-    }
+/** A number as JSON writes it: digits for a non-negative safe integer, else JSON.stringify's text (at most 24 characters). */
+function writeNumber(b: Uint8Array, at: number, n: number): number {
+  if (!(n >= 0 && Number.isSafeInteger(n))) return writeAscii(b, at, JSON.stringify(n));
+  if (n < 10) {
+    b[at] = 0x30 + n;
+    return at + 1;
   }
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  const end = at + digits;
+  let x = n;
+  for (let i = end - 1; i >= at; i--) {
+    const d = x % 10;
+    b[i] = 0x30 + d;
+    x = (x - d) / 10;
+  }
+  return end;
 }

@@ -275,6 +275,8 @@ export class PartitionEngine {
   private readonly changedIds: Int32Array;
   private readonly changedOldPrimary: Int32Array;
   private readonly touched: Int32Array;
+  /** heldPartitionsAscending's marks, all 0 between calls. */
+  private readonly heldFlags: Uint8Array;
   private table: PlacementTable;
 
   // Holdings, for incremental failover: each member slot's list of the row positions (p·stride + k) it fills, in no order;
@@ -310,6 +312,7 @@ export class PartitionEngine {
     this.changedIds = new Int32Array(P);
     this.changedOldPrimary = new Int32Array(P);
     this.touched = new Int32Array(P);
+    this.heldFlags = new Uint8Array(P);
     this.posIndex = new Int32Array(P * this.stride);
     this.table = new PlacementTable(this.chunks, this.names, this.stride, P);
     this.snap = this.freeze();
@@ -386,14 +389,11 @@ export class PartitionEngine {
     const touched = this.touched;
     let n = 0;
     if (wasEligible && (!isEligible || (next.drain && !before!.drain))) {
-      const list = this.holdLists[slot]!;
-      for (let j = 0; j < this.holdCount[slot]!; j++) touched[n++] = (list[j]! / this.stride) | 0;
+      n = this.heldPartitionsAscending(slot);
     } else if (!wasEligible && isEligible) {
       for (let p = 0; p < this.opts.partitions; p++) if (this.mightWin(p, slot)) touched[n++] = p;
     }
     if (n > 0) {
-      // Diffs list partitions in id order, as a full recompute does.
-      touched.subarray(0, n).sort();
       this.ensureEligible();
       for (let j = 0; j < n; j++) {
         this.rankInto(touched[j]!, null, Infinity);
@@ -401,6 +401,35 @@ export class PartitionEngine {
       }
     }
     return this.publish();
+  }
+
+  /**
+   * Fills `touched` with the partitions `slot` holds, ascending (diffs list
+   * partitions in id order, as a full recompute does); returns how many. A
+   * member holding many marks them in a flag array and scans it (O(P), no
+   * sort); one holding few sorts its short list.
+   */
+  private heldPartitionsAscending(slot: number): number {
+    const touched = this.touched;
+    const list = this.holdLists[slot]!;
+    const held = this.holdCount[slot]!;
+    const S = this.stride;
+    const P = this.opts.partitions;
+    // (A member fills at most one position of a partition, so the list has no repeats.)
+    if (held * 16 < P) {
+      for (let j = 0; j < held; j++) touched[j] = (list[j]! / S) | 0;
+      touched.subarray(0, held).sort();
+      return held;
+    }
+    const flags = this.heldFlags;
+    for (let j = 0; j < held; j++) flags[(list[j]! / S) | 0] = 1;
+    let n = 0;
+    for (let p = 0; p < P; p++) {
+      if (flags[p] === 0) continue;
+      flags[p] = 0;
+      touched[n++] = p;
+    }
+    return n;
   }
 
   /** A member flap damping suppresses is drained: a replica, never primary. */

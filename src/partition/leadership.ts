@@ -622,11 +622,11 @@ export class Leadership {
    * placed replicas always; as primary, this member while it holds an epoch, or
    * the placed primary once this daemon heard of its commit and sees it alive.
    */
-  private entryFor(p: number, selfSlot: number): number {
+  private entryFor(p: number, selfSlot: number, quorumOk: boolean, viewVersion: number): number {
     const e = this.scratch;
     this.engine.copyRow(p, e, 0);
-    if (!this.ownership) return this.engine.snapshot().viewVersion;
     const o = this.ownership;
+    if (o === null) return viewVersion;
     const held = o.heldEpoch(p);
     if (held > 0) {
       e[0] = selfSlot;
@@ -635,7 +635,7 @@ export class Leadership {
     const owner = o.knownOwnerOf(p);
     const placed = e[0]!;
     // Without a quorum in view this daemon vouches for no owner: the one it knew of may have lost its quorum too.
-    const shown = owner !== null && owner !== this.node.name && placed >= 0 && this.engine.slotNames()[placed] === owner && this.aliveEligible.has(owner) && o.quorumOk();
+    const shown = quorumOk && owner !== null && owner !== this.node.name && placed >= 0 && this.engine.slotNames()[placed] === owner && this.aliveEligible.has(owner);
     if (!shown) e[0] = -1;
     return o.knownEpochOf(p);
   }
@@ -651,10 +651,13 @@ export class Leadership {
     let rows: Int32Array[] | null = null;
     let tokens: Float64Array[] | null = null;
     const e = this.scratch;
+    // Read once per flush, not per partition: nothing below changes them.
+    const quorumOk = this.ownership !== null && this.ownership.quorumOk();
+    const viewVersion = this.engine.snapshot().viewVersion;
     for (let j = 0; j < this.dirtyCount; j++) {
       const p = this.dirtyList[j]!;
       this.isDirty[p] = 0;
-      const token = this.entryFor(p, selfSlot);
+      const token = this.entryFor(p, selfSlot, quorumOk, viewVersion);
       const c = p >>> CHUNK_BITS;
       const at = (p & CHUNK_MASK) * S;
       let row = (rows ?? base.rows)[c]!;
