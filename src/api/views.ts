@@ -146,28 +146,37 @@ export function partitionsLineText(line: PartitionsLine): string {
 
 
 const encodeAscii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+/** Plain Uint8Arrays (not Buffers) for every piece, so the copy loop sees one kind of array. */
+const utf8 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'utf8'));
 const ENTRY_FIRST = encodeAscii('{"id":');
 const ENTRY_NEXT = encodeAscii(',{"id":');
-const OLD_PRIMARY = encodeAscii(',"oldPrimary":');
-const NEW_PRIMARY = encodeAscii(',"newPrimary":');
-const REPLICAS = encodeAscii(',"replicas":[');
+const OLD_NULL = encodeAscii(',"oldPrimary":null');
+const NEW_NULL = encodeAscii(',"newPrimary":null,"replicas":[');
 const TOKEN = encodeAscii('],"token":');
-const NULL = encodeAscii('null');
-/** Bytes of an entry besides its names: the fixed text above and two numbers of at most 24 characters each. */
+/** Bytes of an entry besides its names: the fixed text and two numbers of at most 24 characters each. */
 const ENTRY_FIXED_MAX = 7 + 14 + 14 + 13 + 10 + 1 + 2 * 24 + 8;
+
+/** A slot's name as the pieces of an entry it can fill, each UTF-8 JSON text. */
+interface NameFragments {
+  oldPrimary: Uint8Array;
+  newPrimary: Uint8Array;
+  firstReplica: Uint8Array;
+  nextReplica: Uint8Array;
+}
 
 /**
  * Writes the partitions line of a leadership diff as NDJSON bytes straight from
  * its typed arrays and the published table: no object or string per partition.
  * The bytes are those of JSON.stringify of the line (as partitionsLineText makes
- * it from objects) plus a newline. Member names are quoted and UTF-8 encoded once
- * per slot, then copied; the scratch buffer grows to the largest line and is reused.
+ * it from objects) plus a newline. Each slot's name is quoted and encoded once,
+ * with the key text around it, so an entry is a few byte copies and two numbers;
+ * the scratch buffer grows to the largest line and is reused.
  */
 export class PartitionsLineWriter {
-  private buf = Buffer.allocUnsafe(1 << 16);
+  private buf = new Uint8Array(1 << 16);
   private names: readonly string[] | null = null;
-  /** JSON text of the name in each slot, as UTF-8 (a slot keeps its name for good). */
-  private quoted: Uint8Array[] = [];
+  /** By slot (a slot keeps its name for good). */
+  private fragments: NameFragments[] = [];
   private longestQuoted = 4;
 
   /** The line for `diff` (its own Buffer: it may sit in a watcher's queue while the next one is written). */
@@ -175,15 +184,15 @@ export class PartitionsLineWriter {
     const t = diff.table;
     if (this.names !== t.names) {
       this.names = t.names;
-      this.quoted = [];
+      this.fragments = [];
       this.longestQuoted = 4;
     }
-    // Every slot's name encoded before the loop, so the loop only copies.
-    const quoted = this.quoted;
-    for (let slot = quoted.length; slot < t.names.length; slot++) {
-      const q = Buffer.from(JSON.stringify(t.names[slot]!), 'utf8');
-      quoted.push(q);
-      if (q.length > this.longestQuoted) this.longestQuoted = q.length;
+    // Every slot's fragments made before the loop, so the loop only copies.
+    const frags = this.fragments;
+    for (let slot = frags.length; slot < t.names.length; slot++) {
+      const q = JSON.stringify(t.names[slot]!);
+      frags.push({ oldPrimary: utf8(`,"oldPrimary":${q}`), newPrimary: utf8(`,"newPrimary":${q},"replicas":[`), firstReplica: utf8(q), nextReplica: utf8(`,${q}`) });
+      this.longestQuoted = Math.max(this.longestQuoted, Buffer.byteLength(q));
     }
     const S = t.stride;
     const entryMax = ENTRY_FIXED_MAX + (S + 1) * (this.longestQuoted + 1);
@@ -198,18 +207,14 @@ export class PartitionsLineWriter {
       const base = (p & CHUNK_MASK) * S;
       at = copy(b, at, j === 0 ? ENTRY_FIRST : ENTRY_NEXT);
       at = writeNumber(b, at, p);
-      at = copy(b, at, OLD_PRIMARY);
       const old = olds[j]!;
-      at = copy(b, at, old < 0 ? NULL : quoted[old]!);
-      at = copy(b, at, NEW_PRIMARY);
+      at = copy(b, at, old < 0 ? OLD_NULL : frags[old]!.oldPrimary);
       const primary = row[base]!;
-      at = copy(b, at, primary < 0 ? NULL : quoted[primary]!);
-      at = copy(b, at, REPLICAS);
+      at = copy(b, at, primary < 0 ? NEW_NULL : frags[primary]!.newPrimary);
       for (let k = 1; k < S; k++) {
         const r = row[base + k]!;
         if (r < 0) break;
-        if (k > 1) b[at++] = 0x2c;
-        at = copy(b, at, quoted[r]!);
+        at = copy(b, at, k === 1 ? frags[r]!.firstReplica : frags[r]!.nextReplica);
       }
       at = copy(b, at, TOKEN);
       at = writeNumber(b, at, t.tokens[p >>> CHUNK_BITS]![p & CHUNK_MASK]!);
@@ -220,21 +225,21 @@ export class PartitionsLineWriter {
     b[at++] = 0x7d;
     b[at++] = 0x0a;
     const out = Buffer.allocUnsafeSlow(at);
-    b.copy(out, 0, 0, at);
+    out.set(b.subarray(0, at));
     return out;
   }
 
   /** The scratch buffer with room for `more` bytes after the first `used`. */
-  private grown(used: number, more: number): Buffer {
+  private grown(used: number, more: number): Uint8Array {
     if (used + more <= this.buf.length) return this.buf;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, used + more));
-    this.buf.copy(bigger, 0, 0, used);
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, used + more));
+    bigger.set(this.buf.subarray(0, used));
     return (this.buf = bigger);
   }
 }
 
 function copy(b: Uint8Array, at: number, bytes: Uint8Array): number {
-  if (bytes.length > 32) {
+  if (bytes.length > 48) {
     b.set(bytes, at);
     return at + bytes.length;
   }

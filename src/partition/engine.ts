@@ -29,7 +29,7 @@ import { xxh32 } from './xxh32.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
-import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, ChunkCopier, type ReadonlyTable } from './table.js';
 import { SwimdError } from '../base/errors.js';
 
 export interface PartitionOptions {
@@ -270,6 +270,7 @@ export class PartitionEngine {
   private nextChunks: Int32Array[] | null = null;
   /** chunkCopiedIn[c] === updateSeq: chunk c is already a private copy in this update. */
   private readonly chunkCopiedIn: Uint32Array;
+  private readonly copier: ChunkCopier<Int32Array>;
   private updateSeq = 1;
   private changedCount = 0;
   private readonly changedIds: Int32Array;
@@ -309,6 +310,7 @@ export class PartitionEngine {
     this.chunks = [];
     for (let c = 0; c * CHUNK < P; c++) this.chunks.push(new Int32Array(CHUNK * this.stride).fill(-1));
     this.chunkCopiedIn = new Uint32Array(this.chunks.length);
+    this.copier = new ChunkCopier((n) => new Int32Array(n), CHUNK * this.stride, this.chunks.length);
     this.changedIds = new Int32Array(P);
     this.changedOldPrimary = new Int32Array(P);
     this.touched = new Int32Array(P);
@@ -928,9 +930,12 @@ export class PartitionEngine {
       }
     }
     if (same) return;
-    if (this.nextChunks === null) this.nextChunks = this.chunks.slice();
+    if (this.nextChunks === null) {
+      this.nextChunks = this.chunks.slice();
+      this.copier.begin();
+    }
     if (this.chunkCopiedIn[c] !== this.updateSeq) {
-      chunk = this.chunks[c]!.slice();
+      chunk = this.copier.copy(this.chunks[c]!);
       this.nextChunks[c] = chunk;
       this.chunkCopiedIn[c] = this.updateSeq;
     }

@@ -17,7 +17,7 @@ import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
 import { encodeRefusedEvidence } from './ownership-wire.js';
 import { TableChecksum } from './checksum.js';
-import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, ChunkCopier, type ReadonlyTable } from './table.js';
 
 /** Tag every swimd member that speaks the ownership protocol advertises. Serf agents lack it, so they are never asked. */
 export const OWNERSHIP_TAG = 'swimd-own';
@@ -208,6 +208,8 @@ export class Leadership {
   private readonly scratch: Int32Array;
   /** copiedIn[c] === flushSeq: chunk c is already a private copy in this flush. */
   private readonly copiedIn: Uint32Array;
+  private readonly rowCopier: ChunkCopier<Int32Array>;
+  private readonly tokenCopier: ChunkCopier<Float64Array>;
   private flushSeq = 1;
   private readonly listeners = new Set<LeadershipListener>();
   /** Tag-eligible members in the alive state. */
@@ -279,6 +281,8 @@ export class Leadership {
       tokens.push(new Float64Array(CHUNK));
     }
     this.copiedIn = new Uint32Array(rows.length);
+    this.rowCopier = new ChunkCopier((n) => new Int32Array(n), CHUNK * this.stride, rows.length);
+    this.tokenCopier = new ChunkCopier((n) => new Float64Array(n), CHUNK, rows.length);
     this.published = new PublishedTable(rows, tokens, engine.slotNames(), this.stride, P);
     this.dirtyList = new Int32Array(P);
     this.isDirty = new Uint8Array(P);
@@ -669,10 +673,12 @@ export class Leadership {
       if (rows === null || tokens === null) {
         rows = base.rows.slice();
         tokens = base.tokens.slice();
+        this.rowCopier.begin();
+        this.tokenCopier.begin();
       }
       if (this.copiedIn[c] !== this.flushSeq) {
-        rows[c] = row = base.rows[c]!.slice();
-        tokens[c] = tok = base.tokens[c]!.slice();
+        rows[c] = row = this.rowCopier.copy(base.rows[c]!);
+        tokens[c] = tok = this.tokenCopier.copy(base.tokens[c]!);
         this.copiedIn[c] = this.flushSeq;
       }
       for (let k = 0; k < S; k++) row[at + k] = e[k]!;
