@@ -25,7 +25,7 @@
 // published snapshot is shared by every reader and never copied or mutated.
 // `{id, primary, replicas}` objects are made only when a reader asks for one.
 import xxhash from 'xxhash-wasm';
-import { xxh32 } from './xxh32.js';
+import { xxh32, xxh32Bytes } from './xxh32.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
@@ -108,11 +108,22 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
+const HASH_SEED = 0x5317d;
+
+/** Writes the decimal digits of a non-negative integer n, then the ASCII `suffix`, at the start of `out`; returns the length. */
+function writeDecimal(out: Uint8Array, n: number, suffix: string): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = digits - 1, x = n; i >= 0; i--, x = Math.floor(x / 10)) out[i] = 0x30 + (x % 10);
+  for (let i = 0; i < suffix.length; i++) out[digits + i] = suffix.charCodeAt(i);
+  return digits + suffix.length;
+}
+
 /** The member-name hash rendezvous scores start from (xxhash32, loaded once; the same values in plain JavaScript where WebAssembly is off). */
 export async function createHasher(): Promise<Hasher> {
-  if ((globalThis as { WebAssembly?: unknown }).WebAssembly === undefined) return (s) => xxh32(s, 0x5317d);
+  if ((globalThis as { WebAssembly?: unknown }).WebAssembly === undefined) return (s) => xxh32(s, HASH_SEED);
   const { h32 } = await xxhash();
-  return (s) => h32(s, 0x5317d) >>> 0;
+  return (s) => h32(s, HASH_SEED) >>> 0;
 }
 
 export async function createPartitionEngine(opts: PartitionOptions): Promise<PartitionEngine> {
@@ -264,6 +275,8 @@ export class PartitionEngine {
   private readonly chosenZones: Int32Array;
   private readonly row: Int32Array;
   private loads: Int32Array = new Int32Array(16);
+  /** Modulo's per-partition key bytes: a partition id, '+', a view version. */
+  private readonly moduloKey = new Uint8Array(48);
 
   // The current table and the update being built.
   private chunks: Int32Array[];
@@ -903,10 +916,14 @@ export class PartitionEngine {
     const primaries = sorted.filter((i) => this.eDrain[i] === 0);
     const epoch = this.view.value();
     const row = this.row;
+    // The key `${p}+${epoch}` as bytes in a scratch array (no string per partition): its epoch part is written once.
+    const key = this.moduloKey;
+    const epochText = `+${epoch}`;
     for (let p = 0; p < this.opts.partitions; p++) {
       row.fill(-1);
       if (primaries.length > 0) {
-        const primary = primaries[this.hash(`${p}+${epoch}`) % primaries.length]!;
+        const len = writeDecimal(key, p, epochText);
+        const primary = primaries[xxh32Bytes(key, HASH_SEED, len) % primaries.length]!;
         const start = positionOf[primary]!;
         row[0] = this.eSlot[primary]!;
         for (let i = 1, k = 1; i < n && k < this.opts.replicas; i++) row[k++] = this.eSlot[sorted[(start + i) % n]!]!;
