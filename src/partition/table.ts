@@ -13,7 +13,7 @@ export interface ReadonlyTable<T> extends Iterable<T> {
   get(i: number): T;
 }
 
-export const CHUNK_BITS = 6;
+export const CHUNK_BITS = 5;
 export const CHUNK = 1 << CHUNK_BITS;
 export const CHUNK_MASK = CHUNK - 1;
 
