@@ -7,8 +7,9 @@
 //   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16] [--only zones] [--stages]
 // Every row runs in a fresh process (so one row's heap and JIT state do not
 // colour the next) and starts with untimed warm-up deaths. Beside p50/p99 each
-// row prints the GCs that overlapped a timed death (count and total pause) and
-// the heap allocated per death. --stages adds, for end-to-end rows, the mean
+// row prints the GCs that overlapped a timed death (count and total pause), the
+// deaths the OS preempted, the p99 of the deaths neither interrupted, and the
+// heap allocated per death. --stages adds, for end-to-end rows, the mean
 // time of each stage of a death (see Stages).
 //   node --expose-gc dist/bench/partition-bench.js --heap   (heap used after GC, P 65536, N 1024, a fresh process per figure)
 // Each death is followed by the member coming back (a higher incarnation), so
@@ -89,34 +90,54 @@ function deathBudget(warmupMedianMs: number): { max: number; min: number; budget
 }
 const WARMUP_DEATHS = quick ? 3 : 10;
 
-/** GC pauses overlapping the timed intervals, collected after the row (entries arrive asynchronously). */
+/**
+ * GC pauses overlapping the timed deaths, collected after the row (entries
+ * arrive asynchronously), and the deaths that neither a GC nor the OS
+ * scheduler interrupted (no involuntary context switch of the process during
+ * it): their p99 is what the code costs without this machine's other load.
+ */
 class GcWatch {
   private readonly entries: PerformanceEntry[] = [];
   private readonly obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) this.entries.push(e);
   });
-  readonly intervals: number[] = [];
+  private readonly intervals: number[] = [];
+  private readonly preempted: boolean[] = [];
+  private switches = 0;
   constructor() {
     this.obs.observe({ entryTypes: ['gc'] });
   }
+  /** Call just before a timed death starts. */
+  arm(): void {
+    this.switches = process.resourceUsage().involuntaryContextSwitches;
+  }
+  /** Call right after it ends (t0, t1: its timed interval). */
   timed(t0: number, t1: number): void {
     this.intervals.push(t0, t1);
+    this.preempted.push(process.resourceUsage().involuntaryContextSwitches !== this.switches);
   }
-  async result(): Promise<{ count: number; pauseMs: number }> {
+  async result(): Promise<{ count: number; pauseMs: number; preempted: number; quiet: number; quietP99: number }> {
     await new Promise((r) => setTimeout(r, 20));
     this.obs.disconnect();
     let count = 0;
     let pauseMs = 0;
+    const gcIn = new Array<boolean>(this.preempted.length).fill(false);
     for (const e of this.entries) {
+      let hit = false;
       for (let j = 0; j < this.intervals.length; j += 2) {
         if (e.startTime < this.intervals[j + 1]! && e.startTime + e.duration > this.intervals[j]!) {
-          count++;
-          pauseMs += e.duration;
-          break;
+          gcIn[j / 2] = true;
+          hit = true;
         }
       }
+      if (hit) {
+        count++;
+        pauseMs += e.duration;
+      }
     }
-    return { count, pauseMs };
+    const quiet: number[] = [];
+    for (let i = 0; i < this.preempted.length; i++) if (!gcIn[i] && !this.preempted[i]) quiet.push(this.intervals[2 * i + 1]! - this.intervals[2 * i]!);
+    return { count, pauseMs, preempted: this.preempted.filter((x) => x).length, quiet: quiet.length, quietP99: quiet.length > 0 ? pct(quiet, 0.99) : NaN };
   }
 }
 
@@ -137,6 +158,11 @@ interface Row {
   changed: number;
   gcs: number;
   gcPauseMs: number;
+  /** Deaths during which the process was preempted (an involuntary context switch). */
+  preempted: number;
+  /** Deaths with neither a GC nor a preemption, and their p99. */
+  quiet: number;
+  quietP99: number;
   allocKiB: number;
   stages?: Stages;
 }
@@ -154,8 +180,11 @@ interface Stages {
 }
 
 const rowLine = (r: Row): string =>
-  `| ${r.variant} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.gcs} | ${r.gcPauseMs.toFixed(1)} | ${r.allocKiB.toFixed(1)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |`;
-const header = ['| strategy | P | N | deaths | p50 ms | p99 ms | max ms | GCs in timed deaths | GC pause ms (sum) | KiB allocated / death | primaries moved per death | partitions changed per death |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
+  `| ${r.variant} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.gcs} | ${r.gcPauseMs.toFixed(1)} | ${r.preempted} | ${r.quiet} | ${r.quietP99.toFixed(3)} | ${r.allocKiB.toFixed(1)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |`;
+const header = [
+  '| strategy | P | N | deaths | p50 ms | p99 ms | max ms | GCs in timed deaths | GC pause ms (sum) | deaths preempted | quiet deaths | p99 of quiet deaths ms | KiB allocated / death | primaries moved per death | partitions changed per death |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+];
 const stageHeader = ['| strategy | P | N | member line | engine | ownership + flush | line text | socket write | delivery to client | client JSON.parse | line KiB |', '|---|---|---|---|---|---|---|---|---|---|---|'];
 const stageLine = (r: Row): string => {
   const s = r.stages!;
@@ -198,6 +227,7 @@ async function engineAlone(v: Variant, P: number, N: number): Promise<Row> {
     const k = (i * 7919) % N;
     const ev = { kind: 'dead', member: memberSnap(`m${k}`, 'dead', incarnation[k]!, tags[k]!), from: 'x' } as const;
     const h0 = heapUsedBytes();
+    if (timed) gcs.arm();
     const t0 = performance.now();
     const diff = e.applyEvent(ev);
     const t1 = performance.now();
@@ -222,7 +252,7 @@ async function engineAlone(v: Variant, P: number, N: number): Promise<Row> {
   const started = performance.now();
   for (let i = 0; i < max && (i < min || performance.now() - started < budgetMs); i++) times.push(death(i, true));
   const g = await gcs.result();
-  return { variant: v.label, P, N, deaths: times.length, p50: pct(times, 0.5), p99: pct(times, 0.99), max: Math.max(...times), moved: moved / times.length, changed: changed / times.length, gcs: g.count, gcPauseMs: g.pauseMs, allocKiB: medianKiB(allocs) };
+  return { variant: v.label, P, N, deaths: times.length, p50: pct(times, 0.5), p99: pct(times, 0.99), max: Math.max(...times), moved: moved / times.length, changed: changed / times.length, gcs: g.count, gcPauseMs: g.pauseMs, preempted: g.preempted, quiet: g.quiet, quietP99: g.quietP99, allocKiB: medianKiB(allocs) };
 }
 
 /** Stage timestamps of the death being timed (--stages): wrappers on the engine and the watch hub, and the flush listener. */
@@ -438,6 +468,7 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     timing = timed;
     stage.active = timed && stages;
     const h0 = heapUsedBytes();
+    if (timed) gcs.arm();
     const t0 = performance.now();
     stage.begin(t0);
     node.mergeEvidence(msg);
@@ -488,7 +519,7 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     max: Math.max(...times),
     moved: moved / Math.max(1, deaths),
     changed: changed / Math.max(1, deaths),
-    ...(await gcs.result().then((g) => ({ gcs: g.count, gcPauseMs: g.pauseMs }))),
+    ...(await gcs.result().then((g) => ({ gcs: g.count, gcPauseMs: g.pauseMs, preempted: g.preempted, quiet: g.quiet, quietP99: g.quietP99 }))),
     allocKiB: medianKiB(allocs),
     ...(stages ? { stages: stage.means() } : {}),
   };
