@@ -180,7 +180,7 @@ interface Stages {
 }
 
 const rowLine = (r: Row): string =>
-  `| ${r.variant} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.gcs} | ${r.gcPauseMs.toFixed(1)} | ${r.preempted} | ${r.quiet} | ${r.quietP99.toFixed(3)} | ${r.allocKiB.toFixed(1)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |`;
+  `| ${r.variant} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.gcs} | ${r.gcPauseMs.toFixed(1)} | ${r.preempted} | ${r.quiet} | ${r.quiet > 0 ? r.quietP99.toFixed(3) : '–'} | ${r.allocKiB.toFixed(1)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |`;
 const header = [
   '| strategy | P | N | deaths | p50 ms | p99 ms | max ms | GCs in timed deaths | GC pause ms (sum) | deaths preempted | quiet deaths | p99 of quiet deaths ms | KiB allocated / death | primaries moved per death | partitions changed per death |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
