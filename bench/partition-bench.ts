@@ -4,12 +4,20 @@
 //      daemon's own event pipeline (src/daemon/pipeline.ts) runs placement,
 //      ownership and the watch hub, and a watch client on the API's Unix socket
 //      receives the line; timed from the merge to the client reading that line.
-//   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16] [--only zones]
+//   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16] [--only zones] [--stages]
+// Every row runs in a fresh process (so one row's heap and JIT state do not
+// colour the next) and starts with untimed warm-up deaths. Beside p50/p99 each
+// row prints the GCs that overlapped a timed death (count and total pause), the
+// deaths the OS preempted, the p99 of the deaths neither interrupted, and the
+// heap allocated per death. --stages adds, for end-to-end rows, the mean
+// time of each stage of a death (see Stages).
 //   node --expose-gc dist/bench/partition-bench.js --heap   (heap used after GC, P 65536, N 1024, a fresh process per figure)
 // Each death is followed by the member coming back (a higher incarnation), so
 // the cluster stays at N members; only deaths are timed.
 import { KeyOps } from '../src/daemon/keys.js';
 import { execFileSync } from 'node:child_process';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,11 +35,11 @@ import { memberView, partitionsView } from '../src/api/views.js';
 import { WatchHub } from '../src/api/watch.js';
 import { MonitorHub } from '../src/api/monitor.js';
 import { wireEventPipeline } from '../src/daemon/pipeline.js';
-import { createPartitionEngine, type PartitionOptions } from '../src/partition/engine.js';
+import { createPartitionEngine, type PartitionDiff, type PartitionEngine, type PartitionOptions } from '../src/partition/engine.js';
 import { MemoryGrantStore } from '../src/partition/grant-store.js';
-import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE } from '../src/partition/leadership.js';
+import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type LeadershipDiff } from '../src/partition/leadership.js';
 import { VirtualScheduler } from '../src/sim/virtual-scheduler.js';
-import { encodeMessage } from '../src/wire/codec.js';
+import { decodeMessage, encodeMessage } from '../src/wire/codec.js';
 import { MessageType } from '../src/wire/messages.js';
 import { encodeTags } from '../src/wire/serf-tags.js';
 
@@ -44,6 +52,7 @@ const listArg = (flag: string, dflt: number[]): number[] => {
 const PS = listArg('--P', [256, 4096, 65536]);
 const NS = listArg('--N', [3, 16, 256, 1024]);
 const REPLICAS = 3;
+const stages = argv.includes('--stages');
 const gc = (globalThis as { gc?: () => void }).gc;
 
 interface Variant {
@@ -70,9 +79,71 @@ function pct(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
-/** Deaths to time: enough for a p99 where a death is cheap, bounded by a time budget where it is not. */
-function deathBudget(): { max: number; min: number; budgetMs: number } {
-  return quick ? { max: 20, min: 5, budgetMs: 500 } : { max: 200, min: 20, budgetMs: 3000 };
+/**
+ * Deaths to time: at least 200 where a death costs under 5 ms (judged by the
+ * warm-up), so the p99 is the 3rd-worst of 200+ and not the worst of a dozen;
+ * where a death costs more, as many as fit a time budget (at least 20).
+ */
+function deathBudget(warmupMedianMs: number): { max: number; min: number; budgetMs: number } {
+  if (quick) return { max: 20, min: 5, budgetMs: 500 };
+  return warmupMedianMs < 5 ? { max: 400, min: 200, budgetMs: 4000 } : { max: 200, min: 20, budgetMs: 4000 };
+}
+const WARMUP_DEATHS = quick ? 3 : 10;
+
+/**
+ * GC pauses overlapping the timed deaths, collected after the row (entries
+ * arrive asynchronously), and the deaths that neither a GC nor the OS
+ * scheduler interrupted (no involuntary context switch of the process during
+ * it): their p99 is what the code costs without this machine's other load.
+ */
+class GcWatch {
+  private readonly entries: PerformanceEntry[] = [];
+  private readonly obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) this.entries.push(e);
+  });
+  private readonly intervals: number[] = [];
+  private readonly preempted: boolean[] = [];
+  private switches = 0;
+  constructor() {
+    this.obs.observe({ entryTypes: ['gc'] });
+  }
+  /** Call just before a timed death starts. */
+  arm(): void {
+    this.switches = process.resourceUsage().involuntaryContextSwitches;
+  }
+  /** Call right after it ends (t0, t1: its timed interval). */
+  timed(t0: number, t1: number): void {
+    this.intervals.push(t0, t1);
+    this.preempted.push(process.resourceUsage().involuntaryContextSwitches !== this.switches);
+  }
+  async result(): Promise<{ count: number; pauseMs: number; preempted: number; quiet: number; quietP99: number }> {
+    await new Promise((r) => setTimeout(r, 20));
+    this.obs.disconnect();
+    let count = 0;
+    let pauseMs = 0;
+    const gcIn = new Array<boolean>(this.preempted.length).fill(false);
+    for (const e of this.entries) {
+      let hit = false;
+      for (let j = 0; j < this.intervals.length; j += 2) {
+        if (e.startTime < this.intervals[j + 1]! && e.startTime + e.duration > this.intervals[j]!) {
+          gcIn[j / 2] = true;
+          hit = true;
+        }
+      }
+      if (hit) {
+        count++;
+        pauseMs += e.duration;
+      }
+    }
+    const quiet: number[] = [];
+    for (let i = 0; i < this.preempted.length; i++) if (!gcIn[i] && !this.preempted[i]) quiet.push(this.intervals[2 * i + 1]! - this.intervals[2 * i]!);
+    return { count, pauseMs, preempted: this.preempted.filter((x) => x).length, quiet: quiet.length, quietP99: quiet.length > 0 ? pct(quiet, 0.99) : NaN };
+  }
+}
+
+/** Heap allocated by a death: the median of heapUsed growth across deaths (a GC inside one only lowers that one's figure). */
+function medianKiB(deltas: number[]): number {
+  return deltas.length === 0 ? 0 : pct(deltas, 0.5) / 1024;
 }
 
 interface Row {
@@ -85,10 +156,41 @@ interface Row {
   max: number;
   moved: number;
   changed: number;
+  gcs: number;
+  gcPauseMs: number;
+  /** Deaths during which the process was preempted (an involuntary context switch). */
+  preempted: number;
+  /** Deaths with neither a GC nor a preemption, and their p99. */
+  quiet: number;
+  quietP99: number;
+  allocKiB: number;
+  stages?: Stages;
 }
 
-const rowLine = (r: Row): string => `| ${r.variant} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |`;
-const header = ['| strategy | P | N | deaths | p50 ms | p99 ms | max ms | primaries moved per death | partitions changed per death |', '|---|---|---|---|---|---|---|---|---|'];
+/** End to end, mean ms per death: from the merge to the engine; the engine; ownership + flush; the line's text (+ metric, log); the socket write call; until the client read it; the client's JSON.parse of it. */
+interface Stages {
+  member: number;
+  engine: number;
+  leadership: number;
+  line: number;
+  write: number;
+  delivery: number;
+  parse: number;
+  lineKiB: number;
+}
+
+const rowLine = (r: Row): string =>
+  `| ${r.variant} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.gcs} | ${r.gcPauseMs.toFixed(1)} | ${r.preempted} | ${r.quiet} | ${r.quiet > 0 ? r.quietP99.toFixed(3) : '–'} | ${r.allocKiB.toFixed(1)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |`;
+const header = [
+  '| strategy | P | N | deaths | p50 ms | p99 ms | max ms | GCs in timed deaths | GC pause ms (sum) | deaths preempted | quiet deaths | p99 of quiet deaths ms | KiB allocated / death | primaries moved per death | partitions changed per death |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+];
+const stageHeader = ['| strategy | P | N | member line | engine | ownership + flush | line text | socket write | delivery to client | client JSON.parse | line KiB |', '|---|---|---|---|---|---|---|---|---|---|---|'];
+const stageLine = (r: Row): string => {
+  const s = r.stages!;
+  const f = (x: number): string => x.toFixed(3);
+  return `| ${r.variant} | ${r.P} | ${r.N} | ${f(s.member)} | ${f(s.engine)} | ${f(s.leadership)} | ${f(s.line)} | ${f(s.write)} | ${f(s.delivery)} | ${f(s.parse)} | ${s.lineKiB.toFixed(1)} |`;
+};
 
 const memberSnap = (name: string, state: MemberSnapshot['state'], incarnation: number, tags: Record<string, string>): MemberSnapshot => ({
   name,
@@ -102,32 +204,132 @@ const memberSnap = (name: string, state: MemberSnapshot['state'], incarnation: n
   contacted: true,
 });
 
+/** Bytes in use on the JS heap: cheaper to ask than process.memoryUsage(), which also reads the process's RSS. */
+const heapUsedBytes = (): number => getHeapStatistics().used_heap_size;
+
+/** Partitions of a placement diff whose primary changed (read from the snapshot it produced, which is still current). */
+function primariesMoved(diff: PartitionDiff, e: PartitionEngine): number {
+  const names = e.slotNames();
+  let moved = 0;
+  for (let j = 0; j < diff.count; j++) {
+    const old = diff.oldPrimarySlots[j]!;
+    if ((old < 0 ? null : names[old]!) !== e.primaryOf(diff.ids[j]!)) moved++;
+  }
+  return moved;
+}
+
 async function engineAlone(v: Variant, P: number, N: number): Promise<Row> {
   const e = await createPartitionEngine(optionsOf(v, P));
   const tags = Array.from({ length: N }, (_, i) => tagsOf(v, i));
   e.applyMembers(Array.from({ length: N }, (_, i) => memberSnap(`m${i}`, 'alive', 1, tags[i]!)));
   const incarnation = new Array<number>(N).fill(1);
-  const { max, min, budgetMs } = deathBudget();
-  const times: number[] = [];
-  let moved = 0;
-  let changed = 0;
-  const started = performance.now();
-  for (let i = 0; i < max && (i < min || performance.now() - started < budgetMs); i++) {
+  const death = (i: number, timed: boolean): number => {
     const k = (i * 7919) % N;
+    const ev = { kind: 'dead', member: memberSnap(`m${k}`, 'dead', incarnation[k]!, tags[k]!), from: 'x' } as const;
+    const h0 = heapUsedBytes();
+    if (timed) gcs.arm();
     const t0 = performance.now();
-    const diff = e.applyEvent({ kind: 'dead', member: memberSnap(`m${k}`, 'dead', incarnation[k]!, tags[k]!), from: 'x' });
-    times.push(performance.now() - t0);
-    changed += diff.changed.length;
-    for (const c of diff.changed) if (c.oldPrimary !== c.newPrimary) moved++;
+    const diff = e.applyEvent(ev);
+    const t1 = performance.now();
+    if (timed) allocs.push(heapUsedBytes() - h0);
+    if (timed) {
+      gcs.timed(t0, t1);
+      changed += diff.count;
+      moved += primariesMoved(diff, e);
+    }
     incarnation[k]!++;
     e.applyEvent({ kind: 'alive-again', member: memberSnap(`m${k}`, 'alive', incarnation[k]!, tags[k]!) });
+    return t1 - t0;
+  };
+  const gcs = new GcWatch();
+  const allocs: number[] = [];
+  let moved = 0;
+  let changed = 0;
+  const warm: number[] = [];
+  for (let i = 0; i < WARMUP_DEATHS; i++) warm.push(death(i + 1_000_003, false));
+  const { max, min, budgetMs } = deathBudget(pct(warm, 0.5));
+  const times: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < max && (i < min || performance.now() - started < budgetMs); i++) times.push(death(i, true));
+  const g = await gcs.result();
+  return { variant: v.label, P, N, deaths: times.length, p50: pct(times, 0.5), p99: pct(times, 0.99), max: Math.max(...times), moved: moved / times.length, changed: changed / times.length, gcs: g.count, gcPauseMs: g.pauseMs, preempted: g.preempted, quiet: g.quiet, quietP99: g.quietP99, allocKiB: medianKiB(allocs) };
+}
+
+/** Stage timestamps of the death being timed (--stages): wrappers on the engine and the watch hub, and the flush listener. */
+class StageClock {
+  active = false;
+  t0 = 0;
+  lastLine = '';
+  private engineStart = 0;
+  private engineEnd = 0;
+  private flushedAt = 0;
+  private writeStart = 0;
+  private writeEnd = 0;
+  private readonly sums: Stages = { member: 0, engine: 0, leadership: 0, line: 0, write: 0, delivery: 0, parse: 0, lineKiB: 0 };
+  private n = 0;
+
+  wrap(engine: { applyEvent: (...a: never[]) => unknown }, watch: { publishText: (text: string) => void }): void {
+    const apply = engine.applyEvent.bind(engine) as (...a: never[]) => unknown;
+    engine.applyEvent = (...a: never[]): unknown => {
+      const e0 = performance.now();
+      const r = apply(...a);
+      // The death's own placement, not a re-read it causes.
+      if (this.engineStart === 0) {
+        this.engineStart = e0;
+        this.engineEnd = performance.now();
+      }
+      return r;
+    };
+    const publish = watch.publishText.bind(watch);
+    watch.publishText = (text: string): void => {
+      const w0 = performance.now();
+      publish(text);
+      // Only the partitions line, which follows the flush.
+      if (this.flushedAt > 0) {
+        this.writeStart = w0;
+        this.writeEnd = performance.now();
+      }
+    };
   }
-  return { variant: v.label, P, N, deaths: times.length, p50: pct(times, 0.5), p99: pct(times, 0.99), max: Math.max(...times), moved: moved / times.length, changed: changed / times.length };
+
+  begin(t0: number): void {
+    this.t0 = t0;
+    this.engineStart = this.engineEnd = this.flushedAt = this.writeStart = this.writeEnd = 0;
+    this.lastLine = '';
+  }
+
+  flushed(at: number): void {
+    if (this.active && this.flushedAt === 0) this.flushedAt = at;
+  }
+
+  finish(t1: number): void {
+    const s = this.sums;
+    s.member += this.engineStart - this.t0;
+    s.engine += this.engineEnd - this.engineStart;
+    if (this.flushedAt > 0 && this.writeEnd > 0) {
+      s.leadership += this.flushedAt - this.engineEnd;
+      s.line += this.writeStart - this.flushedAt;
+      s.write += this.writeEnd - this.writeStart;
+      s.delivery += t1 - this.writeEnd;
+      const p0 = performance.now();
+      JSON.parse(this.lastLine);
+      s.parse += performance.now() - p0;
+      s.lineKiB += this.lastLine.length / 1024;
+    }
+    this.n++;
+  }
+
+  means(): Stages {
+    const out = { ...this.sums };
+    for (const k of Object.keys(out) as (keyof Stages)[]) out[k] /= Math.max(1, this.n);
+    return out;
+  }
 }
 
 /** One daemon's pipeline: a SwimNode that hears no packets, granted ownership, the API server and a watch client. */
 async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   const scheduler = new VirtualScheduler(); // never advanced: no probes, no timeouts, only what the bench injects
+  let receive: ((from: { host: string; port: number }, data: Uint8Array, atMs: number) => void) | null = null;
   const ownTags = (i: number): Record<string, string> => ({ [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...tagsOf(v, i) });
   const node = new SwimNode({
     name: 'm0',
@@ -137,13 +339,25 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     env: {
       scheduler,
       random: new SeededRandom(1),
-      packets: { sendPacket: () => {}, onPacket: () => {} },
+      // Members hold partition roles only once this daemon reached them itself: the bench answers the pings that verify them, and nothing else.
+      packets: {
+        sendPacket: (to, data) => {
+          if (data[0] !== MessageType.Ping) return;
+          const d = decodeMessage(data);
+          if (!d.ok || d.value.type !== MessageType.Ping) return;
+          const ack = encodeMessage({ type: MessageType.AckResp, body: { seqNo: d.value.body.seqNo, payload: null } });
+          setImmediate(() => receive?.(to, ack, scheduler.nowMs()));
+        },
+        onPacket: (h) => {
+          receive = h;
+        },
+      },
       streams: { request: (_to, _r, _e, _t, done) => done(new Error('no streams in this bench'), null), onRequest: () => {} },
     },
   });
   node.start();
   const alive = (i: number, incarnation: number): Uint8Array =>
-    encodeMessage({ type: MessageType.Alive, body: { incarnation, node: `m${i}`, addr: Uint8Array.from([10, 0, (i >> 8) & 255, i & 255]), port: 7946, meta: encodeTags(ownTags(i)), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) } });
+    encodeMessage({ type: MessageType.Alive, body: { incarnation, node: `m${i}`, addr: Uint8Array.from([10, 1, (i >> 8) & 255, i & 255]) /* not 10.0.0.1, the daemon's own */, port: 7946, meta: encodeTags(ownTags(i)), vsn: Uint8Array.from([1, 5, 2, 2, 5, 4]) } });
   node.mergeEvidence(Array.from({ length: N - 1 }, (_, j) => alive(j + 1, 1)));
   const engine = await createPartitionEngine({ ...optionsOf(v, P), eligible: eligibilityOf({ fencing: 'granted', eligibleTags: {} }) });
   const quorum = Math.floor(N / 2) + 1; // a majority both before and after one death
@@ -165,9 +379,17 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   // Lines the pipeline publishes, counted where they are published: one per member event, one per leadership change.
   let published = 0;
   node.on(() => published++);
-  leadership.on(() => published++);
+  const stage = new StageClock();
+  leadership.on(() => {
+    published++;
+    stage.flushed(performance.now());
+  });
+  if (stages) stage.wrap(engine, watch);
   wireEventPipeline(node, leadership, watch, log, metrics);
   leadership.start();
+  // Bounded: each verification needs one ping and its answer, a few in flight at a time.
+  for (let i = 0; i < 100_000 && !node.members().every((m) => m.contacted); i++) await new Promise((r) => setImmediate(r));
+  if (!node.members().every((m) => m.contacted)) throw new Error('bench: members were not all verified');
 
   const dir = mkdtempSync(join(tmpdir(), 'swimd-bench-'));
   const socket = join(dir, 'api.sock');
@@ -197,12 +419,18 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     req.end();
   });
   res.setEncoding('utf8');
+  let pending = '';
   res.on('data', (chunk: string) => {
     let at = 0;
     for (let nl = chunk.indexOf('\n', at); nl >= 0; nl = chunk.indexOf('\n', at)) {
       received++;
+      if (stage.active) {
+        stage.lastLine = pending + chunk.slice(at, nl);
+        pending = '';
+      }
       at = nl + 1;
     }
+    if (stage.active) pending += chunk.slice(at);
     if (onReached !== null && received >= waitFor) {
       const f = onReached;
       onReached = null;
@@ -218,32 +446,58 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   await settle();
 
   const incarnation = new Array<number>(N).fill(1);
-  const { max, min, budgetMs } = deathBudget();
-  const times: number[] = [];
+  const gcs = new GcWatch();
+  const allocs: number[] = [];
   let moved = 0;
   let changed = 0;
   // Counted during deaths only: partitions on the watch line, and placement primaries moved
   // (published primaries stay null here, as no peer answers a claim).
   let timing = false;
+  // Kept and counted after the timed section: counting is not the daemon's work.
+  let leadershipDiff: LeadershipDiff | null = null;
+  let engineDiff: PartitionDiff | null = null;
   leadership.on((_s, diff) => {
-    if (timing) changed += diff.changed.length;
+    if (timing && leadershipDiff === null) leadershipDiff = diff;
   });
   engine.on((_s, diff) => {
-    if (timing) for (const c of diff.changed) if (c.oldPrimary !== c.newPrimary) moved++;
+    if (timing && engineDiff === null) engineDiff = diff;
   });
-  const started = performance.now();
-  for (let i = 0; i < max && (i < min || performance.now() - started < budgetMs); i++) {
+  const death = async (i: number, timed: boolean): Promise<number> => {
     const k = 1 + ((i * 7919) % (N - 1)); // never this daemon itself
-    timing = true;
+    const msg = [encodeMessage({ type: MessageType.Dead, body: { incarnation: incarnation[k]!, node: `m${k}`, from: 'm0' } })];
+    timing = timed;
+    stage.active = timed && stages;
+    const h0 = heapUsedBytes();
+    if (timed) gcs.arm();
     const t0 = performance.now();
-    node.mergeEvidence([encodeMessage({ type: MessageType.Dead, body: { incarnation: incarnation[k]!, node: `m${k}`, from: 'm0' } })]);
+    stage.begin(t0);
+    node.mergeEvidence(msg);
+    const h1 = heapUsedBytes();
     await settle();
-    times.push(performance.now() - t0);
+    const t1 = performance.now();
     timing = false;
+    if (timed) {
+      changed += (leadershipDiff as LeadershipDiff | null)?.count ?? 0;
+      const ed = engineDiff as PartitionDiff | null;
+      if (ed !== null) moved += primariesMoved(ed, engine);
+      gcs.timed(t0, t1);
+      allocs.push(h1 - h0);
+      if (stage.active) stage.finish(t1);
+    }
+    stage.active = false;
+    leadershipDiff = null;
+    engineDiff = null;
     incarnation[k]!++;
     node.mergeEvidence([alive(k, incarnation[k]!)]);
     await settle();
-  }
+    return t1 - t0;
+  };
+  const warm: number[] = [];
+  for (let i = 0; i < WARMUP_DEATHS; i++) warm.push(await death(i + 1_000_003, false));
+  const { max, min, budgetMs } = deathBudget(pct(warm, 0.5));
+  const times: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < max && (i < min || performance.now() - started < budgetMs); i++) times.push(await death(i, true));
   const deaths = times.length;
   res.destroy();
   watch.closeAll();
@@ -265,21 +519,41 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     max: Math.max(...times),
     moved: moved / Math.max(1, deaths),
     changed: changed / Math.max(1, deaths),
+    ...(await gcs.result().then((g) => ({ gcs: g.count, gcPauseMs: g.pauseMs, preempted: g.preempted, quiet: g.quiet, quietP99: g.quietP99 }))),
+    allocKiB: medianKiB(allocs),
+    ...(stages ? { stages: stage.means() } : {}),
   };
+}
+
+/** Runs one row in a fresh process (same node flags, same bench flags) and returns what it measured. */
+function rowInChild(mode: 'engine' | 'e2e', v: Variant, P: number, N: number): Row {
+  const flags = [quick ? ['--quick'] : [], stages ? ['--stages'] : []].flat();
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--row', mode, String(ALL_VARIANTS.indexOf(v)), String(P), String(N), ...flags], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Row;
 }
 
 async function main(): Promise<void> {
   console.log(`command: node --expose-gc dist/bench/partition-bench.js${argv.length ? ' ' + argv.join(' ') : ''}`);
-  console.log(`replicas ${REPLICAS}; times in ms; each death is followed by the member's return, which is not timed`);
+  console.log(`replicas ${REPLICAS}; times in ms; each row in a fresh process after ${WARMUP_DEATHS} untimed deaths; each death is followed by the member's return, which is not timed`);
   if (!argv.includes('--e2e-only')) {
     console.log('\n(1) Engine alone: applyEvent(dead) → new snapshot + diff');
     for (const l of header) console.log(l);
-    for (const P of PS) for (const N of NS) for (const v of VARIANTS) console.log(rowLine(await engineAlone(v, P, N)));
+    for (const P of PS) for (const N of NS) for (const v of VARIANTS) console.log(rowLine(rowInChild('engine', v, P, N)));
   }
   if (!argv.includes('--engine-only')) {
     console.log('\n(2) End to end in one daemon process: dead message merged by the SwimNode → the watch client has read the line (the partitions line when one is published, else the member line)');
     for (const l of header) console.log(l);
-    for (const P of PS) for (const N of NS) for (const v of VARIANTS) console.log(rowLine(await endToEnd(v, P, N)));
+    const rows: Row[] = [];
+    for (const P of PS) for (const N of NS) for (const v of VARIANTS) {
+      const r = rowInChild('e2e', v, P, N);
+      rows.push(r);
+      console.log(rowLine(r));
+    }
+    if (stages) {
+      console.log('\n(3) End to end, mean ms per death by stage: merge → engine call (member line, log); engine; ownership + leadership flush; partitions line text (+ metric, log); the socket write call; until the client has read it; the client JSON.parse of it (not in the timed total)');
+      for (const l of stageHeader) console.log(l);
+      for (const r of rows) console.log(stageLine(r));
+    }
   }
 }
 
@@ -328,7 +602,13 @@ async function heapTable(): Promise<void> {
 }
 
 const heapOneAt = argv.indexOf('--heap-one');
-if (heapOneAt >= 0) {
+const rowAt = argv.indexOf('--row');
+if (rowAt >= 0) {
+  const [mode, vi, P, N] = argv.slice(rowAt + 1, rowAt + 5);
+  const v = ALL_VARIANTS[Number(vi)]!;
+  const r = mode === 'engine' ? await engineAlone(v, Number(P), Number(N)) : await endToEnd(v, Number(P), Number(N));
+  console.log(JSON.stringify(r));
+} else if (heapOneAt >= 0) {
   if (!gc) throw new Error('--heap-one needs --expose-gc');
   await heapOne(Number(argv[heapOneAt + 1]), argv[heapOneAt + 2] === 'lead');
 } else if (argv.includes('--heap')) {

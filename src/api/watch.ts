@@ -4,12 +4,15 @@
 import type { ServerResponse } from 'node:http';
 import type { WatchLine } from './views.js';
 
+/** A line ready to write: JSON text and a newline, as a string or as its UTF-8 bytes. */
+type LineText = string | Uint8Array;
+
 interface Watcher {
   res: ServerResponse;
-  queue: string[];
+  queue: LineText[];
   /** Index of the next line to write, so taking one is O(1). */
   head: number;
-  /** UTF-16 length of the lines queued from head on: the byte bound's measure (at most 3 bytes per unit in UTF-8, 1 for the ASCII the lines are). */
+  /** Length of the lines queued from head on (UTF-16 units of a string, bytes of bytes): the byte bound's measure (at most 3 bytes per unit in UTF-8, 1 for the ASCII the lines are). */
   queuedChars: number;
   waitingForDrain: boolean;
   resyncPending: boolean;
@@ -44,8 +47,8 @@ export class WatchHub {
     this.publishText(JSON.stringify(line) + '\n');
   }
 
-  /** A line already serialised (one JSON value and a newline), e.g. by partitionsLineText. */
-  publishText(text: string): void {
+  /** A line already serialised (one JSON value and a newline), e.g. by PartitionsLineWriter; bytes are not copied, so the caller must not reuse them. */
+  publishText(text: LineText): void {
     for (const w of this.watchers) this.write(w, text);
   }
 
@@ -59,7 +62,7 @@ export class WatchHub {
     this.watchers.clear();
   }
 
-  private write(w: Watcher, text: string): void {
+  private write(w: Watcher, text: LineText): void {
     if (w.resyncPending) return; // everything before the resync is dropped anyway
     if (w.waitingForDrain) {
       if (w.queue.length - w.head >= this.maxQueued || w.queuedChars + text.length > this.maxQueuedBytes) {

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { MemberEvent } from '../core/member-types.js';
 import type { Leadership } from '../partition/leadership.js';
-import { memberView, partitionsLineText } from '../api/views.js';
+import { memberView, PartitionsLineWriter } from '../api/views.js';
 import type { WatchHub } from '../api/watch.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -13,12 +13,13 @@ export interface EventSource {
 }
 
 export function wireEventPipeline(node: EventSource, leadership: Leadership, watch: WatchHub, log: Logger, metrics: Pick<DaemonMetrics, 'partitionChanges' | 'failoverCompute'>): () => void {
+  const lines = new PartitionsLineWriter();
   const offLeadership = leadership.on((_snap, diff) => {
-    if (diff.changed.length > 0) {
-      metrics.partitionChanges.inc(diff.changed.length);
-      log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
+    if (diff.count > 0) {
+      metrics.partitionChanges.inc(diff.count);
+      log.info({ changed: diff.count, quorum: diff.quorum }, 'partitions changed');
     }
-    if (watch.hasWatchers()) watch.publishText(partitionsLineText({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed }));
+    if (watch.hasWatchers()) watch.publishText(lines.write(diff));
   });
   const offNode = node.on((ev) => {
     const t0 = performance.now();

@@ -45,8 +45,10 @@ const SEED_B = 0x13198a2e;
 function finish(a: number, b: number, holders: number, token: number, out: Uint32Array): void {
   a = mixA(a, holders);
   b = mixB(b, holders);
-  const tokenLo = token % TWO_32 >>> 0;
-  const tokenHi = Math.floor(token / TWO_32) >>> 0;
+  // Tokens are epochs, far below 2^32 in practice: skip the floating-point split then (the same words).
+  const small = token >= 0 && token < TWO_32;
+  const tokenLo = small ? token >>> 0 : token % TWO_32 >>> 0;
+  const tokenHi = small ? 0 : Math.floor(token / TWO_32) >>> 0;
   out[0] = mixA(mixA(a, tokenLo), tokenHi);
   out[1] = mixB(mixB(b, tokenHi), tokenLo);
 }

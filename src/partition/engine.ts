@@ -25,11 +25,11 @@
 // published snapshot is shared by every reader and never copied or mutated.
 // `{id, primary, replicas}` objects are made only when a reader asks for one.
 import xxhash from 'xxhash-wasm';
-import { xxh32 } from './xxh32.js';
+import { xxh32, xxh32Bytes } from './xxh32.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
-import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, ChunkCopier, type ReadonlyTable } from './table.js';
 import { SwimdError } from '../base/errors.js';
 
 export interface PartitionOptions {
@@ -79,9 +79,16 @@ export interface PartitionChange {
 }
 
 export interface PartitionDiff {
-  viewVersion: number;
-  quorum: 'ok' | 'no-quorum';
-  changed: PartitionChange[];
+  readonly viewVersion: number;
+  readonly quorum: 'ok' | 'no-quorum';
+  /** How many partitions changed. */
+  readonly count: number;
+  /** The changed partitions' ids, ascending (this diff's own copy). */
+  readonly ids: Int32Array;
+  /** Each changed partition's primary before, as a member slot (−1 for none), by position in `ids`. */
+  readonly oldPrimarySlots: Int32Array;
+  /** The changes as objects, made on first read: the event path reads `ids` and the snapshot instead. */
+  readonly changed: readonly PartitionChange[];
 }
 
 export class PartitionConfigError extends SwimdError {
@@ -101,11 +108,22 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
+const HASH_SEED = 0x5317d;
+
+/** Writes the decimal digits of a non-negative integer n, then the ASCII `suffix`, at the start of `out`; returns the length. */
+function writeDecimal(out: Uint8Array, n: number, suffix: string): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = digits - 1, x = n; i >= 0; i--, x = Math.floor(x / 10)) out[i] = 0x30 + (x % 10);
+  for (let i = 0; i < suffix.length; i++) out[digits + i] = suffix.charCodeAt(i);
+  return digits + suffix.length;
+}
+
 /** The member-name hash rendezvous scores start from (xxhash32, loaded once; the same values in plain JavaScript where WebAssembly is off). */
 export async function createHasher(): Promise<Hasher> {
-  if ((globalThis as { WebAssembly?: unknown }).WebAssembly === undefined) return (s) => xxh32(s, 0x5317d);
+  if ((globalThis as { WebAssembly?: unknown }).WebAssembly === undefined) return (s) => xxh32(s, HASH_SEED);
   const { h32 } = await xxhash();
-  return (s) => h32(s, 0x5317d) >>> 0;
+  return (s) => h32(s, HASH_SEED) >>> 0;
 }
 
 export async function createPartitionEngine(opts: PartitionOptions): Promise<PartitionEngine> {
@@ -143,6 +161,38 @@ class PlacementTable implements ReadonlyTable<PartitionAssignment> {
   /** JSON.stringify of a snapshot shows the entries, not the chunks. */
   toJSON(): PartitionAssignment[] {
     return [...this];
+  }
+}
+
+const NO_IDS = new Int32Array(0);
+
+/** A diff over the published table it produced: typed ids, and objects only when a reader asks for `changed`. */
+class EngineDiff implements PartitionDiff {
+  private made: PartitionChange[] | null = null;
+  constructor(
+    readonly viewVersion: number,
+    readonly quorum: 'ok' | 'no-quorum',
+    readonly ids: Int32Array,
+    readonly oldPrimarySlots: Int32Array,
+    private readonly table: PlacementTable,
+    private readonly names: readonly string[],
+  ) {}
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  get changed(): readonly PartitionChange[] {
+    if (this.made === null) {
+      const out: PartitionChange[] = [];
+      for (let j = 0; j < this.ids.length; j++) {
+        const a = this.table.get(this.ids[j]!);
+        const old = this.oldPrimarySlots[j]!;
+        out.push({ id: a.id, oldPrimary: old < 0 ? null : this.names[old]!, newPrimary: a.primary, replicas: a.replicas, token: this.viewVersion });
+      }
+      this.made = out;
+    }
+    return this.made;
   }
 }
 
@@ -225,17 +275,22 @@ export class PartitionEngine {
   private readonly chosenZones: Int32Array;
   private readonly row: Int32Array;
   private loads: Int32Array = new Int32Array(16);
+  /** Modulo's per-partition key bytes: a partition id, '+', a view version. */
+  private readonly moduloKey = new Uint8Array(48);
 
   // The current table and the update being built.
   private chunks: Int32Array[];
   private nextChunks: Int32Array[] | null = null;
   /** chunkCopiedIn[c] === updateSeq: chunk c is already a private copy in this update. */
   private readonly chunkCopiedIn: Uint32Array;
+  private readonly copier: ChunkCopier<Int32Array>;
   private updateSeq = 1;
   private changedCount = 0;
   private readonly changedIds: Int32Array;
   private readonly changedOldPrimary: Int32Array;
   private readonly touched: Int32Array;
+  /** heldPartitionsAscending's marks, all 0 between calls. */
+  private readonly heldFlags: Uint8Array;
   private table: PlacementTable;
 
   // Holdings, for incremental failover: each member slot's list of the row positions (p·stride + k) it fills, in no order;
@@ -268,9 +323,11 @@ export class PartitionEngine {
     this.chunks = [];
     for (let c = 0; c * CHUNK < P; c++) this.chunks.push(new Int32Array(CHUNK * this.stride).fill(-1));
     this.chunkCopiedIn = new Uint32Array(this.chunks.length);
+    this.copier = new ChunkCopier((n) => new Int32Array(n), CHUNK * this.stride, this.chunks.length);
     this.changedIds = new Int32Array(P);
     this.changedOldPrimary = new Int32Array(P);
     this.touched = new Int32Array(P);
+    this.heldFlags = new Uint8Array(P);
     this.posIndex = new Int32Array(P * this.stride);
     this.table = new PlacementTable(this.chunks, this.names, this.stride, P);
     this.snap = this.freeze();
@@ -347,14 +404,11 @@ export class PartitionEngine {
     const touched = this.touched;
     let n = 0;
     if (wasEligible && (!isEligible || (next.drain && !before!.drain))) {
-      const list = this.holdLists[slot]!;
-      for (let j = 0; j < this.holdCount[slot]!; j++) touched[n++] = (list[j]! / this.stride) | 0;
+      n = this.heldPartitionsAscending(slot);
     } else if (!wasEligible && isEligible) {
       for (let p = 0; p < this.opts.partitions; p++) if (this.mightWin(p, slot)) touched[n++] = p;
     }
     if (n > 0) {
-      // Diffs list partitions in id order, as a full recompute does.
-      touched.subarray(0, n).sort();
       this.ensureEligible();
       for (let j = 0; j < n; j++) {
         this.rankInto(touched[j]!, null, Infinity);
@@ -362,6 +416,35 @@ export class PartitionEngine {
       }
     }
     return this.publish();
+  }
+
+  /**
+   * Fills `touched` with the partitions `slot` holds, ascending (diffs list
+   * partitions in id order, as a full recompute does); returns how many. A
+   * member holding many marks them in a flag array and scans it (O(P), no
+   * sort); one holding few sorts its short list.
+   */
+  private heldPartitionsAscending(slot: number): number {
+    const touched = this.touched;
+    const list = this.holdLists[slot]!;
+    const held = this.holdCount[slot]!;
+    const S = this.stride;
+    const P = this.opts.partitions;
+    // (A member fills at most one position of a partition, so the list has no repeats.)
+    if (held * 16 < P) {
+      for (let j = 0; j < held; j++) touched[j] = (list[j]! / S) | 0;
+      touched.subarray(0, held).sort();
+      return held;
+    }
+    const flags = this.heldFlags;
+    for (let j = 0; j < held; j++) flags[(list[j]! / S) | 0] = 1;
+    let n = 0;
+    for (let p = 0; p < P; p++) {
+      if (flags[p] === 0) continue;
+      flags[p] = 0;
+      touched[n++] = p;
+    }
+    return n;
   }
 
   /** A member flap damping suppresses is drained: a replica, never primary. */
@@ -833,10 +916,14 @@ export class PartitionEngine {
     const primaries = sorted.filter((i) => this.eDrain[i] === 0);
     const epoch = this.view.value();
     const row = this.row;
+    // The key `${p}+${epoch}` as bytes in a scratch array (no string per partition): its epoch part is written once.
+    const key = this.moduloKey;
+    const epochText = `+${epoch}`;
     for (let p = 0; p < this.opts.partitions; p++) {
       row.fill(-1);
       if (primaries.length > 0) {
-        const primary = primaries[this.hash(`${p}+${epoch}`) % primaries.length]!;
+        const len = writeDecimal(key, p, epochText);
+        const primary = primaries[xxh32Bytes(key, HASH_SEED, len) % primaries.length]!;
         const start = positionOf[primary]!;
         row[0] = this.eSlot[primary]!;
         for (let i = 1, k = 1; i < n && k < this.opts.replicas; i++) row[k++] = this.eSlot[sorted[(start + i) % n]!]!;
@@ -860,9 +947,12 @@ export class PartitionEngine {
       }
     }
     if (same) return;
-    if (this.nextChunks === null) this.nextChunks = this.chunks.slice();
+    if (this.nextChunks === null) {
+      this.nextChunks = this.chunks.slice();
+      this.copier.begin();
+    }
     if (this.chunkCopiedIn[c] !== this.updateSeq) {
-      chunk = this.chunks[c]!.slice();
+      chunk = this.copier.copy(this.chunks[c]!);
       this.nextChunks[c] = chunk;
       this.chunkCopiedIn[c] = this.updateSeq;
     }
@@ -905,24 +995,21 @@ export class PartitionEngine {
   /** Ends the update: the staged rows become the published table, and the diff names only them. */
   private publish(): PartitionDiff {
     const token = this.view.value();
-    const changed: PartitionChange[] = [];
+    const n = this.changedCount;
     if (this.nextChunks !== null) {
       this.chunks = this.nextChunks;
       this.nextChunks = null;
       this.table = new PlacementTable(this.chunks, this.names, this.stride, this.opts.partitions);
-      for (let j = 0; j < this.changedCount; j++) {
-        const p = this.changedIds[j]!;
-        const a = this.table.get(p);
-        const old = this.changedOldPrimary[j]!;
-        changed.push({ id: p, oldPrimary: old < 0 ? null : this.names[old]!, newPrimary: a.primary, replicas: a.replicas, token });
-      }
     }
+    // Two copies per event, none per partition: the diff outlives the scratch lists.
+    const ids = n === 0 ? NO_IDS : this.changedIds.slice(0, n);
+    const oldPrimaries = n === 0 ? NO_IDS : this.changedOldPrimary.slice(0, n);
     this.changedCount = 0;
     this.updateSeq++;
     const before = this.snap;
     this.snap = this.freeze();
-    const diff: PartitionDiff = { viewVersion: token, quorum: this.snap.quorum, changed };
-    if (changed.length > 0 || before.quorum !== this.snap.quorum || before.token !== this.snap.token) {
+    const diff = new EngineDiff(token, this.snap.quorum, ids, oldPrimaries, this.table, this.names);
+    if (n > 0 || before.quorum !== this.snap.quorum || before.token !== this.snap.token) {
       for (const l of this.listeners) l(this.snap, diff);
     }
     return diff;

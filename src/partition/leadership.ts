@@ -17,7 +17,7 @@ import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
 import { encodeRefusedEvidence } from './ownership-wire.js';
 import { TableChecksum } from './checksum.js';
-import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, type ReadonlyTable } from './table.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, ChunkCopier, type ReadonlyTable } from './table.js';
 
 /** Tag every swimd member that speaks the ownership protocol advertises. Serf agents lack it, so they are never asked. */
 export const OWNERSHIP_TAG = 'swimd-own';
@@ -86,9 +86,27 @@ export interface LeadershipChange {
 }
 
 export interface LeadershipDiff {
-  viewVersion: number;
-  quorum: 'ok' | 'no-quorum';
-  changed: LeadershipChange[];
+  readonly viewVersion: number;
+  readonly quorum: 'ok' | 'no-quorum';
+  /** How many published entries changed. */
+  readonly count: number;
+  /** Their partition ids, in the order they were evaluated (this diff's own copy). */
+  readonly ids: Int32Array;
+  /** Each one's shown primary before, as an engine member slot (−1 for none), by position in `ids`. */
+  readonly oldPrimarySlots: Int32Array;
+  /** The published table this diff produced: new primaries, replicas and tokens by slot, read without objects. */
+  readonly table: SlotTable;
+  /** The changes as objects, made on first read: the event path and the watch line read the typed fields. */
+  readonly changed: readonly LeadershipChange[];
+}
+
+/** A published table as its chunks: per partition a row of `stride` member slots (−1 for none) and a token. */
+export interface SlotTable {
+  readonly rows: readonly Int32Array[];
+  readonly tokens: readonly Float64Array[];
+  readonly stride: number;
+  /** The engine's names by slot (only appended to). */
+  readonly names: readonly string[];
 }
 
 export type LeadershipListener = (snap: LeadershipSnapshot, diff: LeadershipDiff) => void;
@@ -113,13 +131,13 @@ export function eligibilityOf(opts: Pick<LeadershipOptions, 'fencing' | 'eligibl
  * partition the shown primary and the placed replicas as engine member slots
  * (−1 for none), and the token. Entries are made only when a reader asks.
  */
-class PublishedTable implements ReadonlyTable<OwnedPartition> {
+class PublishedTable implements ReadonlyTable<OwnedPartition>, SlotTable {
   constructor(
     readonly rows: readonly Int32Array[],
     readonly tokens: readonly Float64Array[],
     /** The engine's names by slot (only appended to). */
-    private readonly names: readonly string[],
-    private readonly stride: number,
+    readonly names: readonly string[],
+    readonly stride: number,
     readonly length: number,
   ) {}
 
@@ -141,6 +159,37 @@ class PublishedTable implements ReadonlyTable<OwnedPartition> {
   }
 }
 
+const NO_IDS = new Int32Array(0);
+
+class FlushDiff implements LeadershipDiff {
+  private made: LeadershipChange[] | null = null;
+  constructor(
+    readonly viewVersion: number,
+    readonly quorum: 'ok' | 'no-quorum',
+    readonly ids: Int32Array,
+    readonly oldPrimarySlots: Int32Array,
+    readonly table: PublishedTable,
+  ) {}
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  get changed(): readonly LeadershipChange[] {
+    if (this.made === null) {
+      const out: LeadershipChange[] = [];
+      const names = this.table.names;
+      for (let j = 0; j < this.ids.length; j++) {
+        const e = this.table.get(this.ids[j]!);
+        const old = this.oldPrimarySlots[j]!;
+        out.push({ id: e.id, oldPrimary: old < 0 ? null : names[old]!, newPrimary: e.primary, replicas: e.replicas, token: e.token });
+      }
+      this.made = out;
+    }
+    return this.made;
+  }
+}
+
 function replicaNames(row: Int32Array, at: number, stride: number, names: readonly string[]): string[] {
   const out: string[] = [];
   for (let k = 1; k < stride; k++) {
@@ -159,6 +208,8 @@ export class Leadership {
   private readonly scratch: Int32Array;
   /** copiedIn[c] === flushSeq: chunk c is already a private copy in this flush. */
   private readonly copiedIn: Uint32Array;
+  private readonly rowCopier: ChunkCopier<Int32Array>;
+  private readonly tokenCopier: ChunkCopier<Float64Array>;
   private flushSeq = 1;
   private readonly listeners = new Set<LeadershipListener>();
   /** Tag-eligible members in the alive state. */
@@ -168,6 +219,9 @@ export class Leadership {
   /** Partitions to re-evaluate at the next flush, each once: a list and a membership flag (no Set on the event path). */
   private readonly dirtyList: Int32Array;
   private readonly isDirty: Uint8Array;
+  /** The flush's changed entries, copied into its diff: scratch reused on every flush. */
+  private readonly changedIds: Int32Array;
+  private readonly changedOldPrimary: Int32Array;
   private dirtyCount = 0;
   private batching = 0;
   private lastQuorum: 'ok' | 'no-quorum' = 'no-quorum';
@@ -227,9 +281,13 @@ export class Leadership {
       tokens.push(new Float64Array(CHUNK));
     }
     this.copiedIn = new Uint32Array(rows.length);
+    this.rowCopier = new ChunkCopier((n) => new Int32Array(n), CHUNK * this.stride, rows.length);
+    this.tokenCopier = new ChunkCopier((n) => new Float64Array(n), CHUNK, rows.length);
     this.published = new PublishedTable(rows, tokens, engine.slotNames(), this.stride, P);
     this.dirtyList = new Int32Array(P);
     this.isDirty = new Uint8Array(P);
+    this.changedIds = new Int32Array(P);
+    this.changedOldPrimary = new Int32Array(P);
     this.checksum = new TableChecksum(P);
     this.tableChangedAtMs = env.scheduler.nowMs();
     if (opts.fencing === 'granted') {
@@ -299,7 +357,7 @@ export class Leadership {
     this.batch(() => {
       const diff = this.engine.applyMembers(this.node.members());
       for (const { m, pm } of members) this.track(m, pm);
-      this.markDirty(diff.changed.map((c) => c.id));
+      this.markDirty(diff.ids);
       this.ownership?.start();
       this.ownership?.reconcile(null);
       this.markAll();
@@ -343,12 +401,17 @@ export class Leadership {
     this.bars.observe(ev.member, pm);
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
-      const ids = diff.changed.map((c) => c.id);
+      const ids = diff.ids;
       // The member that declared the death (or, with failoverOnSuspect, the suspicion) tells the successors: one or two senders per death, not every survivor.
       // So does the member whose probe was refused: the successors have not seen the refusal.
       if (this.ownership && (refusedHere || ((ev.kind === 'dead' || (ev.kind === 'suspect' && this.engine.opts.failoverOnSuspect)) && ev.from === this.node.name))) {
         const successors = new Set<string>();
-        for (const c of diff.changed) if (c.oldPrimary === ev.member.name && c.newPrimary !== null) successors.add(c.newPrimary);
+        const gone = this.engine.slotOfName(ev.member.name);
+        for (let j = 0; j < diff.count; j++) {
+          if (diff.oldPrimarySlots[j] !== gone) continue;
+          const next = this.engine.primaryOf(ids[j]!);
+          if (next !== null) successors.add(next);
+        }
         if (successors.size > 0) this.ownership.hintSuccessors(ev.member.name, successors);
       }
       const wasAlive = this.aliveEligible.has(ev.member.name) || this.protocolPeers.has(ev.member.name);
@@ -525,8 +588,8 @@ export class Leadership {
     else this.protocolPeers.delete(m.name);
   }
 
-  private markDirty(parts: Iterable<number>): void {
-    for (const p of parts) this.mark(p);
+  private markDirty(parts: Int32Array | readonly number[]): void {
+    for (let j = 0; j < parts.length; j++) this.mark(parts[j]!);
     if (this.batching === 0) this.flush();
   }
 
@@ -563,11 +626,11 @@ export class Leadership {
    * placed replicas always; as primary, this member while it holds an epoch, or
    * the placed primary once this daemon heard of its commit and sees it alive.
    */
-  private entryFor(p: number, selfSlot: number): number {
+  private entryFor(p: number, selfSlot: number, quorumOk: boolean, viewVersion: number): number {
     const e = this.scratch;
     this.engine.copyRow(p, e, 0);
-    if (!this.ownership) return this.engine.snapshot().viewVersion;
     const o = this.ownership;
+    if (o === null) return viewVersion;
     const held = o.heldEpoch(p);
     if (held > 0) {
       e[0] = selfSlot;
@@ -576,7 +639,7 @@ export class Leadership {
     const owner = o.knownOwnerOf(p);
     const placed = e[0]!;
     // Without a quorum in view this daemon vouches for no owner: the one it knew of may have lost its quorum too.
-    const shown = owner !== null && owner !== this.node.name && placed >= 0 && this.engine.slotNames()[placed] === owner && this.aliveEligible.has(owner) && o.quorumOk();
+    const shown = quorumOk && owner !== null && owner !== this.node.name && placed >= 0 && this.engine.slotNames()[placed] === owner && this.aliveEligible.has(owner);
     if (!shown) e[0] = -1;
     return o.knownEpochOf(p);
   }
@@ -584,7 +647,7 @@ export class Leadership {
   private flush(): void {
     const quorum = this.quorumState();
     if (this.dirtyCount === 0 && quorum === this.lastQuorum) return;
-    const changed: LeadershipChange[] = [];
+    let changedCount = 0;
     const S = this.stride;
     const names = this.engine.slotNames();
     const selfSlot = this.engine.slotOfName(this.node.name);
@@ -592,10 +655,13 @@ export class Leadership {
     let rows: Int32Array[] | null = null;
     let tokens: Float64Array[] | null = null;
     const e = this.scratch;
+    // Read once per flush, not per partition: nothing below changes them.
+    const quorumOk = this.ownership !== null && this.ownership.quorumOk();
+    const viewVersion = this.engine.snapshot().viewVersion;
     for (let j = 0; j < this.dirtyCount; j++) {
       const p = this.dirtyList[j]!;
       this.isDirty[p] = 0;
-      const token = this.entryFor(p, selfSlot);
+      const token = this.entryFor(p, selfSlot, quorumOk, viewVersion);
       const c = p >>> CHUNK_BITS;
       const at = (p & CHUNK_MASK) * S;
       let row = (rows ?? base.rows)[c]!;
@@ -607,10 +673,12 @@ export class Leadership {
       if (rows === null || tokens === null) {
         rows = base.rows.slice();
         tokens = base.tokens.slice();
+        this.rowCopier.begin();
+        this.tokenCopier.begin();
       }
       if (this.copiedIn[c] !== this.flushSeq) {
-        rows[c] = row = base.rows[c]!.slice();
-        tokens[c] = tok = base.tokens[c]!.slice();
+        rows[c] = row = this.rowCopier.copy(base.rows[c]!);
+        tokens[c] = tok = this.tokenCopier.copy(base.tokens[c]!);
         this.copiedIn[c] = this.flushSeq;
       }
       for (let k = 0; k < S; k++) row[at + k] = e[k]!;
@@ -618,7 +686,8 @@ export class Leadership {
       this.checksum.set(p, e, 0, S, token, names);
       // In view mode every token moves on every change; report only partitions whose holders moved.
       if (this.ownership || holdersMoved) {
-        changed.push({ id: p, oldPrimary: oldPrimary < 0 ? null : names[oldPrimary]!, newPrimary: e[0]! < 0 ? null : names[e[0]!]!, replicas: replicaNames(e, 0, S, names), token });
+        this.changedIds[changedCount] = p;
+        this.changedOldPrimary[changedCount++] = oldPrimary;
       }
     }
     this.dirtyCount = 0;
@@ -633,7 +702,9 @@ export class Leadership {
     }
     this.snapshotCache = null;
     const snap = this.snapshot();
-    const diff: LeadershipDiff = { viewVersion: snap.viewVersion, quorum, changed };
+    const ids = changedCount === 0 ? NO_IDS : this.changedIds.slice(0, changedCount);
+    const oldPrimaries = changedCount === 0 ? NO_IDS : this.changedOldPrimary.slice(0, changedCount);
+    const diff = new FlushDiff(snap.viewVersion, quorum, ids, oldPrimaries, this.published);
     for (const l of this.listeners) l(snap, diff);
   }
 }

@@ -13,10 +13,57 @@ export interface ReadonlyTable<T> extends Iterable<T> {
   get(i: number): T;
 }
 
-export const CHUNK_BITS = 6;
+export const CHUNK_BITS = 5;
 export const CHUNK = 1 << CHUNK_BITS;
 export const CHUNK_MASK = CHUNK - 1;
 
 export function checkIndex(i: number, length: number): void {
   if (!Number.isInteger(i) || i < 0 || i >= length) throw new RangeError(`partition ${i} is outside 0..${length - 1}`);
+}
+
+/** Chunk copies an update makes one by one before it takes them from a slab. */
+const SLAB_AFTER = 4;
+/** Chunks per slab at most: bounds what one still-shared chunk can keep alive. */
+const SLAB_CHUNKS = 32;
+
+/**
+ * Makes the private chunk copies of one update. A typed-array copy costs a
+ * backing-store allocation (about a microsecond); an update that touches many
+ * chunks (a death at small N touches all of them) takes them, after the first
+ * few, as views into one slab per SLAB_CHUNKS chunks. A slab lives while any of
+ * its chunks is still in some table: at worst SLAB_CHUNKS times a chunk's size
+ * per live chunk; in practice a few slabs, as later updates replace chunks.
+ */
+export class ChunkCopier<T extends Int32Array | Float64Array> {
+  private copies = 0;
+  private slab: T | null = null;
+  private slabUsed = 0;
+
+  constructor(
+    private readonly make: (length: number) => T,
+    private readonly chunkLength: number,
+    private readonly totalChunks: number,
+  ) {}
+
+  /** Starts an update: the slab of the last one is left to the chunks cut from it. */
+  begin(): void {
+    this.copies = 0;
+    this.slab = null;
+    this.slabUsed = 0;
+  }
+
+  copy(source: T): T {
+    this.copies++;
+    if (this.copies <= SLAB_AFTER) return source.slice() as T;
+    const L = this.chunkLength;
+    if (this.slab === null || this.slabUsed === this.slab.length) {
+      const chunks = Math.max(1, Math.min(SLAB_CHUNKS, this.totalChunks - this.copies + 1));
+      this.slab = this.make(chunks * L);
+      this.slabUsed = 0;
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + L) as T;
+    this.slabUsed += L;
+    out.set(source);
+    return out;
+  }
 }

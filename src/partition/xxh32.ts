@@ -13,8 +13,8 @@ const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r));
 const lane = (b: Uint8Array, i: number): number => (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
 const round = (acc: number, input: number): number => Math.imul(rotl((acc + Math.imul(input, P2)) | 0, 13), P1);
 
-export function xxh32Bytes(b: Uint8Array, seed: number): number {
-  const len = b.length;
+/** XXH32 of b[0 .. len). */
+export function xxh32Bytes(b: Uint8Array, seed: number, len = b.length): number {
   let i = 0;
   let h: number;
   if (len >= 16) {

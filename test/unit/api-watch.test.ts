@@ -80,3 +80,43 @@ test('the partitions line written directly is byte for byte the JSON of the line
   assert.equal(partitionsLineText(line), JSON.stringify(line) + '\n');
   assert.equal(partitionsLineText({ ...line, changed: [] }), JSON.stringify({ ...line, changed: [] }) + '\n');
 });
+
+test('the partitions line written from a diff\'s typed arrays is byte for byte the JSON of the line', async () => {
+  const { PartitionsLineWriter, partitionsLineText } = await import('../../src/api/views.js');
+  const { CHUNK, CHUNK_BITS, CHUNK_MASK } = await import('../../src/partition/table.js');
+  const names = ['a', 'b', 'quote " back\\ slash\nnewline ☃', 'x'.repeat(300), 'ünïcode-é'];
+  const stride = 4;
+  const P = 3 * CHUNK + 5;
+  const rows = Array.from({ length: Math.ceil(P / CHUNK) }, () => new Int32Array(CHUNK * stride).fill(-1));
+  const tokens = Array.from({ length: rows.length }, () => new Float64Array(CHUNK));
+  let seed = 7;
+  const rand = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const tokenChoices = [0, 1, 9, 10, 99, 1234567, 2 ** 40, 2 ** 53 + 2, 0.5, -3];
+  for (let p = 0; p < P; p++) {
+    const row = rows[p >>> CHUNK_BITS]!;
+    const at = (p & CHUNK_MASK) * stride;
+    row[at] = rand(3) === 0 ? -1 : rand(names.length);
+    const replicas = rand(stride);
+    for (let k = 1; k <= replicas; k++) row[at + k] = rand(names.length);
+    tokens[p >>> CHUNK_BITS]![p & CHUNK_MASK] = tokenChoices[rand(tokenChoices.length)]!;
+  }
+  const ids = Int32Array.from({ length: 150 }, (_, i) => (i * 37) % P);
+  const oldPrimarySlots = Int32Array.from(ids, () => rand(names.length + 1) - 1);
+  const writer = new PartitionsLineWriter();
+  for (const [count, quorum] of [[150, 'ok'], [0, 'no-quorum'], [1, 'ok']] as const) {
+    const diff = { viewVersion: 4321, quorum, count, ids: ids.subarray(0, count), oldPrimarySlots: oldPrimarySlots.subarray(0, count), table: { rows, tokens, stride, names }, changed: [] };
+    // The expected line, built as objects from the same arrays.
+    const changed = Array.from(diff.ids, (p, j) => {
+      const row = rows[p >>> CHUNK_BITS]!;
+      const at = (p & CHUNK_MASK) * stride;
+      const replicas: string[] = [];
+      for (let k = 1; k < stride && row[at + k]! >= 0; k++) replicas.push(names[row[at + k]!]!);
+      const old = diff.oldPrimarySlots[j]!;
+      return { id: p, oldPrimary: old < 0 ? null : names[old]!, newPrimary: row[at]! < 0 ? null : names[row[at]!]!, replicas, token: tokens[p >>> CHUNK_BITS]![p & CHUNK_MASK]! };
+    });
+    const line = { type: 'partitions' as const, viewVersion: 4321, quorum, changed };
+    const text = writer.write(diff).toString('utf8');
+    assert.equal(text, JSON.stringify(line) + '\n', `${count} entries`);
+    assert.equal(text, partitionsLineText(line));
+  }
+});

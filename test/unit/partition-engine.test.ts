@@ -179,6 +179,19 @@ test('modulo strategy assigns every partition to a live member, sorted by name',
   }
 });
 
+test('modulo primaries are hash(`${partition}+${view version}`) % n over the members sorted by name, as older versions place them', async () => {
+  const { createHasher } = await import('../../src/partition/engine.js');
+  const hash = await createHasher();
+  const e = await engine({ strategy: 'modulo', partitions: 1500 });
+  const names = ['c', 'a', 'b', 'e', 'd'];
+  e.applyMembers(names.map((n) => snap(n, 'alive', 1)));
+  // A few events so the view version has several digits' worth of history.
+  for (let i = 2; i < 14; i++) e.applyEvent({ kind: 'update', member: snap('a', 'alive', i) });
+  const sorted = [...names].sort();
+  const epoch = e.snapshot().viewVersion;
+  for (const p of e.snapshot().partitions) assert.equal(p.primary, sorted[hash(`${p.id}+${epoch}`) % sorted.length], `partition ${p.id}, view ${epoch}`);
+});
+
 test('weights: a member of weight w wins about w / Σw of the primaries, in a mixed cluster too', async () => {
   const share = async (weights: number[]): Promise<number[]> => {
     const e = await engine({ partitions: 8192, replicas: 1 });
