@@ -79,7 +79,7 @@ export const KNOB_DOCS: readonly KnobDoc[] = [
     kind: 'duration',
     sentence: "Crash watch: each member also pings the next live member in name order this often; a refusal from the target's host, or three pings in a row without an ack, start a probe round of it at once, which decides as any other; 0 turns it off, and it is off when refusalSuspicionMult is 0.",
     formula: 'first probe of a failed member within crashWatchInterval (kill -9 on a live host) or 3 × crashWatchInterval (silence); one extra ping and ack per member per interval, whatever the cluster size',
-    tradeOff: 'Shorter probes a failed member sooner and sends more packets (at 250 ms, 4 pings a second per member); it accuses no one by itself, so loss and pauses cost extra probe rounds, not suspicions.',
+    tradeOff: 'Shorter probes a failed member sooner and sends more packets (at 250 ms, 4 pings and 4 acks a second per member, about 360 B/s); it accuses no one by itself, so loss and pauses cost extra probe rounds, not suspicions.',
   },
   {
     key: 'swim.awarenessMaxMultiplier',
