@@ -1,11 +1,13 @@
 // Members that stay in the view but may not be primary now, beyond drain and
 // eligibility (the engine treats them as drained: replicas, never primary):
 // - Damped, read from their own tags (DAMPED_TAG; each member scores itself,
-//   flap-damping.ts). A damped member is barred while at least one live
-//   eligible member could be primary instead; when none could (a series of
-//   splits can damp every member: each refutes its own death once per heal),
-//   the damped members are primary candidates again, so damping alone never
-//   leaves a partition without a primary.
+//   flap-damping.ts). Damped members are barred while the live eligible
+//   members that could be primary instead are at least as many as they are.
+//   Otherwise (a series of splits can damp every member, or all but a few:
+//   each refutes its own death once per heal) the flaps are the cluster's, not
+//   a few members' own, and the damped members are primary candidates again:
+//   damping alone never leaves a partition without a primary, nor piles every
+//   primary on the few members a split happened to spare.
 // - Gone: suspected at an incarnation at which a probe of it was refused over
 //   UDP and TCP (its host is up and nothing listens on its port). Its process
 //   is dead or restarting, and a restarted process holds no epoch, so its
@@ -36,12 +38,17 @@ export class PrimaryBars {
 
   /** Kept from primary now (the engine treats it as drained). */
   suppressed(name: string): boolean {
-    return this.gone.has(name) || (this.candidates.size > 0 && this.damped.has(name));
+    return this.gone.has(name) || this.dampingBars(name);
   }
 
   /** Kept from primary by its damped tag (the fallback considered). */
   dampingBars(name: string): boolean {
-    return this.candidates.size > 0 && this.damped.has(name);
+    return this.damped.has(name) && this.barsDamped();
+  }
+
+  /** Damped members are barred: the members that could be primary instead are at least as many. */
+  private barsDamped(): boolean {
+    return this.candidates.size > 0 && this.candidates.size >= this.damped.size;
   }
 
   isGone(name: string): boolean {
@@ -64,11 +71,12 @@ export class PrimaryBars {
 
   /**
    * True once each time the damping fallback turned on or off since the last
-   * call (by an observed snapshot or a gone mark) while some member is damped:
-   * the caller then reads every damped member again.
+   * call (by an observed snapshot or a gone mark: either count may cross the
+   * other) while some member is damped: the caller then reads every damped
+   * member again.
    */
   takeFallbackChange(): boolean {
-    const on = this.candidates.size === 0;
+    const on = !this.barsDamped();
     if (on === this.reportedFallback) return false;
     this.reportedFallback = on;
     return this.damped.size > 0;

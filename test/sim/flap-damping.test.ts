@@ -211,31 +211,57 @@ for (const seed of simSeeds([8, 23])) {
   });
 }
 
+/** Damps each of `victims` (stalls until declared dead, then resumes) until every member sees it damped. */
+function dampAll(oc: OwnershipCluster, victims: string[]): void {
+  const c = oc.cluster;
+  const names = c.members.map((m) => m.name);
+  const seenDamped = (n: string): boolean => names.every((o) => isDamped(c.member(o).node.member(n)!));
+  for (const victim of victims) {
+    for (let flap = 0; flap < 6 && !seenDamped(victim); flap++) {
+      c.pause(victim);
+      c.runUntil(() => names.filter((n) => n !== victim).every((n) => c.member(n).node.member(victim)?.state === 'dead'), 60_000, 50, `${victim} declared dead`);
+      c.resume(victim);
+      c.runUntil(() => c.converged(), 60_000, 50, `${victim} back`);
+    }
+    assert.ok(seenDamped(victim), `${victim} is damped`);
+  }
+  c.runUntil(() => oc.unwritable().length === 0, 30_000, 50, 'every partition writable with the members damped');
+}
+
 for (const seed of simSeeds([4, 12])) {
-  test(`every member but one is damped and that one is killed on a live host: the refusal bars it, the damped members take its partitions (seed ${seed})`, async () => {
+  test(`with every member but one damped the flaps are the cluster's: the damped members stay primaries, not all on the one left (seed ${seed})`, async () => {
+    const oc = await ownedCluster(seed, localConfig());
+    const names = oc.cluster.members.map((m) => m.name);
+    withReplay(FILE, seed, () => {
+      dampAll(oc, names.slice(0, -1));
+      const held = names.map((n) => oc.leadership(names[0]!).owned(n).primary.length);
+      console.log(`# seed ${seed}: four of five damped; primaries held ${held.join(' ')}`);
+      assert.ok(held[SIZE - 1]! < PARTITIONS, `the one undamped member does not hold every primary (${held[SIZE - 1]})`);
+      assert.ok(held.slice(0, -1).every((h) => h > 0), 'every damped member holds primaries');
+      assert.deepEqual(oc.checker.violations, [], 'no stale write, no token going back');
+    });
+  });
+
+  test(`two of five damped: barred while three could be primary; killing undamped members on live hosts until fewer could makes the damped primaries again (seed ${seed})`, async () => {
     const oc = await ownedCluster(seed, localConfig());
     const c = oc.cluster;
     const names = c.members.map((m) => m.name);
-    const last = names[SIZE - 1]!;
-    const seenDamped = (n: string): boolean => names.every((o) => isDamped(c.member(o).node.member(n)!));
+    const damped = names.slice(0, 2);
     withReplay(FILE, seed, () => {
-      // Each member but the last stalls until declared dead and comes back, until it is damped everywhere.
-      for (const victim of names.slice(0, -1)) {
-        for (let flap = 0; flap < 6 && !seenDamped(victim); flap++) {
-          c.pause(victim);
-          c.runUntil(() => names.filter((n) => n !== victim).every((n) => c.member(n).node.member(victim)?.state === 'dead'), 60_000, 50, `${victim} declared dead`);
-          c.resume(victim);
-          c.runUntil(() => c.converged(), 60_000, 50, `${victim} back`);
-        }
-        assert.ok(seenDamped(victim), `${victim} is damped`);
-      }
-      c.runUntil(() => oc.unwritable().length === 0, 30_000, 50, 'every partition writable with four members damped');
-      assert.ok(oc.leadership(names[0]!).owned(last).primary.length === PARTITIONS, `the one undamped member holds every primary (${oc.leadership(names[0]!).owned(last).primary.length})`);
+      dampAll(oc, damped);
+      const observer = names[2]!;
+      assert.deepEqual(damped.map((n) => oc.leadership(observer).owned(n).primary.length), [0, 0], 'three candidates against two damped: the damped hold no primary');
+      // The first kill leaves two candidates against two damped: still barred.
+      oc.crash(names[4]!, true);
+      c.runUntil(() => oc.unwritable().length === 0, 30_000, 10, 'every partition writable after the first kill');
+      assert.deepEqual(damped.map((n) => oc.leadership(observer).owned(n).primary.length), [0, 0], 'two candidates against two damped: still barred');
+      // The second leaves one: the refusal's gone mark turns the fallback on, and the damped take partitions.
       const t0 = c.nowMs();
-      oc.crash(last, true);
-      const tookMs = c.runUntil(() => oc.unwritable().length === 0, 30_000, 10, 'every partition writable after the last candidate was killed');
-      console.log(`# seed ${seed}: four members damped; the fifth killed on a live host; every partition writable again after ${tookMs} ms`);
+      oc.crash(names[3]!, true);
+      const tookMs = c.runUntil(() => oc.unwritable().length === 0, 30_000, 10, 'every partition writable after the second kill');
+      console.log(`# seed ${seed}: two damped; the second undamped member killed on a live host; every partition writable again after ${tookMs} ms`);
       assert.ok(c.nowMs() - t0 < 30_000);
+      assert.ok(damped.every((n) => oc.leadership(observer).owned(n).primary.length > 0), 'the damped members are primaries again');
       assert.deepEqual(oc.checker.violations, [], 'no stale write, no token going back');
     });
   });

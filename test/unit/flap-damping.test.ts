@@ -102,7 +102,7 @@ test('penalty 0 disables damping: nothing is counted, nothing is suppressed, no 
   assert.throws(() => new FlapDamping({ ...opts, penalty: -1 }), FlapDampingConfigError);
 });
 
-test('a member advertising the damped tag is kept from primary while another member could be primary, and is a candidate again when none could (one barred as gone included)', async () => {
+test('damped members are kept from primary while at least as many members could be primary instead, and are candidates again when fewer could (one barred as gone included)', async () => {
   const { DAMPED_TAG } = await import('../../src/partition/members.js');
   const { PrimaryBars } = await import('../../src/partition/primary-bars.js');
   const snap = (name: string, tags: Record<string, string>, state: 'alive' | 'dead' = 'alive') => ({ name, host: '10.0.0.1', port: 7946, state, incarnation: 3, meta: encodeTags(tags), stateChangedAtMs: 0, vsn: [], contacted: true });
@@ -126,15 +126,21 @@ test('a member advertising the damped tag is kept from primary while another mem
   assert.equal(d.takeFallbackChange(), false, 'back, but damped itself');
   assert.deepEqual(d.dampedNames().sort(), ['a', 'b']);
   assert.equal(d.suppressed('b'), false);
-  // A candidate again, then barred as gone (its probes refused): the last candidate went, so the fallback turns on.
+  // One candidate against two damped members: the flaps are the cluster's, so the damped stay candidates.
   d.observe(snap('e', { role: 'app' }));
-  assert.equal(d.takeFallbackChange(), true, 'a candidate arrived');
+  assert.equal(d.takeFallbackChange(), false, 'fewer candidates than damped members: no bar yet');
+  assert.equal(d.suppressed('a'), false);
+  // As many candidates as damped members: the damped are barred.
+  d.observe(snap('f', { role: 'app' }));
+  assert.equal(d.takeFallbackChange(), true, 'candidates caught up with the damped');
   assert.equal(d.suppressed('a'), true);
+  assert.equal(d.suppressed('b'), true);
+  // A candidate barred as gone (its probes refused): fewer candidates than damped again, so the fallback turns on.
   const eSuspect = { ...snap('e', { role: 'app' }), state: 'suspect' as const };
   d.observe(eSuspect);
   assert.equal(d.markGone(eSuspect, 3), true);
   assert.equal(d.suppressed('e'), true, 'a gone member is never primary');
-  assert.equal(d.takeFallbackChange(), true, 'barring the last candidate turns the fallback on');
+  assert.equal(d.takeFallbackChange(), true, 'barring a candidate turns the fallback on');
   assert.equal(d.suppressed('a'), false);
 });
 
