@@ -92,27 +92,21 @@ export class CrashWatch {
     if (ctx.life.leaving || ctx.cfg.refusalSuspicionMult <= 0) return;
     const m = this.target();
     if (m === null) return;
-    const seq = this.acks.nextSeq();
-    const at = addressOf(m);
-    const stillThere = (): boolean => !ctx.life.stopped && this.table.get(m.name) === m && m.host === at.host && m.port === at.port;
-    const onAck = (): void => {
-      if (this.missed.name === m.name) this.missed.count = 0;
-      this.rules.markContacted(m, at);
-    };
-    const onSilence = (): void => {
-      if (!stillThere()) return;
-      if (this.missed.name !== m.name) this.missed = { name: m.name, count: 0 };
-      if (++this.missed.count < SILENT_MISSES) return;
-      this.missed.count = 0;
-      // A suspect member is already being decided by its suspicion.
-      if (m.state === 'alive' && this.escalate(m)) ctx.stats.crashWatchSilences++;
-    };
-    if (!this.acks.expect(seq, onAck, () => {}, intervalMs, onSilence)) return;
-    ctx.stats.crashWatchPings++;
-    const onRefused = (): void => {
-      if (stillThere() && this.escalate(m)) ctx.stats.crashWatchRefusals++;
-    };
-    this.outbox.sendRaw(at, encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }), undefined, { windowMs: intervalMs, onRefused });
+    this.ping(m, intervalMs, {
+      onAck: () => {
+        if (this.missed.name === m.name) this.missed.count = 0;
+      },
+      onSilence: () => {
+        if (this.missed.name !== m.name) this.missed = { name: m.name, count: 0 };
+        if (++this.missed.count < SILENT_MISSES) return;
+        this.missed.count = 0;
+        // A suspect member is already being decided by its suspicion.
+        if (m.state === 'alive' && this.escalate(m)) ctx.stats.crashWatchSilences++;
+      },
+      onRefused: () => {
+        if (this.escalate(m)) ctx.stats.crashWatchRefusals++;
+      },
+    });
   }
 
   /** One ping to a member suspected on another's word; a refusal starts a probe round of it (the crash fast path). */
@@ -121,16 +115,37 @@ export class CrashWatch {
     const intervalMs = ctx.cfg.crashWatchIntervalMs;
     if (intervalMs <= 0 || ctx.cfg.refusalSuspicionMult <= 0 || ctx.life.stopped || ctx.life.leaving) return;
     if (this.table.estimatedMembers() > CHECK_SUSPECT_MAX_MEMBERS) return;
+    this.ping(m, intervalMs, {
+      onRefused: () => {
+        if (m.state !== 'suspect') return;
+        ctx.stats.crashWatchRefusals++;
+        this.probeNow(m);
+      },
+    });
+  }
+
+  /**
+   * Pings `m` at its address now, watching for its host's refusal for `windowMs`.
+   * Each outcome is reported only while `m` still holds that address; an ack also proves contact there.
+   */
+  private ping(m: MemberRecord, windowMs: number, on: { onAck?: () => void; onSilence?: () => void; onRefused: () => void }): void {
+    const { ctx } = this;
     const seq = this.acks.nextSeq();
     const at = addressOf(m);
-    if (!this.acks.expect(seq, () => this.rules.markContacted(m, at), () => {}, intervalMs)) return;
+    const stillThere = (): boolean => !ctx.life.stopped && this.table.get(m.name) === m && m.host === at.host && m.port === at.port;
+    const onAck = (): void => {
+      this.rules.markContacted(m, at);
+      if (stillThere()) on.onAck?.();
+    };
+    const onSilence = (): void => {
+      if (stillThere()) on.onSilence?.();
+    };
+    if (!this.acks.expect(seq, onAck, () => {}, windowMs, onSilence)) return;
     ctx.stats.crashWatchPings++;
     const onRefused = (): void => {
-      if (ctx.life.stopped || this.table.get(m.name) !== m || m.host !== at.host || m.port !== at.port || m.state !== 'suspect') return;
-      ctx.stats.crashWatchRefusals++;
-      this.probeNow(m);
+      if (stillThere()) on.onRefused();
     };
-    this.outbox.sendRaw(at, encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }), undefined, { windowMs: intervalMs, onRefused });
+    this.outbox.sendRaw(at, encodeMessage({ type: MessageType.Ping, body: pingOf(ctx, seq, m.name) }), undefined, { windowMs, onRefused });
   }
 
   /** Starts a probe round of `m` unless one was started for it by the watch within a probe interval. */
