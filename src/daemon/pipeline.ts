@@ -12,20 +12,37 @@ export interface EventSource {
   on(listener: (ev: MemberEvent) => void): () => void;
 }
 
-export function wireEventPipeline(node: EventSource, leadership: Leadership, watch: WatchHub, log: Logger, metrics: Pick<DaemonMetrics, 'partitionChanges' | 'failoverCompute'>): () => void {
+/**
+ * `later` runs what only reports a change (log lines, watch lines, metrics) after the protocol
+ * work of the turn, in order (AfterTurn.later in the daemon); by default it runs at once.
+ */
+export function wireEventPipeline(
+  node: EventSource,
+  leadership: Leadership,
+  watch: WatchHub,
+  log: Logger,
+  metrics: Pick<DaemonMetrics, 'partitionChanges' | 'failoverCompute'>,
+  later: (fn: () => void) => void = (fn) => fn(),
+): () => void {
   const offLeadership = leadership.on((_snap, diff) => {
-    if (diff.changed.length > 0) {
-      metrics.partitionChanges.inc(diff.changed.length);
-      log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
-    }
-    if (watch.hasWatchers()) watch.publishText(partitionsLineText({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed }));
+    later(() => {
+      if (diff.changed.length > 0) {
+        metrics.partitionChanges.inc(diff.changed.length);
+        log.info({ changed: diff.changed.length, quorum: diff.quorum }, 'partitions changed');
+      }
+      if (watch.hasWatchers()) watch.publishText(partitionsLineText({ type: 'partitions', viewVersion: diff.viewVersion, quorum: diff.quorum, changed: diff.changed }));
+    });
   });
   const offNode = node.on((ev) => {
+    // The member line is queued before leadership runs, so it is published before the partitions line it causes.
+    later(() => {
+      log.info({ event: ev.kind, member: ev.member.name, incarnation: ev.member.incarnation }, `member ${ev.kind}`);
+      watch.publish({ type: 'member', event: ev.kind, member: memberView(ev.member) });
+    });
     const t0 = performance.now();
-    log.info({ event: ev.kind, member: ev.member.name, incarnation: ev.member.incarnation }, `member ${ev.kind}`);
-    watch.publish({ type: 'member', event: ev.kind, member: memberView(ev.member) });
     leadership.applyEvent(ev);
-    metrics.failoverCompute.observe((performance.now() - t0) / 1000);
+    const computeMs = performance.now() - t0;
+    later(() => metrics.failoverCompute.observe(computeMs / 1000));
   });
   return () => {
     offLeadership();
