@@ -168,6 +168,7 @@ export class Daemon {
         bars,
         saveDamping: (s) => saveDamping(cfg.node.dataDir, s, dampingWarn),
         defer: (fn) => afterTurn.first(fn),
+        later: (fn) => afterTurn.later(fn),
       },
     );
     const keys = new KeyOps(node.keyring, (op, count) => log.info({ op, keys: count }, `keyring: ${op} done`));

@@ -213,6 +213,8 @@ export class Leadership {
        * (OwnershipPorts.defer). Default: a zero-delay timer of the scheduler.
        */
       defer?: (fn: () => void) => void;
+      /** Where ownership merges evidence its answer did not need, after the answers (OwnershipPorts.later). Default: defer. */
+      later?: (fn: () => void) => void;
     },
   ) {
     this.scheduler = env.scheduler;
@@ -276,6 +278,7 @@ export class Leadership {
           mergeEvidence: (msgs) => this.batch(() => node.mergeEvidence(msgs)),
           atomically: (fn) => this.batch(fn),
           defer: env.defer ?? ((fn) => void env.scheduler.setTimer(0, fn)),
+          ...(env.later ? { later: env.later } : {}),
           markRefused: (marks) => this.batch(() => {
             for (const mark of marks) this.refused(mark.name, mark.incarnation, false);
           }),

@@ -87,6 +87,8 @@ export interface OwnershipPorts {
   defer?: (fn: () => void) => void;
   /** Runs fn as one change of the view: what it merges is published once, not once per part. */
   atomically?: (fn: () => void) => void;
+  /** Runs fn after this turn's answers are on their way (the daemon: after the writes begin). Default: defer. */
+  later?: (fn: () => void) => void;
 }
 
 export interface OwnershipOptions {
@@ -533,8 +535,16 @@ export class Ownership {
   private onClaim(c: ClaimMsg): void {
     // Answers wait for one write at a time; more claims than partitions meanwhile is a flood, not a failover.
     if (this.pending.votes.length >= this.opts.partitions) return this.countDrop('answers-pending-full');
-    // Merge the claimant's evidence first, exactly as gossip would be merged.
-    if (c.evidence.length > 0) this.mergeAll(c.evidence);
+    // The claimant's evidence is merged first, exactly as gossip would be, when the decision needs
+    // it: this view does not yet make the claimant the rightful primary of every partition asked.
+    // Otherwise (the granter heard of the death already) it cannot turn a refusal into a grant or
+    // back, and is merged after the answer, so news it may carry for other partitions is not lost.
+    const later = this.ports.later ?? this.ports.defer;
+    let mergeAfter = false;
+    if (c.evidence.length > 0) {
+      mergeAfter = later !== undefined && this.ports.view.isAliveEligible(c.claimant) && c.entries.every((e) => e.partition < 0 || e.partition >= this.opts.partitions || this.ports.view.rightful(e.partition) === c.claimant);
+      if (!mergeAfter) this.mergeAll(c.evidence);
+    }
     const votes: VoteEntry[] = [];
     const changed: number[] = [];
     const eligible = this.ports.view.isAliveEligible(c.claimant) && this.ports.view.isEligibleMember(this.opts.self) && !this.universeExceeded();
@@ -557,6 +567,11 @@ export class Ownership {
     }
     this.pending.votes.push({ claimant: c.claimant, requestId: c.requestId, votes });
     this.scheduleWrite();
+    if (mergeAfter) {
+      later!(() => {
+        if (!this.stopped) this.mergeAll(c.evidence);
+      });
+    }
     this.emit(changed);
   }
 

@@ -257,8 +257,10 @@ test('a hint carries the death to a successor that missed it, and is merged like
 
 /** A disk whose writes finish when the test says so: what a granter answers before its write is durable shows. */
 class HeldStore extends MemoryGrantStore {
+  onWrite: (() => void) | null = null;
   readonly calls: { grants: readonly Grant[]; done: (err: Error | null) => void }[] = [];
   recordAsync(grants: readonly Grant[], done: (err: Error | null) => void): void {
+    this.onWrite?.();
     this.calls.push({ grants, done });
   }
   finish(i: number, err: Error | null = null): void {
@@ -275,8 +277,11 @@ function lone(self: string, quorum: number) {
   const deferred: (() => void)[] = [];
   const sent: { to: string; msg: OwnershipMsg }[] = [];
   const alive = new Set(['a', 'b', 'c']);
+  const order: string[] = [];
+  /** Rightful primary by this member's view: 'a' unless the test says otherwise. */
+  const rightful = new Map<number, string>();
   const view: OwnershipView = {
-    rightful: () => 'a',
+    rightful: (p) => rightful.get(p) ?? 'a',
     aliveEligibleCount: () => alive.size,
     aliveEligible: () => alive,
     isAliveEligible: (n) => alive.has(n),
@@ -299,17 +304,21 @@ function lone(self: string, quorum: number) {
       },
       budgetBytes: () => 1_200,
       evidenceOf: () => [],
-      mergeEvidence: () => {},
+      mergeEvidence: (msgs) => {
+        for (const m of msgs) order.push(`merged ${new TextDecoder().decode(m)}`);
+      },
       defer: (fn) => deferred.push(fn),
     },
   );
+  store.onWrite = () => order.push('write');
   const turn = (): void => {
-    for (const fn of deferred.splice(0)) fn();
+    // What a deferred task defers runs in the same turn, behind it (as AfterTurn.drain does).
+    for (let i = 0; i < 100 && deferred.length > 0; i++) deferred.shift()!();
   };
   const claim = (requestId: number, partition: number, epoch: number): Uint8Array =>
     encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant: 'a', evidence: [], entries: [{ partition, epoch }] });
   const votes = () => sent.filter((s) => s.msg.kind === OwnershipKind.Vote).map((s) => s.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Vote }>);
-  return { own, store, sent, turn, claim, votes };
+  return { own, store, sent, turn, claim, votes, order, rightful };
 }
 
 test('a granter answers only after its grants are durable; the claims of one turn share one write, and later ones wait for it', () => {
@@ -376,4 +385,20 @@ test('a claimant whose own write fails does not count itself: it holds only with
   const epoch = c.entries[0]!.epoch;
   g.own.onMessage(encodeOwnership({ kind: OwnershipKind.Vote, requestId: c.requestId, granter: 'b', entries: [{ partition: 0, epoch, granted: true, promised: epoch }] }));
   assert.equal(g.own.heldEpoch(0), 0, 'the round was dropped with the failed write');
+});
+
+test('a granter whose view already makes the claimant rightful decides without the evidence and merges it after the write began; otherwise it merges first', () => {
+  const g = lone('b', 2);
+  const withEvidence = (requestId: number, partition: number): Uint8Array =>
+    encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant: 'a', evidence: [new TextEncoder().encode(`news ${requestId}`)], entries: [{ partition, epoch: 1 }] });
+  g.own.onMessage(withEvidence(1, 0));
+  assert.deepEqual(g.order, [], 'not merged before the answer is decided');
+  g.turn();
+  assert.deepEqual(g.order, ['write', 'merged news 1']);
+  g.store.finish(0);
+  assert.deepEqual(g.votes().map((v) => v.entries[0]!.granted), [true]);
+  // Here the claimant is not rightful yet: the evidence may be what makes it so, so it is merged at once.
+  g.rightful.set(1, 'c');
+  g.own.onMessage(withEvidence(2, 1));
+  assert.deepEqual(g.order.slice(2), ['merged news 2']);
 });
