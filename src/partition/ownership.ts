@@ -613,8 +613,14 @@ export class Ownership {
   /** The batch is durable (or failed): its answers leave and this member's own votes count. */
   private settle(batch: PendingWrite, ok: boolean): void {
     if (!ok) {
-      // An epoch promised in memory but not on disk is never granted again ("again" needs the disk).
-      for (const g of batch.grants) if (this.promised[g.partition] === g.epoch && this.promisedTo[g.partition] === g.to) this.promisedTo[g.partition] = null;
+      // An epoch promised in memory but not on disk is never granted again ("again" needs the disk),
+      // nor by an answer already decided while this write was in flight.
+      const failed = new Set<string>();
+      for (const g of batch.grants) {
+        failed.add(`${g.partition}:${g.epoch}:${g.to}`);
+        if (this.promised[g.partition] === g.epoch && this.promisedTo[g.partition] === g.to) this.promisedTo[g.partition] = null;
+      }
+      for (const a of this.pending.votes) for (const v of a.votes) if (v.granted && failed.has(`${v.partition}:${v.epoch}:${a.claimant}`)) v.granted = false;
     }
     for (const a of batch.votes) {
       for (const v of a.votes) {

@@ -402,3 +402,17 @@ test('a granter whose view already makes the claimant rightful decides without t
   g.own.onMessage(withEvidence(2, 1));
   assert.deepEqual(g.order.slice(2), ['merged news 2']);
 });
+
+test('the same claim again while its grant is being written waits for it, and is refused if that write fails', () => {
+  const g = lone('b', 2);
+  g.own.onMessage(g.claim(1, 0, 1));
+  g.turn();
+  assert.equal(g.store.calls.length, 1);
+  g.own.onMessage(g.claim(1, 0, 1));
+  g.turn();
+  assert.equal(g.votes().length, 0, 'the repeat waits for the write in flight');
+  g.store.finish(0, new Error('disk full'));
+  g.turn();
+  assert.deepEqual(g.votes().map((v) => v.entries[0]!.granted), [false, false], 'neither answer grants an epoch that is not on disk');
+  assert.equal(g.own.stats.grantsGiven, 0);
+});
