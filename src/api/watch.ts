@@ -28,6 +28,8 @@ export class WatchHub {
     private readonly snapshotLine: () => WatchLine,
     /** Bytes queued per watcher at most (limits.watchQueueBytes): one line can hold the whole table. */
     private readonly maxQueuedBytes = 4 * 1024 * 1024,
+    /** Publishes lines still waiting to be (AfterTurn.drain): a snapshot shows the state after them, so they go first. */
+    private readonly beforeSnapshot: () => void = () => {},
   ) {}
 
   count(): number {
@@ -35,6 +37,8 @@ export class WatchHub {
   }
 
   add(res: ServerResponse): void {
+    // Lines already due reach the current watchers only: the new one's snapshot includes them.
+    this.beforeSnapshot();
     const w: Watcher = { res, queue: [], head: 0, queuedChars: 0, waitingForDrain: false, resyncPending: false };
     this.watchers.add(w);
     res.on('close', () => this.watchers.delete(w));
@@ -83,6 +87,8 @@ export class WatchHub {
   private flush(w: Watcher): void {
     w.waitingForDrain = false;
     if (w.resyncPending) {
+      // Due lines are skipped for this watcher (still resyncing): its snapshot follows.
+      this.beforeSnapshot();
       w.resyncPending = false;
       this.write(w, JSON.stringify({ type: 'resync', reason: 'reader too slow; queue dropped' } satisfies WatchLine) + '\n');
       this.write(w, JSON.stringify(this.snapshotLine()) + '\n');

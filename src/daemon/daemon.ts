@@ -9,6 +9,7 @@ import { createPartitionEngine } from '../partition/engine.js';
 import { eligibilityOf, Leadership } from '../partition/leadership.js';
 import { FileGrantStore } from './grant-file.js';
 import { wireEventPipeline } from './pipeline.js';
+import { AfterTurn } from './after-turn.js';
 import { startApiServer } from '../api/server.js';
 import { memberView, memberViewAt, partitionsView, withDamping, type WatchLine } from '../api/views.js';
 import { FlapDamping } from '../partition/flap-damping.js';
@@ -141,6 +142,8 @@ export class Daemon {
       retryMax: cfg.joinRetry.max,
       log: (level, msg, fields) => log[level](fields, msg),
     });
+    // Claims and answers first in each turn; what only reports them follows (watch, logs, metrics).
+    const afterTurn = new AfterTurn(cfg.api.watchQueueDepth);
     const leadership = new Leadership(
       {
         fencing: 'granted',
@@ -164,6 +167,8 @@ export class Daemon {
         dampedTag: { stage: (on) => tags.stageDamped(on), apply: (on) => tags.setDamped(on) },
         bars,
         saveDamping: (s) => saveDamping(cfg.node.dataDir, s, dampingWarn),
+        defer: (fn) => afterTurn.first(fn),
+        later: (fn) => afterTurn.later(fn),
       },
     );
     const keys = new KeyOps(node.keyring, (op, count) => log.info({ op, keys: count }, `keyring: ${op} done`));
@@ -172,14 +177,14 @@ export class Daemon {
     let watchRef: WatchHub | null = null;
     const metrics = createMetrics(node, leadership, () => agent.transportStats(), () => watchRef?.resyncs ?? 0, () => monitor.dropped, () => serfKeys.counters);
     const snapshotLine = (): WatchLine => ({ type: 'snapshot', members: node.members().map(memberView), partitions: partitionsView(leadership.snapshot()) });
-    const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine, cfg.api.watchQueueBytes);
+    const watch = new WatchHub(cfg.api.watchQueueDepth, snapshotLine, cfg.api.watchQueueBytes, () => afterTurn.drain());
     watchRef = watch;
     const sessions = new SessionHub(cfg.api.maxSessions, (live, why, id) => {
       log.info({ session: id, live, why }, why === 'opened' ? 'application session opened' : 'application session ended');
       // The member gives up (or may take) primaries through a tag change every member sees.
       tags.setAppUp(live > 0);
     });
-    wireEventPipeline(node, leadership, watch, log, metrics);
+    wireEventPipeline(node, leadership, watch, log, metrics, (fn) => afterTurn.later(fn));
     leadership.start();
     // Tables at rest for two anti-entropy syncs of committed epochs are compared; see partition/agreement.ts.
     const agreement = wireAgreement(node, leadership, { config: tableConfig, settleMs: 2 * cfg.partitions.syncIntervalMs, warnAfterMs: cfg.partitions.disagreementWarnAfterMs, maxPeers: cfg.swim.maxMembers }, agent.env.scheduler, log, metrics.registry);

@@ -16,6 +16,11 @@ export interface GrantStore {
   load(): Grant[];
   /** Records grants durably; returns only once they would survive a crash. Throws if they cannot be recorded. */
   record(grants: readonly Grant[]): void;
+  /**
+   * The same, without blocking: done(null) once they would survive a crash, done(err) if they
+   * cannot be recorded. One call at a time (Ownership waits for done before the next).
+   */
+  recordAsync?(grants: readonly Grant[], done: (err: Error | null) => void): void;
   /** True when the store held nothing when it was opened (a new member, or one that lost its data). */
   readonly fresh: boolean;
 }

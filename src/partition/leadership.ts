@@ -262,6 +262,13 @@ export class Leadership {
       bars?: PrimaryBars;
       /** Keeps the score across restarts (node.dataDir); called after every change. */
       saveDamping?: (s: SavedDamping) => void;
+      /**
+       * Where ownership writes the grants a turn decided, in one batch, before answering
+       * (OwnershipPorts.defer). Default: a zero-delay timer of the scheduler.
+       */
+      defer?: (fn: () => void) => void;
+      /** Where ownership merges evidence its answer did not need, after the answers (OwnershipPorts.later). Default: defer. */
+      later?: (fn: () => void) => void;
     },
   ) {
     this.scheduler = env.scheduler;
@@ -327,6 +334,9 @@ export class Leadership {
           budgetBytes: () => node.userMessageBudgetBytes(),
           evidenceOf: (names) => this.evidenceOf(names),
           mergeEvidence: (msgs) => this.batch(() => node.mergeEvidence(msgs)),
+          atomically: (fn) => this.batch(fn),
+          defer: env.defer ?? ((fn) => void env.scheduler.setTimer(0, fn)),
+          ...(env.later ? { later: env.later } : {}),
           markRefused: (marks) => this.batch(() => {
             for (const mark of marks) this.refused(mark.name, mark.incarnation, false);
           }),

@@ -79,6 +79,16 @@ export interface OwnershipPorts {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** Called for each committed partition with the time from its claim to the quorum of grants. */
   observeClaimMs?: (ms: number) => void;
+  /**
+   * Runs fn once the messages already received are handled (the daemon: before the rest of this
+   * event-loop turn's deferred work). Grants decided meanwhile share one durable write, and
+   * their answers leave after it. Without it every claim is written and answered at once.
+   */
+  defer?: (fn: () => void) => void;
+  /** Runs fn as one change of the view: what it merges is published once, not once per part. */
+  atomically?: (fn: () => void) => void;
+  /** Runs fn after this turn's answers are on their way (the daemon: after the writes begin). Default: defer. */
+  later?: (fn: () => void) => void;
 }
 
 export interface OwnershipOptions {
@@ -127,6 +137,14 @@ interface Round {
 
 export type OwnershipChange = (partitions: readonly number[]) => void;
 
+/** Answers and own claims waiting on the next durable write of grants. */
+interface PendingWrite {
+  grants: Grant[];
+  votes: { claimant: string; requestId: number; votes: VoteEntry[] }[];
+  /** This member's own claims: its vote counts once its grant is durable. */
+  own: { requestId: number; entries: EpochEntry[] }[];
+}
+
 export class Ownership {
   readonly stats: OwnershipStats = { claimsStarted: 0, commits: 0, grantsGiven: 0, grantsRefused: 0, staleVotes: 0, deposed: 0, roundsFailed: 0, universeExceeded: 0, dropped: {} };
   /** Epoch this member holds for p (0: not held). */
@@ -153,6 +171,11 @@ export class Ownership {
   private hadQuorum = false;
   /** The universe check is logged when it trips, not on every re-evaluation. */
   private reportedUniverse = false;
+  /** Decided but not yet durable: sent after the next write. */
+  private pending: PendingWrite = { grants: [], votes: [], own: [] };
+  /** A write is in flight (an asynchronous store): the next batch waits for it, so answers leave in order. */
+  private writing = false;
+  private writeScheduled = false;
 
   constructor(
     readonly opts: OwnershipOptions,
@@ -193,6 +216,7 @@ export class Ownership {
     for (const t of this.timers) t.cancel();
     this.timers.clear();
     this.rounds.clear();
+    this.pending = { grants: [], votes: [], own: [] };
   }
 
   onChange(listener: OwnershipChange): () => void {
@@ -345,10 +369,9 @@ export class Ownership {
       grants.push({ partition: p, epoch, to: this.opts.self });
     }
     if (this.opts.quorum === 1) {
-      // Our own vote is the quorum: durable before the epoch is held.
-      if (!this.recordGrants(grants)) return;
+      // Our own vote is the quorum: the epoch is held once it is durable.
       this.openRounds(requestId, entries);
-      this.commitAll(entries.map((e) => e.partition));
+      this.queueOwn(requestId, entries, grants);
       return;
     }
     const evidenceNames = new Set<string>();
@@ -375,11 +398,11 @@ export class Ownership {
       if (peer === this.opts.self) continue;
       for (const m of messages) this.ports.send(peer, m);
     }
-    // Our own vote is a grant like any other, durable before it counts. It is written while the
-    // claims travel (each granter's answer waits on its own disk): no vote can be read before this
-    // returns, in the same turn, and a claim whose own grant failed to persist is never committed.
-    if (!this.recordGrants(grants)) return;
+    // Our own vote is a grant like any other, counted once it is durable. It is written after the
+    // claims left (each granter's answer waits on its own disk), with the grants this member gives
+    // in the same turn; the others' votes may already count meanwhile, each durable at its granter.
     this.openRounds(requestId, entries);
+    this.queueOwn(requestId, entries, grants);
     const timer = this.ports.scheduler.setTimer(this.opts.claimTimeoutMs, () => {
       this.timers.delete(timer);
       this.roundTimedOut(requestId, entries.map((e) => e.partition));
@@ -387,16 +410,25 @@ export class Ownership {
     this.timers.add(timer);
   }
 
-  /** This member's own grants are durable: it has promised the epochs to itself and counts its own vote. */
+  /**
+   * This member promises the epochs to itself now (it grants nobody else the same epoch), and
+   * counts its own vote once that promise is durable (settle).
+   */
   private openRounds(requestId: number, entries: readonly EpochEntry[]): void {
     const now = this.ports.scheduler.nowMs();
     for (const e of entries) {
       this.promised[e.partition] = e.epoch;
       this.promisedTo[e.partition] = this.opts.self;
       this.highest[e.partition] = e.epoch;
-      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set([this.opts.self]), refusals: new Set(), startedAtMs: now });
+      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set(), refusals: new Set(), startedAtMs: now });
     }
     this.stats.claimsStarted += entries.length;
+  }
+
+  private queueOwn(requestId: number, entries: EpochEntry[], grants: Grant[]): void {
+    for (const g of grants) this.pending.grants.push(g);
+    this.pending.own.push({ requestId, entries });
+    this.scheduleWrite();
   }
 
   private roundTimedOut(requestId: number, parts: number[]): void {
@@ -501,10 +533,20 @@ export class Ownership {
   // ---------------------------------------------------------------- granter
 
   private onClaim(c: ClaimMsg): void {
-    // Merge the claimant's evidence first, exactly as gossip would be merged.
-    if (c.evidence.length > 0) this.mergeEvidence(c.evidence);
+    // Answers wait for one write at a time; more claims than partitions meanwhile is a flood, not a failover.
+    if (this.pending.votes.length >= this.opts.partitions) return this.countDrop('answers-pending-full');
+    // The claimant's evidence is merged first, exactly as gossip would be, when the decision needs
+    // it: this view does not yet make the claimant the rightful primary of every partition asked.
+    // Otherwise (the granter heard of the death already) it cannot turn a refusal into a grant or
+    // back, and is merged after the answer, so news it may carry for other partitions is not lost.
+    const later = this.ports.later ?? this.ports.defer;
+    let mergeAfter = false;
+    if (c.evidence.length > 0) {
+      mergeAfter = later !== undefined && this.ports.view.isAliveEligible(c.claimant) && c.entries.every((e) => e.partition < 0 || e.partition >= this.opts.partitions || this.ports.view.rightful(e.partition) === c.claimant);
+      if (!mergeAfter) this.mergeAll(c.evidence);
+    }
     const votes: VoteEntry[] = [];
-    const grants: Grant[] = [];
+    const changed: number[] = [];
     const eligible = this.ports.view.isAliveEligible(c.claimant) && this.ports.view.isEligibleMember(this.opts.self) && !this.universeExceeded();
     for (const e of c.entries) {
       const p = e.partition;
@@ -512,31 +554,100 @@ export class Ownership {
       const floor = Math.max(this.promised[p]!, this.knownEpoch[p]!);
       const again = e.epoch === this.promised[p] && this.promisedTo[p] === c.claimant;
       const ok = eligible && (e.epoch > floor || again) && this.ports.view.rightful(p) === c.claimant;
-      if (ok && !again) grants.push({ partition: p, epoch: e.epoch, to: c.claimant });
+      if (ok && !again) {
+        // Promised now, so no later claim in this turn gets the same epoch; durable before the answer leaves.
+        this.pending.grants.push({ partition: p, epoch: e.epoch, to: c.claimant });
+        this.promised[p] = e.epoch;
+        this.promisedTo[p] = c.claimant;
+        if (e.epoch > this.highest[p]!) this.highest[p] = e.epoch;
+        if (this.held[p]! > 0) this.drop(p, changed);
+        this.rounds.delete(p);
+      }
       votes.push({ partition: p, epoch: e.epoch, granted: ok, promised: floor });
     }
-    // Durable before the answer leaves: a crash after this line cannot un-grant.
-    if (grants.length > 0 && !this.recordGrants(grants)) {
-      for (const v of votes) v.granted = false;
-    } else {
-      const changed: number[] = [];
-      for (const g of grants) {
-        this.promised[g.partition] = g.epoch;
-        this.promisedTo[g.partition] = g.to;
-        if (g.epoch > this.highest[g.partition]!) this.highest[g.partition] = g.epoch;
-        if (this.held[g.partition]! > 0) this.drop(g.partition, changed);
-        this.rounds.delete(g.partition);
+    this.pending.votes.push({ claimant: c.claimant, requestId: c.requestId, votes });
+    this.scheduleWrite();
+    if (mergeAfter) {
+      later!(() => {
+        if (!this.stopped) this.mergeAll(c.evidence);
+      });
+    }
+    this.emit(changed);
+  }
+
+  /** One durable write for what the turn decided, then its answers; a write in flight is waited for. */
+  private scheduleWrite(): void {
+    if (this.writing || this.writeScheduled) return;
+    const defer = this.ports.defer;
+    if (defer === undefined) return this.writePending();
+    this.writeScheduled = true;
+    defer(() => {
+      this.writeScheduled = false;
+      this.writePending();
+    });
+  }
+
+  private writePending(): void {
+    if (this.stopped || this.writing) return;
+    const batch = this.pending;
+    if (batch.grants.length === 0 && batch.votes.length === 0 && batch.own.length === 0) return;
+    this.pending = { grants: [], votes: [], own: [] };
+    const done = (ok: boolean): void => {
+      this.writing = false;
+      if (this.stopped) return;
+      this.settle(batch, ok);
+      const next = this.pending;
+      if (next.grants.length > 0 || next.votes.length > 0 || next.own.length > 0) this.scheduleWrite();
+    };
+    // Answers that grant nothing new (refusals, a grant again) still wait for earlier writes, which are done here.
+    if (batch.grants.length === 0) return done(true);
+    this.writing = true;
+    const store = this.ports.store;
+    if (store.recordAsync === undefined) return done(this.recordGrants(batch.grants));
+    store.recordAsync(batch.grants, (err) => {
+      if (err !== null) this.storeFailed(err);
+      done(err === null);
+    });
+  }
+
+  /** The batch is durable (or failed): its answers leave and this member's own votes count. */
+  private settle(batch: PendingWrite, ok: boolean): void {
+    if (!ok) {
+      // An epoch promised in memory but not on disk is never granted again ("again" needs the disk),
+      // nor by an answer already decided while this write was in flight.
+      const failed = new Set<string>();
+      for (const g of batch.grants) {
+        failed.add(`${g.partition}:${g.epoch}:${g.to}`);
+        if (this.promised[g.partition] === g.epoch && this.promisedTo[g.partition] === g.to) this.promisedTo[g.partition] = null;
       }
-      this.emit(changed);
+      for (const a of this.pending.votes) for (const v of a.votes) if (v.granted && failed.has(`${v.partition}:${v.epoch}:${a.claimant}`)) v.granted = false;
     }
-    for (const v of votes) {
-      if (v.granted) {
-        this.stats.grantsGiven++;
-        v.promised = v.epoch;
-      } else this.stats.grantsRefused++;
+    for (const a of batch.votes) {
+      for (const v of a.votes) {
+        if (v.granted && !ok) v.granted = false;
+        if (v.granted) {
+          this.stats.grantsGiven++;
+          v.promised = v.epoch;
+        } else this.stats.grantsRefused++;
+      }
+      const messages = packEntries(a.votes, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Vote, requestId: a.requestId, granter: this.opts.self, entries: [...slice] } satisfies VoteMsg));
+      for (const m of messages) this.ports.send(a.claimant, m);
     }
-    const messages = packEntries(votes, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Vote, requestId: c.requestId, granter: this.opts.self, entries: [...slice] } satisfies VoteMsg));
-    for (const m of messages) this.ports.send(c.claimant, m);
+    const committed: number[] = [];
+    for (const o of batch.own) {
+      for (const e of o.entries) {
+        const r = this.rounds.get(e.partition);
+        if (!r || r.requestId !== o.requestId || r.epoch !== e.epoch) continue;
+        if (!ok) {
+          // Not durable: the round cannot count this member; the sweep claims again.
+          this.rounds.delete(e.partition);
+          continue;
+        }
+        r.grants.add(this.opts.self);
+        if (r.grants.size >= this.opts.quorum) committed.push(e.partition);
+      }
+    }
+    if (committed.length > 0) this.commitAll(committed);
   }
 
   // ---------------------------------------------------------------- news
@@ -622,10 +733,17 @@ export class Ownership {
         return;
       case OwnershipKind.Hint:
         // Merged as gossip: if it shows a death this member had not heard of, the usual event path claims.
-        if (this.ports.view.isEligibleMember(m.sender)) this.mergeEvidence(m.evidence);
+        if (this.ports.view.isEligibleMember(m.sender)) this.mergeAll(m.evidence);
         else this.countDrop('hint-from-ineligible');
         return;
     }
+  }
+
+  /** The evidence as one change of the view: placement and what is published follow once. */
+  private mergeAll(evidence: readonly Uint8Array[]): void {
+    const atomically = this.ports.atomically;
+    if (atomically === undefined) this.mergeEvidence(evidence);
+    else atomically(() => this.mergeEvidence(evidence));
   }
 
   /** memberlist messages go to the core as gossip would; refused-probe marks to the bars, after them. */
@@ -652,10 +770,14 @@ export class Ownership {
       this.ports.store.record(grants);
       return true;
     } catch (err) {
-      this.countDrop('store-failed');
-      this.ports.log?.('error', 'cannot record grants durably; refusing to grant or claim', { err: String(err) });
+      this.storeFailed(err);
       return false;
     }
+  }
+
+  private storeFailed(err: unknown): void {
+    this.countDrop('store-failed');
+    this.ports.log?.('error', 'cannot record grants durably; refusing to grant or claim', { err: String(err) });
   }
 
   private drop(p: number, changed: number[]): void {

@@ -12,6 +12,8 @@ import { SeededRandom } from '../../src/core/prng.js';
 import { WatchHub } from '../../src/api/watch.js';
 import type { WatchLine } from '../../src/api/views.js';
 import { wireEventPipeline } from '../../src/daemon/pipeline.js';
+import { AfterTurn } from '../../src/daemon/after-turn.js';
+import { memberView, partitionsView } from '../../src/api/views.js';
 import { createPartitionEngine } from '../../src/partition/engine.js';
 import { MemoryGrantStore } from '../../src/partition/grant-store.js';
 import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type LeadershipNode } from '../../src/partition/leadership.js';
@@ -74,5 +76,69 @@ test('a death publishes one partitions line naming exactly the partitions whose 
   for (const c of line.changed) assert.deepEqual(c.replicas, after.partitions.get(c.id).replicas);
   assert.deepEqual([...before.partitions].map((p) => JSON.stringify(p)), beforeRows, 'the earlier snapshot is unchanged');
   for (const p of after.partitions) assert.ok(!p.replicas.includes(victim) && p.primary !== victim, `partition ${p.id} still names the dead member`);
+  leadership.stop();
+});
+
+test('with reports after the turn, a death\'s claims leave before any watch line; the lines keep their order, and a watcher added meanwhile gets a snapshot that already shows them', async () => {
+  const names = Array.from({ length: 8 }, (_, i) => `m${i}`);
+  const view = new Map(names.map((n) => [n, member(n, 'alive', 1)]));
+  const listeners = new Set<(ev: MemberEvent) => void>();
+  const order: string[] = [];
+  const node: LeadershipNode & { on(l: (ev: MemberEvent) => void): () => void } = {
+    ...viewNode(view),
+    sendUserMessage: () => {
+      order.push('datagram');
+      return true;
+    },
+    on: (l) => (listeners.add(l), () => listeners.delete(l)),
+  };
+  const engine = await createPartitionEngine({ partitions: 200, replicas: 3, strategy: 'rendezvous', quorum: 0, eligible: eligibilityOf({ fencing: 'granted', eligibleTags: {} }) });
+  const scheduler = new VirtualScheduler();
+  const turns: (() => void)[] = [];
+  const afterTurn = new AfterTurn(1_000, (fn) => turns.push(fn));
+  const leadership = new Leadership({ fencing: 'granted', quorum: 5, eligibleTags: {}, claimTimeoutMs: 100, claimBackoffMaxMs: 400, syncIntervalMs: 1000 }, engine, node, { scheduler, random: new SeededRandom(3), store: new MemoryGrantStore(), defer: (fn) => afterTurn.first(fn) });
+  const registry = new Registry();
+  const metrics = { partitionChanges: new Counter({ name: 'c', help: 'c', registers: [registry] }), failoverCompute: new Histogram({ name: 'h', help: 'h', registers: [registry] }) };
+  const hub = new WatchHub(16, () => ({ type: 'snapshot', members: [...view.values()].map(memberView), partitions: partitionsView(leadership.snapshot()) }), 1 << 20, () => afterTurn.drain());
+  wireEventPipeline(node, leadership, hub, pino({ level: 'silent' }), metrics, (fn) => afterTurn.later(fn));
+  leadership.start();
+  afterTurn.drain();
+  const early = new FakeResponse();
+  early.write = (text: string): boolean => {
+    early.written.push(text);
+    order.push(`line ${(JSON.parse(text) as WatchLine).type}`);
+    return true;
+  };
+  hub.add(early as unknown as ServerResponse);
+  order.length = 0;
+
+  const victim = 'm3';
+  const victimsPrimaries = [...engine.snapshot().partitions].filter((p) => p.primary === victim).map((p) => p.id);
+  const dead = member(victim, 'dead', 1);
+  view.set(victim, dead);
+  for (const l of listeners) l({ kind: 'dead', member: dead, from: 'm1' });
+  assert.ok(order.length > 0 && order.every((o) => o === 'datagram'), `only claims leave inside the turn: ${order.join(', ')}`);
+
+  // A reader that connects before the turn ends: its snapshot already shows the death, so it gets no line about it.
+  const late = new FakeResponse();
+  hub.add(late as unknown as ServerResponse);
+  const lateLines = late.written.map((l) => JSON.parse(l) as WatchLine);
+  assert.equal(lateLines.length, 1);
+  const snap = lateLines[0]!;
+  assert.ok(snap.type === 'snapshot');
+  assert.ok(snap.partitions.partitions.every((p) => p.primary !== victim && !p.replicas.includes(victim)), 'the snapshot shows the death');
+  // The earlier reader got the lines first, in the order of the events: member, then partitions.
+  const earlyLines = early.written.slice(1).map((l) => (JSON.parse(l) as WatchLine).type);
+  assert.deepEqual(earlyLines, ['member', 'partitions']);
+  const firstLine = order.findIndex((o) => o.startsWith('line'));
+  assert.ok(firstLine > 0 && order.slice(0, firstLine).every((o) => o === 'datagram'));
+  for (const fn of turns.splice(0)) fn();
+  assert.deepEqual(early.written.slice(1).map((l) => (JSON.parse(l) as WatchLine).type), ['member', 'partitions'], 'no line twice');
+  assert.equal(late.written.length, 1);
+  // Nobody granted the claims: the victim's partitions show no primary, neither in the table nor on the stream.
+  const shown = leadership.snapshot().partitions;
+  for (const id of victimsPrimaries) assert.equal(shown.get(id).primary, null);
+  const line = JSON.parse(early.written[2]!) as WatchLine;
+  assert.ok(line.type === 'partitions' && line.changed.every((c) => c.newPrimary === null || c.newPrimary !== 'm0' || leadership.ownership!.heldEpoch(c.id) > 0));
   leadership.stop();
 });

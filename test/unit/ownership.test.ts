@@ -254,3 +254,165 @@ test('a hint carries the death to a successor that missed it, and is merged like
   const bytes = encodeOwnership({ kind: OwnershipKind.Hint, sender: 'b', evidence: [Uint8Array.from([1, 2])] });
   assert.deepEqual(decodeOwnership(bytes), { ok: true, msg: { kind: OwnershipKind.Hint, sender: 'b', evidence: [Uint8Array.from([1, 2])] } });
 });
+
+/** A disk whose writes finish when the test says so: what a granter answers before its write is durable shows. */
+class HeldStore extends MemoryGrantStore {
+  onWrite: (() => void) | null = null;
+  readonly calls: { grants: readonly Grant[]; done: (err: Error | null) => void }[] = [];
+  recordAsync(grants: readonly Grant[], done: (err: Error | null) => void): void {
+    this.onWrite?.();
+    this.calls.push({ grants, done });
+  }
+  finish(i: number, err: Error | null = null): void {
+    const c = this.calls[i]!;
+    if (err === null) this.record(c.grants);
+    c.done(err);
+  }
+}
+
+/** One Ownership instance with deferred writes: `turn()` runs what it deferred, as the end of an event-loop turn would. */
+function lone(self: string, quorum: number) {
+  const clock = new VirtualScheduler();
+  const store = new HeldStore();
+  const deferred: (() => void)[] = [];
+  const sent: { to: string; msg: OwnershipMsg }[] = [];
+  const alive = new Set(['a', 'b', 'c']);
+  const order: string[] = [];
+  /** Rightful primary by this member's view: 'a' unless the test says otherwise. */
+  const rightful = new Map<number, string>();
+  const view: OwnershipView = {
+    rightful: (p) => rightful.get(p) ?? 'a',
+    aliveEligibleCount: () => alive.size,
+    aliveEligible: () => alive,
+    isAliveEligible: (n) => alive.has(n),
+    isEligibleMember: (n) => alive.has(n),
+    outranking: () => [],
+    listeners: () => alive,
+  };
+  const own = new Ownership(
+    { self, partitions: 8, quorum, claimTimeoutMs: 100, claimBackoffMaxMs: 400, syncIntervalMs: 1_000, syncMessagesPerTick: 2, maxEvidence: 8 },
+    {
+      scheduler: clock,
+      random: new SeededRandom(5),
+      view,
+      store,
+      send: (to, payload) => {
+        const d = decodeOwnership(payload);
+        assert.ok(d.ok);
+        sent.push({ to, msg: d.msg });
+        return true;
+      },
+      budgetBytes: () => 1_200,
+      evidenceOf: () => [],
+      mergeEvidence: (msgs) => {
+        for (const m of msgs) order.push(`merged ${new TextDecoder().decode(m)}`);
+      },
+      defer: (fn) => deferred.push(fn),
+    },
+  );
+  store.onWrite = () => order.push('write');
+  const turn = (): void => {
+    // What a deferred task defers runs in the same turn, behind it (as AfterTurn.drain does).
+    for (let i = 0; i < 100 && deferred.length > 0; i++) deferred.shift()!();
+  };
+  const claim = (requestId: number, partition: number, epoch: number): Uint8Array =>
+    encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant: 'a', evidence: [], entries: [{ partition, epoch }] });
+  const votes = () => sent.filter((s) => s.msg.kind === OwnershipKind.Vote).map((s) => s.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Vote }>);
+  return { own, store, sent, turn, claim, votes, order, rightful };
+}
+
+test('a granter answers only after its grants are durable; the claims of one turn share one write, and later ones wait for it', () => {
+  const g = lone('b', 2);
+  g.own.onMessage(g.claim(1, 0, 1));
+  g.own.onMessage(g.claim(2, 1, 1));
+  assert.equal(g.store.calls.length, 0, 'nothing is written inside the turn');
+  assert.equal(g.votes().length, 0);
+  g.turn();
+  assert.equal(g.store.calls.length, 1, 'one write for both claims');
+  assert.deepEqual(g.store.calls[0]!.grants.map((x) => x.partition), [0, 1]);
+  assert.equal(g.votes().length, 0, 'no answer while the write is in flight');
+  // A claim for another partition while the write is in flight.
+  g.own.onMessage(g.claim(3, 2, 1));
+  g.turn();
+  assert.equal(g.store.calls.length, 1, 'the next write waits for the one in flight');
+  g.store.finish(0);
+  assert.deepEqual(g.votes().map((v) => [v.requestId, v.entries[0]!.granted]), [[1, true], [2, true]]);
+  g.turn();
+  assert.equal(g.store.calls.length, 2);
+  assert.equal(g.votes().length, 2, 'the third answer waits for its own write');
+  g.store.finish(1);
+  assert.deepEqual(g.votes().map((v) => [v.requestId, v.entries[0]!.granted]), [[1, true], [2, true], [3, true]]);
+  assert.equal(g.own.promisedEpochOf(2), 1);
+});
+
+test('a grant whose write failed is refused, and the same claim again is not granted from memory', () => {
+  const g = lone('b', 2);
+  g.own.onMessage(g.claim(1, 0, 1));
+  g.turn();
+  g.store.finish(0, new Error('disk full'));
+  assert.deepEqual(g.votes().map((v) => v.entries[0]!.granted), [false]);
+  g.own.onMessage(g.claim(1, 0, 1));
+  g.turn();
+  assert.equal(g.store.calls.length, 1, 'nothing new to write');
+  assert.deepEqual(g.votes().map((v) => v.entries[0]!.granted), [false, false], 'an epoch promised only in memory is not granted again');
+  assert.equal(g.store.load().length, 0);
+});
+
+test('a claimant sends its claims before writing its own grant, and holds nothing until a quorum of durable grants', () => {
+  const g = lone('a', 2);
+  g.own.reconcile([0]);
+  const claims = g.sent.filter((s) => s.msg.kind === OwnershipKind.Claim);
+  assert.deepEqual(claims.map((c) => c.to).sort(), ['b', 'c'], 'the claims left in the turn');
+  assert.equal(g.store.calls.length, 0, 'its own grant is written after');
+  const c = claims[0]!.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Claim }>;
+  const epoch = c.entries[0]!.epoch;
+  const vote = (granter: string): Uint8Array => encodeOwnership({ kind: OwnershipKind.Vote, requestId: c.requestId, granter, entries: [{ partition: 0, epoch, granted: true, promised: epoch }] });
+  g.turn();
+  assert.equal(g.store.calls.length, 1);
+  g.own.onMessage(vote('b'));
+  assert.equal(g.own.heldEpoch(0), 0, 'one durable grant of two: its own is still in flight');
+  g.store.finish(0);
+  assert.equal(g.own.heldEpoch(0), epoch, 'held once its own grant is durable too');
+  assert.ok(g.sent.some((s) => s.msg.kind === OwnershipKind.Commit));
+});
+
+test('a claimant whose own write fails does not count itself: it holds only with a quorum of other granters', () => {
+  const g = lone('a', 2);
+  g.own.reconcile([0]);
+  const c = g.sent.find((s) => s.msg.kind === OwnershipKind.Claim)!.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Claim }>;
+  g.turn();
+  g.store.finish(0, new Error('disk full'));
+  const epoch = c.entries[0]!.epoch;
+  g.own.onMessage(encodeOwnership({ kind: OwnershipKind.Vote, requestId: c.requestId, granter: 'b', entries: [{ partition: 0, epoch, granted: true, promised: epoch }] }));
+  assert.equal(g.own.heldEpoch(0), 0, 'the round was dropped with the failed write');
+});
+
+test('a granter whose view already makes the claimant rightful decides without the evidence and merges it after the write began; otherwise it merges first', () => {
+  const g = lone('b', 2);
+  const withEvidence = (requestId: number, partition: number): Uint8Array =>
+    encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant: 'a', evidence: [new TextEncoder().encode(`news ${requestId}`)], entries: [{ partition, epoch: 1 }] });
+  g.own.onMessage(withEvidence(1, 0));
+  assert.deepEqual(g.order, [], 'not merged before the answer is decided');
+  g.turn();
+  assert.deepEqual(g.order, ['write', 'merged news 1']);
+  g.store.finish(0);
+  assert.deepEqual(g.votes().map((v) => v.entries[0]!.granted), [true]);
+  // Here the claimant is not rightful yet: the evidence may be what makes it so, so it is merged at once.
+  g.rightful.set(1, 'c');
+  g.own.onMessage(withEvidence(2, 1));
+  assert.deepEqual(g.order.slice(2), ['merged news 2']);
+});
+
+test('the same claim again while its grant is being written waits for it, and is refused if that write fails', () => {
+  const g = lone('b', 2);
+  g.own.onMessage(g.claim(1, 0, 1));
+  g.turn();
+  assert.equal(g.store.calls.length, 1);
+  g.own.onMessage(g.claim(1, 0, 1));
+  g.turn();
+  assert.equal(g.votes().length, 0, 'the repeat waits for the write in flight');
+  g.store.finish(0, new Error('disk full'));
+  g.turn();
+  assert.deepEqual(g.votes().map((v) => v.entries[0]!.granted), [false, false], 'neither answer grants an epoch that is not on disk');
+  assert.equal(g.own.stats.grantsGiven, 0);
+});
