@@ -29,7 +29,7 @@ import { xxh32, xxh32Bytes } from './xxh32.js';
 import type { MemberEvent, MemberSnapshot } from '../core/member-types.js';
 import { ViewVersion } from './fencing.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
-import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, ChunkCopier, type ReadonlyTable } from './table.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, changedEntries, checkIndex, ChunkCopier, NO_IDS, type ReadonlyTable } from './table.js';
 import { SwimdError } from '../base/errors.js';
 
 export interface PartitionOptions {
@@ -164,8 +164,6 @@ class PlacementTable implements ReadonlyTable<PartitionAssignment> {
   }
 }
 
-const NO_IDS = new Int32Array(0);
-
 /** A diff over the published table it produced: typed ids, and objects only when a reader asks for `changed`. */
 class EngineDiff implements PartitionDiff {
   private made: PartitionChange[] | null = null;
@@ -183,15 +181,7 @@ class EngineDiff implements PartitionDiff {
   }
 
   get changed(): readonly PartitionChange[] {
-    if (this.made === null) {
-      const out: PartitionChange[] = [];
-      for (let j = 0; j < this.ids.length; j++) {
-        const a = this.table.get(this.ids[j]!);
-        const old = this.oldPrimarySlots[j]!;
-        out.push({ id: a.id, oldPrimary: old < 0 ? null : this.names[old]!, newPrimary: a.primary, replicas: a.replicas, token: this.viewVersion });
-      }
-      this.made = out;
-    }
+    this.made ??= changedEntries(this.ids, this.oldPrimarySlots, this.names, (id) => this.table.get(id), () => this.viewVersion);
     return this.made;
   }
 }

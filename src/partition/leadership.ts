@@ -17,7 +17,7 @@ import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
 import { encodeRefusedEvidence } from './ownership-wire.js';
 import { TableChecksum } from './checksum.js';
-import { CHUNK, CHUNK_BITS, CHUNK_MASK, checkIndex, ChunkCopier, type ReadonlyTable } from './table.js';
+import { CHUNK, CHUNK_BITS, CHUNK_MASK, changedEntries, checkIndex, ChunkCopier, NO_IDS, type ReadonlyTable } from './table.js';
 
 /** Tag every swimd member that speaks the ownership protocol advertises. Serf agents lack it, so they are never asked. */
 export const OWNERSHIP_TAG = 'swimd-own';
@@ -159,8 +159,6 @@ class PublishedTable implements ReadonlyTable<OwnedPartition>, SlotTable {
   }
 }
 
-const NO_IDS = new Int32Array(0);
-
 class FlushDiff implements LeadershipDiff {
   private made: LeadershipChange[] | null = null;
   constructor(
@@ -176,16 +174,7 @@ class FlushDiff implements LeadershipDiff {
   }
 
   get changed(): readonly LeadershipChange[] {
-    if (this.made === null) {
-      const out: LeadershipChange[] = [];
-      const names = this.table.names;
-      for (let j = 0; j < this.ids.length; j++) {
-        const e = this.table.get(this.ids[j]!);
-        const old = this.oldPrimarySlots[j]!;
-        out.push({ id: e.id, oldPrimary: old < 0 ? null : names[old]!, newPrimary: e.primary, replicas: e.replicas, token: e.token });
-      }
-      this.made = out;
-    }
+    this.made ??= changedEntries(this.ids, this.oldPrimarySlots, this.table.names, (id) => this.table.get(id), (e) => e.token);
     return this.made;
   }
 }

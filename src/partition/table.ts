@@ -67,3 +67,35 @@ export class ChunkCopier<T extends Int32Array | Float64Array> {
     return out;
   }
 }
+
+/** An empty id list, shared by every diff that changed nothing. */
+export const NO_IDS = new Int32Array(0);
+
+/** One changed partition as an object: what typed diffs hand a reader that asks for `changed`. */
+export interface ChangedEntry {
+  id: number;
+  oldPrimary: string | null;
+  newPrimary: string | null;
+  replicas: readonly string[];
+  token: number;
+}
+
+/**
+ * The objects a typed diff stands for: partition `ids[j]` read from the table the diff produced,
+ * its old primary the member slot `oldPrimarySlots[j]` (−1: none) among `names`.
+ */
+export function changedEntries<E extends { id: number; primary: string | null; replicas: readonly string[] }>(
+  ids: Int32Array,
+  oldPrimarySlots: Int32Array,
+  names: readonly string[],
+  entry: (id: number) => E,
+  token: (e: E) => number,
+): ChangedEntry[] {
+  const out: ChangedEntry[] = [];
+  for (let j = 0; j < ids.length; j++) {
+    const e = entry(ids[j]!);
+    const old = oldPrimarySlots[j]!;
+    out.push({ id: e.id, oldPrimary: old < 0 ? null : names[old]!, newPrimary: e.primary, replicas: e.replicas, token: token(e) });
+  }
+  return out;
+}
