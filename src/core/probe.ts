@@ -64,8 +64,8 @@ class ProbeRound {
   private readonly pingBytes: Uint8Array;
   /** What the ping was sent to: a refusal counts only against that incarnation at that address. */
   private readonly sentIncarnation: number;
-  private readonly sentHost: string;
-  private readonly sentPort: number;
+  /** Where this round pings: the target's address when it started, even if gossip moves it meanwhile. */
+  private readonly sentTo: Address;
   private readonly sentAddr: Uint8Array;
 
   constructor(
@@ -77,15 +77,10 @@ class ProbeRound {
     this.startMs = d.ctx.env.scheduler.nowMs();
     this.pingBytes = encodeMessage({ type: MessageType.Ping, body: pingOf(d.ctx, this.seq, target.name) });
     this.sentIncarnation = target.incarnation;
-    this.sentHost = target.host;
-    this.sentPort = target.port;
+    this.sentTo = addressOf(target);
     this.sentAddr = target.addr;
   }
 
-  /** Where this round pings: the target's address when the round started, even if gossip moves it meanwhile. */
-  private sentTo(): Address {
-    return { host: this.sentHost, port: this.sentPort };
-  }
 
   start(): void {
     const { ctx, acks, outbox } = this.d;
@@ -93,11 +88,11 @@ class ProbeRound {
     if (!acks.expect(this.seq, (from) => this.onAck(from), () => this.onNack(), this.periodMs)) return;
     const target = this.target;
     const refusal = ctx.cfg.refusalSuspicionMult > 0 ? { windowMs: this.periodMs, onRefused: () => this.onRefused('udp') } : undefined;
-    if (target.state === 'alive') outbox.sendWithPiggyback(this.sentTo(), this.pingBytes, refusal);
+    if (target.state === 'alive') outbox.sendWithPiggyback(this.sentTo, this.pingBytes, refusal);
     else {
       // Buddy system: tell a suspect member it is suspected, so it can refute at once.
       const suspect = encodeMessage({ type: MessageType.Suspect, body: { incarnation: target.incarnation, node: target.name, from: ctx.name } });
-      outbox.sendRaw(this.sentTo(), makeCompound([this.pingBytes, suspect]), target, refusal);
+      outbox.sendRaw(this.sentTo, makeCompound([this.pingBytes, suspect]), target, refusal);
     }
     ctx.env.scheduler.setTimer(ctx.cfg.probeTimeoutMs, () => this.afterProbeTimeout());
     ctx.env.scheduler.setTimer(this.periodMs, () => {
@@ -111,9 +106,9 @@ class ProbeRound {
     this.acked = true;
     this.d.ctx.stats.acks++;
     // Direct or relayed, an ack answers a ping that named the target at the address it was sent to.
-    this.d.rules.markContacted(this.target, this.sentTo());
+    this.d.rules.markContacted(this.target, this.sentTo);
     const t = this.target;
-    const direct = !this.indirectSent || (from !== null && from.host === this.sentHost && from.port === this.sentPort);
+    const direct = !this.indirectSent || (from !== null && from.host === this.sentTo.host && from.port === this.sentTo.port);
     this.d.reach.reachedOverUdp(t, direct ? 'direct' : 'indirect');
     if (!this.concluded) {
       this.concluded = true;
@@ -131,7 +126,7 @@ class ProbeRound {
     const { ctx, table, rules } = this.d;
     if (this.acked || this.concluded || ctx.life.stopped) return;
     const t = this.target;
-    if (table.get(t.name) !== t || t.host !== this.sentHost || t.port !== this.sentPort) return;
+    if (table.get(t.name) !== t || t.host !== this.sentTo.host || t.port !== this.sentTo.port) return;
     // A firewall rejecting UDP alone looks the same to the datagram: ask over
     // TCP at once, and take the refusal as evidence only if TCP is refused too
     // (or cannot be asked). A TCP answer makes it contact over TCP as usual.
@@ -164,7 +159,7 @@ class ProbeRound {
     for (const peer of helpers) {
       const nack = (peer.vsn[1] ?? 0) >= 4;
       if (nack) this.expectedNacks++;
-      const ind: IndirectPingMsg = { seqNo: this.seq, target: this.sentAddr, port: this.sentPort, node: target.name, nack, sourceAddr: ctx.advertiseAddr, sourcePort: ctx.advertise.port, sourceNode: ctx.name };
+      const ind: IndirectPingMsg = { seqNo: this.seq, target: this.sentAddr, port: this.sentTo.port, node: target.name, nack, sourceAddr: ctx.advertiseAddr, sourcePort: ctx.advertise.port, sourceNode: ctx.name };
       ctx.stats.indirectProbes++;
       outbox.sendWithPiggyback(addressOf(peer), encodeMessage({ type: MessageType.IndirectPing, body: ind }));
     }
@@ -179,14 +174,14 @@ class ProbeRound {
     const remaining = Math.max(1, this.startMs + this.periodMs - ctx.env.scheduler.nowMs());
     this.tcpPending = true;
     ctx.stats.tcpFallbackProbes++;
-    ctx.env.streams.request(this.sentTo(), outbox.sealForStream(this.pingBytes), true, remaining, (err, reply) => {
+    ctx.env.streams.request(this.sentTo, outbox.sealForStream(this.pingBytes), true, remaining, (err, reply) => {
       this.tcpPending = false;
       if (err && isRefusal(err) && ctx.cfg.refusalSuspicionMult > 0) this.onRefused('tcp');
       if (!err && reply) {
         const r = openStream(reply, ctx.security, ctx.limits);
         if (r.ok && r.value.type === MessageType.AckResp && r.value.body.seqNo === this.seq) {
           this.tcpContact = true;
-          this.d.rules.markContacted(this.target, this.sentTo());
+          this.d.rules.markContacted(this.target, this.sentTo);
         }
       }
       if (this.deadlinePassed) this.conclude();
