@@ -37,6 +37,10 @@ export interface DaemonConfig {
     eligible: Record<string, string>;
     claimTimeoutMs: number;
     syncIntervalMs: number;
+    /** Heartbeats among eligible members (partition/heartbeats.ts); 0: off. */
+    heartbeatIntervalMs: number;
+    /** An eligible member not heard from this long may not be primary here and does not count for quorum. */
+    heartbeatTimeoutMs: number;
     /** Eligible for primary only while an application session is live. */
     requireSession: boolean;
     /** A planned stop drains first and waits this long at most for successors to take over. */
@@ -60,6 +64,16 @@ export interface DaemonConfig {
  * interval, so a disagreement seen in two exchanges has lasted, not just
  * crossed a change in flight. A minute when push/pull is off.
  */
+/** Heartbeats by profile: on for local (a cut-off primary's partitions move in about 0.35 s), off on lan and wan, where SWIM alone decides. */
+export function defaultHeartbeatIntervalMs(profile: ProfileName): number {
+  return profile === 'local' ? 100 : 0;
+}
+
+/** Silent after 3.5 heartbeat intervals: three heartbeats in a row lost, with half an interval for the phase. */
+export function defaultHeartbeatTimeoutMs(intervalMs: number): number {
+  return Math.round(intervalMs * 3.5);
+}
+
 export function defaultDisagreementWarnAfterMs(pushPullIntervalMs: number): number {
   return pushPullIntervalMs > 0 ? 2 * pushPullIntervalMs : 60_000;
 }
@@ -71,7 +85,7 @@ export const SECTION_KEYS = {
   '': ['node', 'join', 'profile', 'swim', 'limits', 'partitions', 'api', 'security', 'log'],
   node: ['name', 'bind', 'advertise', 'meta', 'dataDir'],
   join: ['seeds', 'retryInterval', 'retryMax'],
-  partitions: ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'requireSession', 'handoffTimeout', 'disagreementWarnAfter', 'flapPenalty', 'flapSuppressAbove', 'flapReuseBelow', 'flapHalfLife'],
+  partitions: ['count', 'replicas', 'strategy', 'quorum', 'boundedLoadEpsilon', 'failoverOnSuspect', 'eligible', 'claimTimeout', 'syncInterval', 'heartbeatInterval', 'heartbeatTimeout', 'requireSession', 'handoffTimeout', 'disagreementWarnAfter', 'flapPenalty', 'flapSuppressAbove', 'flapReuseBelow', 'flapHalfLife'],
   api: ['socket', 'mode'],
   security: ['keys', 'label', 'verifyIncoming', 'verifyOutgoing'],
   log: ['level', 'format'],
@@ -323,6 +337,8 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
     eligible: {} as Record<string, string>,
     claimTimeoutMs: c.duration(p, 'claimTimeout', 'partitions.claimTimeout', 1) ?? swim.probeTimeoutMs,
     syncIntervalMs: c.duration(p, 'syncInterval', 'partitions.syncInterval', 10) ?? swim.probeIntervalMs * 2,
+    heartbeatIntervalMs: c.duration(p, 'heartbeatInterval', 'partitions.heartbeatInterval', 0) ?? defaultHeartbeatIntervalMs(profile),
+    heartbeatTimeoutMs: 0,
     requireSession: c.bool(p, 'requireSession', 'partitions.requireSession') ?? false,
     handoffTimeoutMs: c.duration(p, 'handoffTimeout', 'partitions.handoffTimeout', 0) ?? 5_000,
     disagreementWarnAfterMs: c.duration(p, 'disagreementWarnAfter', 'partitions.disagreementWarnAfter', 0) ?? defaultDisagreementWarnAfterMs(swim.pushPullIntervalMs),
@@ -333,6 +349,11 @@ export function parseDaemonConfig(text: string, source: string): DaemonConfig {
   };
   if (partitions.flapPenalty > 0 && partitions.flapReuseBelow >= partitions.flapSuppressAbove) {
     c.bad('partitions.flapReuseBelow', `expected less than partitions.flapSuppressAbove (${partitions.flapSuppressAbove})`, partitions.flapReuseBelow);
+  }
+  if (partitions.heartbeatIntervalMs > 0 && partitions.heartbeatIntervalMs < 10) c.bad('partitions.heartbeatInterval', 'expected 0 (off) or at least 10ms', p.heartbeatInterval);
+  partitions.heartbeatTimeoutMs = c.duration(p, 'heartbeatTimeout', 'partitions.heartbeatTimeout', 1) ?? defaultHeartbeatTimeoutMs(partitions.heartbeatIntervalMs);
+  if (partitions.heartbeatIntervalMs > 0 && partitions.heartbeatTimeoutMs <= partitions.heartbeatIntervalMs) {
+    c.bad('partitions.heartbeatTimeout', `expected more than partitions.heartbeatInterval (${formatDurationMs(partitions.heartbeatIntervalMs)}); 3 to 5 intervals keeps a lost heartbeat or two from moving partitions`, p.heartbeatTimeout ?? formatDurationMs(partitions.heartbeatTimeoutMs));
   }
   if (p.quorum === undefined || p.quorum === null) {
     c.bad('partitions.quorum', 'required: the grants a partition epoch needs, more than half of the eligible members (2 of 3, 3 of 5)', p.quorum ?? null);

@@ -378,6 +378,20 @@ export interface DaemonKnobDoc {
 
 export const DAEMON_KNOB_DOCS: readonly DaemonKnobDoc[] = [
   {
+    key: 'partitions.heartbeatInterval',
+    defaultText: '0 (off) / 0 (off) / 100ms',
+    sentence: 'Every eligible member sends every other one a heartbeat this often (an ownership datagram of about 20 bytes before framing); one it heard before and has not heard for partitions.heartbeatTimeout is silent on this member: it may not be primary here and does not count for this member\'s quorum. A cut-off primary\'s partitions so move to the majority, and it stops naming itself primary, without waiting for SWIM; a granter grants only if it finds the old primary silent on its own clock too, so one broken link moves nothing, and the epochs fence writes whatever the clocks do. A member that sends none (heartbeats off, an older version) is never judged; above 64 eligible members heartbeats stop and SWIM decides alone; 0 turns them off.',
+    formula: 'a cut-off primary\'s partitions are claimed heartbeatTimeout − up to 1 interval after the cut, plus one claim round; each member sends and receives (eligible − 1) / heartbeatInterval datagrams a second',
+    tradeOff: 'Shorter moves partitions sooner and costs more datagrams (n² per interval in the cluster); with a timeout of few intervals, loss or a stalled peer moves partitions needlessly (safe, but a failover each time).',
+  },
+  {
+    key: 'partitions.heartbeatTimeout',
+    defaultText: '3.5 × heartbeatInterval',
+    sentence: 'How long an eligible member may go unheard before it is silent on this member (must exceed heartbeatInterval); a stall of this member\'s own timers longer than half of the slack restarts everyone\'s clock rather than judging them.',
+    formula: 'three heartbeats in a row lost, with half an interval for their phase; false silence under independent loss q needs the claimant and quorum − 1 granters to lose about timeout / interval heartbeats in a row each',
+    tradeOff: 'Longer tolerates more loss and longer pauses of peers before moving partitions; shorter fails over sooner.',
+  },
+  {
     key: 'partitions.disagreementWarnAfter',
     defaultText: '2 × pushPullInterval (1m without push/pull)',
     sentence: 'A peer whose partition-table checksum differs from this member\'s, with both tables at rest (unchanged for 2 × partitions.syncInterval) or with other partition settings, is reported at once; when the disagreement has lasted this long it is also logged at warn, once per episode, with both checksums.',

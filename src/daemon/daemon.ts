@@ -152,6 +152,8 @@ export class Daemon {
         claimTimeoutMs: cfg.partitions.claimTimeoutMs,
         claimBackoffMaxMs: cfg.partitions.claimTimeoutMs * 4,
         syncIntervalMs: cfg.partitions.syncIntervalMs,
+        heartbeatIntervalMs: cfg.partitions.heartbeatIntervalMs,
+        heartbeatTimeoutMs: cfg.partitions.heartbeatTimeoutMs,
       },
       engine,
       node,

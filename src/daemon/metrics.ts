@@ -86,6 +86,17 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
       for (const [reason, n] of Object.entries(st.dropped)) yield [`dropped_${reason}`, n];
     },
   );
+  labelledCounterFrom(
+    'swimd_heartbeats_total',
+    'Heartbeats among eligible members (partitions.heartbeatInterval): sent, received, members found silent, silent members heard again, stalls of this member\'s own timers, heartbeats dropped as malformed or from another address than the member\'s.',
+    'counter',
+    function* () {
+      const st = leadership.heartbeatStats();
+      if (!st) return;
+      yield* [['sent', st.sent], ['received', st.received], ['silences', st.silences], ['returns', st.returns], ['own_gaps', st.ownGaps], ['dropped_malformed', st.droppedMalformed], ['dropped_address', st.droppedAddress]] as [string, number][];
+    },
+  );
+  new Gauge({ name: 'swimd_members_silent', help: 'Eligible members whose heartbeats stopped reaching this member: not primary here, not counted for quorum.', registers: [registry], collect() { this.set(leadership.heartbeatStats()?.silentNow ?? 0); } });
   labelledCounterFrom('swimd_transport_total', 'Transport counters.', 'counter', () => Object.entries(transportStats()));
   const failoverCompute = new Histogram({ name: 'swimd_failover_compute_seconds', help: 'Time from a member event to the new partition snapshot.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers: [registry] });
   const partitionChanges = new Counter({ name: 'swimd_partition_changes_total', help: 'Partitions whose primary or replicas changed.', registers: [registry] });

@@ -15,7 +15,8 @@ import type { GrantStore } from './grant-store.js';
 import { PrimaryBars } from './primary-bars.js';
 import { partitionMemberOf, type PartitionMember } from './members.js';
 import { Ownership, type OwnershipStats, type OwnershipView } from './ownership.js';
-import { encodeRefusedEvidence } from './ownership-wire.js';
+import { decodeHeartbeat, encodeHeartbeat, encodeRefusedEvidence, isHeartbeatPayload, OWNERSHIP_MAGIC, OwnershipKind } from './ownership-wire.js';
+import { Heartbeats, type HeartbeatStats } from './heartbeats.js';
 import { TableChecksum } from './checksum.js';
 import { CHUNK, CHUNK_BITS, CHUNK_MASK, changedEntries, checkIndex, ChunkCopier, NO_IDS, type ReadonlyTable } from './table.js';
 
@@ -53,6 +54,10 @@ export interface LeadershipOptions {
   syncIntervalMs: number;
   syncMessagesPerTick?: number;
   maxEvidence?: number;
+  /** Heartbeats among eligible members (heartbeats.ts), granted mode only; 0 or absent: off. */
+  heartbeatIntervalMs?: number;
+  /** An eligible member heard before and not since this long is silent here: not primary, not counted for quorum. */
+  heartbeatTimeoutMs?: number;
 }
 
 export interface OwnedPartition {
@@ -108,6 +113,8 @@ export interface SlotTable {
   /** The engine's names by slot (only appended to). */
   readonly names: readonly string[];
 }
+
+const NO_PEERS: ReadonlySet<string> = new Set();
 
 export type LeadershipListener = (snap: LeadershipSnapshot, diff: LeadershipDiff) => void;
 
@@ -228,6 +235,13 @@ export class Leadership {
   private unsubscribeRefused: (() => void) | null = null;
   private readonly dampedTag: DampedTag | null;
   private readonly bars: PrimaryBars;
+  /** Heartbeats among eligible members (null: off, or view fencing). */
+  readonly heartbeats: Heartbeats | null = null;
+  /** Eligible ownership peers alive or suspect and reached here, this member excluded: heartbeats go to them. */
+  private readonly heartbeatPeers = new Set<string>();
+  private selfEligible = false;
+  private readonly heartbeatPayload: Uint8Array;
+  readonly heartbeatDrops = { malformed: 0, address: 0 };
   private readonly saveDamping: ((s: SavedDamping) => void) | null;
   private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
 
@@ -334,10 +348,36 @@ export class Leadership {
         },
       );
       this.ownership.onChange((parts) => this.markDirty(parts));
-      this.unsubscribe = node.onUserMessage((_from, payload) => this.ownership!.onMessage(payload));
+      const intervalMs = opts.heartbeatIntervalMs ?? 0;
+      if (intervalMs > 0) {
+        this.heartbeats = new Heartbeats(
+          { intervalMs, timeoutMs: opts.heartbeatTimeoutMs ?? Math.round(intervalMs * 3.5) },
+          {
+            scheduler: env.scheduler,
+            peers: () => (this.selfEligible ? this.heartbeatPeers : NO_PEERS),
+            send: (to) => {
+              const m = node.member(to);
+              if (m !== undefined) node.sendUserMessage({ host: m.host, port: m.port }, this.heartbeatPayload);
+            },
+            onSilent: (name) => this.silence(name, true),
+            onHeard: (name) => this.silence(name, false),
+          },
+        );
+      }
+      const slackMs = intervalMs / 2;
+      this.unsubscribe = node.onUserMessage((from, payload) => {
+        if (isHeartbeatPayload(payload)) {
+          this.onHeartbeat(from, payload);
+          return true;
+        }
+        // A granter judges silence on its own clock as the claim arrives, not at its next check.
+        if (this.heartbeats !== null && payload[0] === OWNERSHIP_MAGIC && payload[2] === OwnershipKind.Claim) this.heartbeats.checkNow(slackMs);
+        return this.ownership!.onMessage(payload);
+      });
     } else {
       this.ownership = null;
     }
+    this.heartbeatPayload = encodeHeartbeat(node.name);
   }
 
   /** Loads the current member list (at start) and begins the protocol. */
@@ -361,11 +401,13 @@ export class Leadership {
       this.ownership?.reconcile(null);
       this.markAll();
     });
+    this.heartbeats?.start();
   }
 
   stop(): void {
     this.stopped = true;
     this.ownership?.stop();
+    this.heartbeats?.stop();
     this.unsubscribe?.();
     this.dampingTimer?.cancel();
     this.dampingTimer = null;
@@ -505,6 +547,39 @@ export class Leadership {
     this.applyEvent({ kind: 'update', member: m }, here);
   }
 
+  /** A member's heartbeats stopped reaching this member, or it was heard again: its partitions move (back). */
+  private silence(name: string, on: boolean): void {
+    if (this.stopped) return;
+    const m = this.node.member(name);
+    if (m === undefined || name === this.node.name || !this.bars.setSilent(m, on)) return;
+    this.log?.(on ? 'info' : 'debug', on ? 'heartbeats stopped: not primary here, not counted for quorum' : 'heartbeats back', { member: name, timeoutMs: this.heartbeats?.opts.timeoutMs });
+    this.applyEvent({ kind: 'update', member: m });
+  }
+
+  /** A heartbeat counts only from the address the member is known at (it can only delay a failover, but not from a stranger). */
+  private onHeartbeat(from: Address, payload: Uint8Array): void {
+    const hb = this.heartbeats;
+    if (hb === null || this.stopped) return;
+    const name = decodeHeartbeat(payload);
+    if (name === null) {
+      this.heartbeatDrops.malformed++;
+      return;
+    }
+    const m = this.node.member(name);
+    if (m === undefined || m.host !== from.host || m.port !== from.port) {
+      this.heartbeatDrops.address++;
+      return;
+    }
+    hb.heard(name);
+  }
+
+  /** Heartbeat counters (null when heartbeats are off). */
+  heartbeatStats(): (HeartbeatStats & { silentNow: number; droppedMalformed: number; droppedAddress: number }) | null {
+    const hb = this.heartbeats;
+    if (hb === null) return null;
+    return { ...hb.stats, silentNow: hb.silentCount(), droppedMalformed: this.heartbeatDrops.malformed, droppedAddress: this.heartbeatDrops.address };
+  }
+
   /** The memberlist messages stating what this member holds about each name, and the refused-probe marks it holds. */
   private evidenceOf(names: Iterable<string>): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -579,8 +654,16 @@ export class Leadership {
   private track(m: MemberSnapshot, pm: PartitionMember): void {
     const alive = m.state === 'alive';
     const before = this.aliveEligible.size;
-    if (alive && m.contacted && this.engine.eligibleByTags(pm)) this.aliveEligible.add(m.name);
+    const eligible = this.engine.eligibleByTags(pm);
+    // A silent member is not counted: a member cut off from the rest finds too few and holds nothing.
+    if (alive && m.contacted && eligible && !this.bars.isSilent(m.name)) this.aliveEligible.add(m.name);
     else this.aliveEligible.delete(m.name);
+    if (m.name === this.node.name) this.selfEligible = eligible && pm.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE;
+    else if ((alive || m.state === 'suspect') && m.contacted && eligible && pm.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE) this.heartbeatPeers.add(m.name);
+    else if (this.heartbeatPeers.delete(m.name)) {
+      this.heartbeats?.forget(m.name);
+      this.bars.forgetSilent(m.name);
+    }
     // The snapshot's liveMembers reads this set: a member can come and go without moving any partition (a damped or drained one).
     if (this.aliveEligible.size !== before) this.snapshotCache = null;
     if (alive && pm.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE) this.protocolPeers.add(m.name);

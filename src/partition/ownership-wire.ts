@@ -21,6 +21,8 @@ export enum OwnershipKind {
   Sync = 4,
   /** "You are the new rightful primary": the evidence (a death, a leave) sent straight to the successor. */
   Hint = 5,
+  /** "I am here": sent to every eligible member each heartbeat interval (heartbeats.ts); not an OwnershipMsg. */
+  Heartbeat = 6,
 }
 
 export interface EpochEntry {
@@ -314,6 +316,29 @@ export function packEntries<E>(entries: readonly E[], budgetBytes: number, build
     }
   }
   return out;
+}
+
+/** A heartbeat: the header and the sender's name. */
+export function encodeHeartbeat(sender: string): Uint8Array {
+  return header(OwnershipKind.Heartbeat).str(sender).finish();
+}
+
+export function isHeartbeatPayload(b: Uint8Array): boolean {
+  return b.length >= 3 && b[0] === OWNERSHIP_MAGIC && b[2] === OwnershipKind.Heartbeat;
+}
+
+/** The sender's name; null when malformed or of another version. */
+export function decodeHeartbeat(b: Uint8Array): string | null {
+  if (!isHeartbeatPayload(b) || b[1] !== OWNERSHIP_WIRE_VERSION) return null;
+  const r = new Reader(b);
+  r.pos = 3;
+  try {
+    const name = r.str(OWNERSHIP_LIMITS.maxNameBytes);
+    return r.done() ? name : null;
+  } catch (err) {
+    if (err instanceof Malformed || err instanceof RangeError) return null;
+    throw err;
+  }
 }
 
 /**

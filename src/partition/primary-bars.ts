@@ -15,8 +15,12 @@
 //   member itself is declared dead only when that runs out, and a restart
 //   (a new incarnation) ends the bar. The mark is this member's own probe, or
 //   the evidence of a claim or hint from the member that probed.
-// Both are functions of the member list and the marks, so members that hold
-// the same view decide the same.
+// - Silent: an eligible member whose heartbeats stopped reaching this member
+//   (heartbeats.ts). Unlike the others this is each member's own judgement on
+//   its own clock; granters judge for themselves, so a claim resting on one
+//   member's bad link is refused. Hearing it again ends the bar.
+// Damped and gone are functions of the member list and the marks, so members
+// that hold the same view decide the same.
 import type { MemberSnapshot } from '../core/member-types.js';
 import { DAMPED_TAG, partitionMemberOf, type PartitionMember } from './members.js';
 
@@ -27,6 +31,8 @@ export class PrimaryBars {
   private readonly candidates = new Set<string>();
   /** Refusal-backed suspects: name → the incarnation it is suspected at. */
   private readonly gone = new Map<string, number>();
+  /** Members whose heartbeats stopped reaching this member. */
+  private readonly silent = new Set<string>();
   /** Whether the damped members were last reported as candidates (no other member could be primary). */
   private reportedFallback = true;
 
@@ -38,7 +44,7 @@ export class PrimaryBars {
 
   /** Kept from primary now (the engine treats it as drained). */
   suppressed(name: string): boolean {
-    return this.gone.has(name) || this.dampingBars(name);
+    return this.gone.has(name) || this.silent.has(name) || this.dampingBars(name);
   }
 
   /** Kept from primary by its damped tag (the fallback considered). */
@@ -89,9 +95,10 @@ export class PrimaryBars {
     // A gone mark holds only while the member is suspect at that incarnation: dead, left or back ends it.
     const goneAt = this.gone.get(s.name);
     if (goneAt !== undefined && (s.state !== 'suspect' || s.incarnation !== goneAt)) this.gone.delete(s.name);
+    if (s.state !== 'alive' && s.state !== 'suspect') this.silent.delete(s.name);
     if ((s.state === 'alive' || s.state === 'suspect') && this.eligible(pm)) {
       if (pm.tags[DAMPED_TAG] === '1') this.damped.add(s.name);
-      else if (!pm.drain && !this.gone.has(s.name)) this.candidates.add(s.name);
+      else if (!pm.drain && !this.gone.has(s.name) && !this.silent.has(s.name)) this.candidates.add(s.name);
     }
   }
 
@@ -107,5 +114,29 @@ export class PrimaryBars {
     this.gone.set(s.name, incarnation);
     this.candidates.delete(s.name);
     return true;
+  }
+
+  /**
+   * Sets or clears the silent bar of a member (alive or suspect: the caller
+   * applies an update event for it after, and checks takeFallbackChange).
+   * Returns true when it changed. Bounded like the gone marks.
+   */
+  setSilent(s: MemberSnapshot, on: boolean, pm: PartitionMember = partitionMemberOf(s)): boolean {
+    if (on === this.silent.has(s.name)) return false;
+    if (on) {
+      if ((s.state !== 'alive' && s.state !== 'suspect') || this.silent.size >= this.maxGone) return false;
+      this.silent.add(s.name);
+    } else this.silent.delete(s.name);
+    this.observe(s, pm);
+    return true;
+  }
+
+  /** Drops the silent bar without re-reading the member: it is no longer eligible or alive, so the bar reads nothing now. */
+  forgetSilent(name: string): void {
+    this.silent.delete(name);
+  }
+
+  isSilent(name: string): boolean {
+    return this.silent.has(name);
   }
 }

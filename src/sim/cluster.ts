@@ -159,11 +159,15 @@ export class SimCluster {
     m.node.join(seeds);
   }
 
-  /** Stalls a member (like a long GC or SIGSTOP); it resumes after `ms`, or at resume(). */
-  pause(name: string, ms?: number): void {
+  /**
+   * Stalls a member (like a long GC or SIGSTOP); it resumes after `ms`, or at resume(). On resume
+   * the packets that arrived meanwhile are read before its due timers run, or after them with
+   * `timersFirst` (node's order: expired timers, then the sockets).
+   */
+  pause(name: string, ms?: number, timersFirst = false): void {
     const m = this.member(name);
     m.scheduler.pause();
-    if (ms !== undefined) this.clock.setTimer(ms, () => this.network.resume(m.address));
+    if (ms !== undefined) this.clock.setTimer(ms, () => this.network.resume(m.address, timersFirst));
   }
 
   resume(name: string): void {

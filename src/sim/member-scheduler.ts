@@ -33,16 +33,21 @@ export class MemberScheduler implements Scheduler {
     this.paused = true;
   }
 
-  /** Runs what came due while paused; `before` runs first (the simulator delivers held packets there). */
-  resume(before?: () => void): void {
+  /**
+   * Runs what came due while paused; `packets` runs first (the simulator delivers held packets
+   * there), or after the held timers with `timersFirst`, as node's event loop runs expired timers
+   * before it reads sockets.
+   */
+  resume(packets?: () => void, timersFirst = false): void {
     if (!this.paused) return;
     this.paused = false;
     const held = this.held;
     this.held = [];
     this.base.setTimer(0, () => {
       if (this.killed) return;
-      before?.();
+      if (!timersFirst) packets?.();
       for (const fn of held) if (!this.killed) fn();
+      if (timersFirst && !this.killed) packets?.();
     });
   }
 

@@ -145,14 +145,14 @@ export class SimNetwork {
   }
 
   /** Delivers the packets a paused host missed, then its due timers. */
-  resume(address: Address): void {
+  resume(address: Address, timersFirst = false): void {
     const ep = this.endpoints.get(keyOf(address));
     if (!ep) return;
     ep.scheduler.resume(() => {
       const held = ep.heldPackets;
       ep.heldPackets = [];
       for (const deliver of held) deliver();
-    });
+    }, timersFirst);
   }
 
   private linkOf(from: Address, to: Address): LinkProfile {

@@ -26,6 +26,9 @@ export interface OwnershipClusterOptions {
   writeEveryMs?: number;
   claimTimeoutMs?: number;
   failoverOnSuspect?: boolean;
+  /** Heartbeats among eligible members (heartbeats.ts); off when absent or 0. */
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
   /** Flap damping on every member (off when absent); ticks follow the shared virtual clock. */
   damping?: Omit<FlapDampingOptions, 'maxMembers'>;
 }
@@ -168,7 +171,7 @@ export class OwnershipCluster {
     );
     const claimTimeoutMs = this.opts.claimTimeoutMs ?? Math.max(50, this.opts.config.probeTimeoutMs);
     const leadership = new Leadership(
-      { fencing, quorum: this.opts.quorum, eligibleTags, claimTimeoutMs, claimBackoffMaxMs: claimTimeoutMs * 4, syncIntervalMs: this.opts.config.probeIntervalMs * 2 },
+      { fencing, quorum: this.opts.quorum, eligibleTags, claimTimeoutMs, claimBackoffMaxMs: claimTimeoutMs * 4, syncIntervalMs: this.opts.config.probeIntervalMs * 2, ...(this.opts.heartbeatIntervalMs ? { heartbeatIntervalMs: this.opts.heartbeatIntervalMs, ...(this.opts.heartbeatTimeoutMs ? { heartbeatTimeoutMs: this.opts.heartbeatTimeoutMs } : {}) } : {}) },
       engine,
       m.node,
       {

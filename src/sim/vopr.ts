@@ -107,9 +107,20 @@ export function drawScenario(seed: number): Scenario {
 }
 
 export function describeScenario(s: Scenario): string {
-  const lines = [`seed ${s.seed}: ${s.size} members, ${s.profile}, quorum ${s.quorum}, ${s.partitions} partitions, late joiners [${s.late.join(',')}]`];
+  const hb = heartbeatsOf(s);
+  const lines = [`seed ${s.seed}: ${s.size} members, ${s.profile}, quorum ${s.quorum}, ${s.partitions} partitions, late joiners [${s.late.join(',')}], heartbeats ${hb ? `${hb.intervalMs}/${hb.timeoutMs} ms` : 'off'}`];
   for (const st of s.steps) lines.push(`  ${String(st.atMs).padStart(6)} ms  ${JSON.stringify(st)}`);
   return lines.join('\n');
+}
+
+/**
+ * Heartbeats as the daemon runs them by default on the local profile (100 ms, silent after 350 ms);
+ * on the LAN profile (off by default) every odd seed runs them at 250 ms, so both paths are judged.
+ * Drawn from the seed without a random draw, so every other part of a scenario stays as it was.
+ */
+export function heartbeatsOf(s: Scenario): { intervalMs: number; timeoutMs: number } | null {
+  if (s.profile === 'local') return { intervalMs: 100, timeoutMs: 350 };
+  return s.seed % 2 === 1 ? { intervalMs: 250, timeoutMs: 875 } : null;
 }
 
 /** Flap damping as every member runs it (the daemon's defaults), or off. */
@@ -117,7 +128,8 @@ export type VoprDamping = Omit<FlapDampingOptions, 'maxMembers'> | null;
 
 export function runScenario(s: Scenario, fencing: 'granted' | 'view', hasher: Hasher, damping: VoprDamping = null): RunResult {
   const config = s.profile === 'local' ? localConfig() : lanConfig();
-  const oc = new OwnershipCluster({ seed: s.seed, size: s.size, config, fencing, quorum: s.quorum, partitions: s.partitions, ...(damping ? { damping } : {}) }, hasher);
+  const hb = heartbeatsOf(s);
+  const oc = new OwnershipCluster({ seed: s.seed, size: s.size, config, fencing, quorum: s.quorum, partitions: s.partitions, ...(damping ? { damping } : {}), ...(hb ? { heartbeatIntervalMs: hb.intervalMs, heartbeatTimeoutMs: hb.timeoutMs } : {}) }, hasher);
   const c = oc.cluster;
   const name = (i: number): string => c.members[i]!.name;
   const startedAt = c.nowMs();

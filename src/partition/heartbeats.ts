@@ -1,0 +1,235 @@
+// Heartbeats among the eligible members, so a primary cut off from the rest
+// loses its partitions in a fraction of a second rather than after SWIM's
+// probe round, indirect probes and suspicion (seconds).
+//
+// Every eligible member sends every other one a small datagram each interval.
+// A member not heard from for `timeoutMs` on the receiver's own clock is
+// *silent* here: it may not be primary in this member's view (PrimaryBars),
+// and it does not count towards this member's quorum. So:
+//  - the majority side of a split sees the cut-off primary silent, its
+//    successor claims, and granters grant only if they too find it silent on
+//    their own clocks (a granter grants only to the rightful primary of its own
+//    view); one member's bad link cannot move a partition;
+//  - the cut-off primary finds everyone silent, so it counts no quorum and
+//    stops naming itself primary at about the same moment.
+// Safety never rests on this: the epochs fence every write whatever the clocks
+// say. Silence decides only when partitions move, like a lease whose expiry each
+// member judges itself.
+//
+// Guards against false silence:
+//  - a member is judged only once it has been heard since it came alive here,
+//    so a member that sends no heartbeats (heartbeats off, an older version)
+//    is never silent: it falls back to SWIM's detection;
+//  - a gap in this member's own timers (a pause, a stall of its event loop) is
+//    its own silence, not the others': everyone's clock restarts after it;
+//  - above MAX_PEERS eligible members nobody is judged (the cost is n² datagrams
+//    per interval), and SWIM decides alone.
+//
+// No I/O and no clock of its own: time and sending come in through the ports.
+import type { Scheduler, TimerHandle } from '../base/env.js';
+
+/** Above this many eligible members heartbeats stop and nobody is judged silent. */
+export const HEARTBEAT_MAX_PEERS = 64;
+
+export interface HeartbeatOptions {
+  /** Heartbeats go out this often; 0 turns them off. */
+  intervalMs: number;
+  /** A member heard from before and not since this long is silent. */
+  timeoutMs: number;
+}
+
+export interface HeartbeatPorts {
+  scheduler: Scheduler;
+  /** The eligible members to send to and judge (this member excluded). */
+  peers(): ReadonlySet<string>;
+  send(to: string): void;
+  /** A member became silent here (its partitions may move). */
+  onSilent(name: string): void;
+  /** A silent member was heard again. */
+  onHeard(name: string): void;
+}
+
+export interface HeartbeatStats {
+  sent: number;
+  received: number;
+  silences: number;
+  returns: number;
+  /** Timer gaps longer than the timeout: this member's own pause, after which nobody was judged. */
+  ownGaps: number;
+}
+
+export class Heartbeats {
+  readonly stats: HeartbeatStats = { sent: 0, received: 0, silences: 0, returns: 0, ownGaps: 0 };
+  /** When each member was last heard, for members heard at least once since they came alive here. */
+  private readonly lastHeardMs = new Map<string, number>();
+  private readonly silent = new Set<string>();
+  /** Found over the timeout by a timer, marked after the datagrams already waiting are read. */
+  private readonly pending = new Set<string>();
+  private sendTimer: TimerHandle | null = null;
+  private checkTimer: TimerHandle | null = null;
+  private checkAtMs = Infinity;
+  private lastTickMs = 0;
+  private stopped = true;
+
+  constructor(
+    readonly opts: HeartbeatOptions,
+    private readonly ports: HeartbeatPorts,
+  ) {
+    if (opts.intervalMs > 0 && !(opts.timeoutMs > opts.intervalMs)) throw new RangeError(`heartbeat timeout (${opts.timeoutMs} ms) must exceed the interval (${opts.intervalMs} ms)`);
+  }
+
+  get enabled(): boolean {
+    return this.opts.intervalMs > 0;
+  }
+
+  start(): void {
+    if (!this.enabled || !this.stopped) return;
+    this.stopped = false;
+    this.lastTickMs = this.ports.scheduler.nowMs();
+    this.sendTimer = this.ports.scheduler.setTimer(this.opts.intervalMs, () => this.tick());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.sendTimer?.cancel();
+    this.checkTimer?.cancel();
+    this.sendTimer = this.checkTimer = null;
+  }
+
+  isSilent(name: string): boolean {
+    return this.silent.has(name);
+  }
+
+  silentCount(): number {
+    return this.silent.size;
+  }
+
+  /** A heartbeat from `name` (its sender already checked against the member's address). */
+  heard(name: string): void {
+    if (this.stopped || !this.ports.peers().has(name)) return;
+    this.stats.received++;
+    const first = !this.lastHeardMs.has(name);
+    this.lastHeardMs.set(name, this.ports.scheduler.nowMs());
+    if (first) this.armCheck();
+    if (this.silent.delete(name)) {
+      this.stats.returns++;
+      this.ports.onHeard(name);
+    }
+  }
+
+  /** `name` is no longer a peer (dead, left, not eligible): forgotten, and no longer silent. */
+  forget(name: string): void {
+    this.lastHeardMs.delete(name);
+    this.silent.delete(name);
+  }
+
+  /**
+   * Judges everyone now, with the timeout shortened by `slackMs`: a granter
+   * reading a claim judges on its own clock, but a claimant that found the
+   * owner silent a moment earlier heard its last heartbeat at about the same
+   * time, so a little slack keeps both sides from deciding a beat apart.
+   */
+  checkNow(slackMs = 0): void {
+    if (this.stopped) return;
+    this.check(this.ports.scheduler.nowMs(), this.opts.timeoutMs - slackMs);
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = this.ports.scheduler.nowMs();
+    const peers = this.ports.peers();
+    if (now - this.lastTickMs > this.stallMs()) {
+      // This member's own timers stalled (a pause): what it did not hear meanwhile says nothing of the others.
+      this.stats.ownGaps++;
+      for (const name of this.lastHeardMs.keys()) this.lastHeardMs.set(name, now);
+    }
+    this.lastTickMs = now;
+    if (peers.size <= HEARTBEAT_MAX_PEERS) {
+      for (const name of peers) {
+        this.ports.send(name);
+        this.stats.sent++;
+      }
+    }
+    this.check(now, this.opts.timeoutMs, false);
+    this.sendTimer = this.ports.scheduler.setTimer(this.opts.intervalMs, () => this.tick());
+  }
+
+  /** A send tick this much later than the last one is a stall of this member, not silence of the others. */
+  private stallMs(): number {
+    return this.opts.intervalMs + (this.opts.timeoutMs - this.opts.intervalMs) / 2;
+  }
+
+  /**
+   * Marks the members over `timeoutMs`. From a timer (`now` false) it only
+   * picks them, and marks after the datagrams already waiting are read (a
+   * zero-delay timer runs after them): heartbeats queued behind a busy turn
+   * are not silence.
+   */
+  private check(now: number, timeoutMs: number, markNow = true): void {
+    const peers = this.ports.peers();
+    const judging = peers.size <= HEARTBEAT_MAX_PEERS;
+    const over: string[] = [];
+    const back: string[] = [];
+    for (const [name, at] of this.lastHeardMs) {
+      if (!peers.has(name)) {
+        this.lastHeardMs.delete(name);
+        if (this.silent.delete(name)) back.push(name);
+        continue;
+      }
+      if (!judging) {
+        if (this.silent.delete(name)) back.push(name);
+        continue;
+      }
+      if (now - at >= timeoutMs && !this.silent.has(name)) over.push(name);
+    }
+    for (const name of back) this.ports.onHeard(name);
+    if (over.length > 0) {
+      if (markNow) this.mark(over, now, timeoutMs);
+      else {
+        for (const name of over) this.pending.add(name);
+        this.ports.scheduler.setTimer(0, () => {
+          for (const name of over) this.pending.delete(name);
+          if (!this.stopped) this.mark(over, this.ports.scheduler.nowMs(), timeoutMs);
+        });
+      }
+    }
+    this.armCheck();
+  }
+
+  private mark(names: readonly string[], now: number, timeoutMs: number): void {
+    const peers = this.ports.peers();
+    if (peers.size > HEARTBEAT_MAX_PEERS) return this.armCheck();
+    for (const name of names) {
+      const at = this.lastHeardMs.get(name);
+      if (at === undefined || now - at < timeoutMs || this.silent.has(name) || !peers.has(name)) continue;
+      this.silent.add(name);
+      this.stats.silences++;
+      this.ports.onSilent(name);
+    }
+    this.armCheck();
+  }
+
+  /** One timer at the next moment a member heard so far would turn silent. */
+  private armCheck(): void {
+    if (this.stopped) return;
+    let next = Infinity;
+    // Above the peer bound nobody is judged; the send tick looks again each interval.
+    if (this.ports.peers().size <= HEARTBEAT_MAX_PEERS) {
+      for (const [name, at] of this.lastHeardMs) if (!this.silent.has(name) && !this.pending.has(name)) next = Math.min(next, at + this.opts.timeoutMs);
+    }
+    if (next === this.checkAtMs && this.checkTimer !== null) return;
+    this.checkTimer?.cancel();
+    this.checkTimer = null;
+    this.checkAtMs = next;
+    if (next === Infinity) return;
+    this.checkTimer = this.ports.scheduler.setTimer(Math.max(0, next - this.ports.scheduler.nowMs()), () => {
+      this.checkTimer = null;
+      this.checkAtMs = Infinity;
+      if (this.stopped) return;
+      const now = this.ports.scheduler.nowMs();
+      // After a stall of this member's own timers the next send tick restarts everyone's clock first.
+      if (now - this.lastTickMs > this.stallMs()) return;
+      this.check(now, this.opts.timeoutMs, false);
+    });
+  }
+}

@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Heartbeats, HEARTBEAT_MAX_PEERS } from '../../src/partition/heartbeats.js';
+import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
+import type { Scheduler, TimerHandle } from '../../src/base/env.js';
+import { decodeHeartbeat, encodeHeartbeat, decodeOwnership } from '../../src/partition/ownership-wire.js';
+
+/** A scheduler whose timers can be held back, as a stalled event loop holds them. */
+class StallableScheduler implements Scheduler {
+  stalled = false;
+  private held: (() => void)[] = [];
+  constructor(readonly base: VirtualScheduler) {}
+  nowMs(): number {
+    return this.base.nowMs();
+  }
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    return this.base.setTimer(delayMs, () => (this.stalled ? this.held.push(fn) : fn()));
+  }
+  release(): void {
+    this.stalled = false;
+    const held = this.held;
+    this.held = [];
+    for (const fn of held) fn();
+  }
+}
+
+function rig(peers: string[]) {
+  const clock = new VirtualScheduler();
+  const scheduler = new StallableScheduler(clock);
+  const set = new Set(peers);
+  const sent: string[] = [];
+  const events: string[] = [];
+  const hb = new Heartbeats({ intervalMs: 100, timeoutMs: 350 }, {
+    scheduler,
+    peers: () => set,
+    send: (to) => sent.push(to),
+    onSilent: (n) => events.push(`silent ${n} @${clock.nowMs()}`),
+    onHeard: (n) => events.push(`heard ${n} @${clock.nowMs()}`),
+  });
+  hb.start();
+  return { clock, scheduler, set, sent, events, hb };
+}
+
+test('heartbeats go to every peer each interval', () => {
+  const r = rig(['a', 'b', 'c']);
+  r.clock.advance(1_000);
+  assert.equal(r.sent.length, 30);
+  assert.deepEqual([...new Set(r.sent)].sort(), ['a', 'b', 'c']);
+});
+
+test('a peer never heard is never silent: a member without heartbeats falls back to SWIM', () => {
+  const r = rig(['a']);
+  r.clock.advance(5_000);
+  assert.deepEqual(r.events, []);
+  assert.equal(r.hb.isSilent('a'), false);
+});
+
+test('a peer heard once turns silent at the timeout after its last heartbeat, and back when heard again', () => {
+  const r = rig(['a', 'b']);
+  r.clock.advance(1_000);
+  r.hb.heard('a');
+  r.hb.heard('b');
+  for (let t = 0; t < 5; t++) {
+    r.clock.advance(100);
+    r.hb.heard('b');
+  }
+  // a last heard at 1000: silent from 1350 on; b heard throughout.
+  r.clock.advance(1_000);
+  assert.equal(r.hb.isSilent('a'), true);
+  assert.equal(r.hb.isSilent('b'), true, 'b too, after its own heartbeats stopped at 1500');
+  const silentA = r.events.find((e) => e.startsWith('silent a'))!;
+  assert.equal(silentA, 'silent a @1350');
+  assert.ok(r.events.includes('silent b @1850'), r.events.join(', '));
+  r.hb.heard('a');
+  assert.equal(r.hb.isSilent('a'), false);
+  assert.ok(r.events.at(-1)!.startsWith('heard a'));
+  assert.equal(r.hb.stats.silences, 2);
+  assert.equal(r.hb.stats.returns, 1);
+});
+
+test('a stall of this member\'s own timers is not the others\' silence', () => {
+  const r = rig(['a']);
+  r.clock.advance(100);
+  r.hb.heard('a');
+  r.scheduler.stalled = true;
+  r.clock.advance(2_000);
+  // Nothing from a was read during the stall (its datagrams overflowed the socket, say): the clock restarts after it.
+  r.scheduler.release();
+  r.clock.advance(200);
+  assert.deepEqual(r.events, [], 'no one silent right after this member\'s own stall');
+  assert.equal(r.hb.stats.ownGaps, 1);
+  r.clock.advance(500);
+  assert.deepEqual(r.events, ['silent a @2450'], 'a is judged again from the end of the stall');
+});
+
+test('checkNow judges at once, with slack, for a granter reading a claim', () => {
+  const r = rig(['a']);
+  r.hb.heard('a');
+  r.clock.advance(300);
+  assert.equal(r.hb.isSilent('a'), false);
+  r.hb.checkNow(50);
+  assert.equal(r.hb.isSilent('a'), true, 'silent 300 ms against 350 − 50');
+});
+
+test('peers that leave are forgotten; above the peer bound nobody is judged and nothing is sent', () => {
+  const many = Array.from({ length: HEARTBEAT_MAX_PEERS + 1 }, (_, i) => `m${i}`);
+  const r = rig(many);
+  r.hb.heard('m1');
+  r.clock.advance(2_000);
+  assert.equal(r.sent.length, 0);
+  assert.equal(r.hb.isSilent('m1'), false);
+  r.set.delete('m0');
+  r.clock.advance(1_000);
+  assert.ok(r.sent.length > 0, 'at the bound heartbeats go out again');
+  assert.equal(r.hb.isSilent('m1'), true, 'and members are judged again');
+  r.set.delete('m1');
+  r.clock.advance(100);
+  assert.equal(r.hb.isSilent('m1'), false, 'a member that is no longer a peer is not silent');
+});
+
+test('the heartbeat datagram round-trips and is not an ownership message to older decoders', () => {
+  const b = encodeHeartbeat('node-ü');
+  assert.equal(decodeHeartbeat(b), 'node-ü');
+  assert.equal(decodeHeartbeat(b.subarray(0, b.length - 1)), null);
+  assert.equal(decodeHeartbeat(new Uint8Array([0xf5, 1, 6, 200])), null);
+  const d = decodeOwnership(b);
+  assert.equal(d.ok, false);
+  assert.equal(d.ok ? '' : d.reason, 'unknown-kind');
+});
