@@ -11,7 +11,15 @@
 //    their own clocks (a granter grants only to the rightful primary of its own
 //    view); one member's bad link cannot move a partition;
 //  - the cut-off primary finds everyone silent, so it counts no quorum and
-//    stops naming itself primary at about the same moment.
+//    stops naming itself primary at about the same moment;
+//  - a member that finds so many silent that it hears fewer than a quorum says
+//    so in its heartbeats, and whoever still hears it bars it as if silent:
+//    with everything towards a primary lost (it is heard, but hears nobody and
+//    so can hold nothing), the others fail over instead of waiting for SWIM.
+//    Only members judged silent count against it, so nobody starts out cut
+//    off, and a heartbeat heard clears its sender's silence, so members that
+//    all found each other silent (an outage of the whole network) recover as
+//    soon as heartbeats flow again.
 // Safety never rests on this: the epochs fence every write whatever the clocks
 // say. Silence decides only when partitions move, like a lease whose expiry each
 // member judges itself.
@@ -36,17 +44,20 @@ export interface HeartbeatOptions {
   intervalMs: number;
   /** A member heard from before and not since this long is silent. */
   timeoutMs: number;
+  /** Members (this one included) a member must hear to say it hears a quorum. */
+  quorum: number;
 }
 
 export interface HeartbeatPorts {
   scheduler: Scheduler;
   /** The eligible members to send to and judge (this member excluded). */
   peers(): ReadonlySet<string>;
-  send(to: string): void;
-  /** A member became silent here (its partitions may move). */
-  onSilent(name: string): void;
-  /** A silent member was heard again. */
-  onHeard(name: string): void;
+  /** Sends one heartbeat; `hearsQuorum` false says this member hears fewer than a quorum. */
+  send(to: string, hearsQuorum: boolean): void;
+  /** A member became barred here (silent, or it hears no quorum: its partitions may move), or no longer is. */
+  onBarred(name: string, barred: boolean): void;
+  /** Whether this member hears a quorum changed (it has just told the others). */
+  onHearsQuorum?(hears: boolean): void;
 }
 
 export interface HeartbeatStats {
@@ -56,13 +67,19 @@ export interface HeartbeatStats {
   returns: number;
   /** Timer gaps longer than the timeout: this member's own pause, after which nobody was judged. */
   ownGaps: number;
+  /** Heartbeats sent saying this member hears fewer than a quorum. */
+  sentCutOff: number;
 }
 
 export class Heartbeats {
-  readonly stats: HeartbeatStats = { sent: 0, received: 0, silences: 0, returns: 0, ownGaps: 0 };
+  readonly stats: HeartbeatStats = { sent: 0, received: 0, silences: 0, returns: 0, ownGaps: 0, sentCutOff: 0 };
   /** When each member was last heard, for members heard at least once since they came alive here. */
   private readonly lastHeardMs = new Map<string, number>();
   private readonly silent = new Set<string>();
+  /** Members whose last heartbeat said they hear fewer than a quorum. */
+  private readonly cutOff = new Set<string>();
+  /** What this member's last heartbeats said of itself. */
+  private saidHearsQuorum = true;
   /** Found over the timeout by a timer, marked after the datagrams already waiting are read. */
   private readonly pending = new Set<string>();
   private sendTimer: TimerHandle | null = null;
@@ -96,31 +113,58 @@ export class Heartbeats {
     this.sendTimer = this.checkTimer = null;
   }
 
+  /** Silent here, or its last heartbeat said it hears no quorum: not primary here, not counted for quorum. */
+  isBarred(name: string): boolean {
+    return this.silent.has(name) || this.cutOff.has(name);
+  }
+
+  /** Heard within the timeout and not barred: this member hears it itself, whatever others suspect. */
+  isFresh(name: string): boolean {
+    const at = this.lastHeardMs.get(name);
+    return at !== undefined && this.ports.scheduler.nowMs() - at < this.opts.timeoutMs && !this.isBarred(name);
+  }
+
   isSilent(name: string): boolean {
     return this.silent.has(name);
   }
 
-  silentCount(): number {
-    return this.silent.size;
+  /** Members barred here now. */
+  barredCount(): number {
+    let n = this.silent.size;
+    for (const name of this.cutOff) if (!this.silent.has(name)) n++;
+    return n;
+  }
+
+  /** This member hears fewer than a quorum: only members judged silent count against it. */
+  hearsQuorum(): boolean {
+    const peers = this.ports.peers();
+    if (peers.size > HEARTBEAT_MAX_PEERS) return true;
+    let silent = 0;
+    for (const name of this.silent) if (peers.has(name)) silent++;
+    return 1 + peers.size - silent >= this.opts.quorum;
   }
 
   /** A heartbeat from `name` (its sender already checked against the member's address). */
-  heard(name: string): void {
+  heard(name: string, hearsQuorum = true): void {
     if (this.stopped || !this.ports.peers().has(name)) return;
     this.stats.received++;
+    const was = this.isBarred(name);
     const first = !this.lastHeardMs.has(name);
     this.lastHeardMs.set(name, this.ports.scheduler.nowMs());
     if (first) this.armCheck();
-    if (this.silent.delete(name)) {
-      this.stats.returns++;
-      this.ports.onHeard(name);
-    }
+    if (this.silent.delete(name)) this.stats.returns++;
+    if (hearsQuorum) this.cutOff.delete(name);
+    else this.cutOff.add(name);
+    const now = this.isBarred(name);
+    if (now !== was) this.ports.onBarred(name, now);
+    this.reportIfChanged();
   }
 
-  /** `name` is no longer a peer (dead, left, not eligible): forgotten, and no longer silent. */
+  /** `name` is no longer a peer (dead, left, not eligible): forgotten, and no longer barred. */
   forget(name: string): void {
     this.lastHeardMs.delete(name);
     this.silent.delete(name);
+    this.cutOff.delete(name);
   }
 
   /**
@@ -144,14 +188,27 @@ export class Heartbeats {
       for (const name of this.lastHeardMs.keys()) this.lastHeardMs.set(name, now);
     }
     this.lastTickMs = now;
-    if (peers.size <= HEARTBEAT_MAX_PEERS) {
-      for (const name of peers) {
-        this.ports.send(name);
-        this.stats.sent++;
-      }
-    }
+    this.sendAll(peers);
     this.check(now, this.opts.timeoutMs, false);
     this.sendTimer = this.ports.scheduler.setTimer(this.opts.intervalMs, () => this.tick());
+  }
+
+  private sendAll(peers: ReadonlySet<string>): void {
+    if (peers.size > HEARTBEAT_MAX_PEERS) return;
+    const hears = this.hearsQuorum();
+    this.saidHearsQuorum = hears;
+    for (const name of peers) {
+      this.ports.send(name, hears);
+      this.stats.sent++;
+      if (!hears) this.stats.sentCutOff++;
+    }
+  }
+
+  /** Whether this member hears a quorum changed: the others learn it now, not at the next tick. */
+  private reportIfChanged(): void {
+    if (this.stopped || this.hearsQuorum() === this.saidHearsQuorum) return;
+    this.sendAll(this.ports.peers());
+    this.ports.onHearsQuorum?.(this.saidHearsQuorum);
   }
 
   /** A send tick this much later than the last one is a stall of this member, not silence of the others. */
@@ -172,17 +229,21 @@ export class Heartbeats {
     const back: string[] = [];
     for (const [name, at] of this.lastHeardMs) {
       if (!peers.has(name)) {
-        this.lastHeardMs.delete(name);
-        if (this.silent.delete(name)) back.push(name);
+        const was = this.isBarred(name);
+        this.forget(name);
+        if (was) back.push(name);
         continue;
       }
       if (!judging) {
-        if (this.silent.delete(name)) back.push(name);
+        const was = this.isBarred(name);
+        this.silent.delete(name);
+        this.cutOff.delete(name);
+        if (was) back.push(name);
         continue;
       }
       if (now - at >= timeoutMs && !this.silent.has(name)) over.push(name);
     }
-    for (const name of back) this.ports.onHeard(name);
+    for (const name of back) this.ports.onBarred(name, false);
     if (over.length > 0) {
       if (markNow) this.mark(over, now, timeoutMs);
       else {
@@ -202,11 +263,13 @@ export class Heartbeats {
     for (const name of names) {
       const at = this.lastHeardMs.get(name);
       if (at === undefined || now - at < timeoutMs || this.silent.has(name) || !peers.has(name)) continue;
+      const was = this.isBarred(name);
       this.silent.add(name);
       this.stats.silences++;
-      this.ports.onSilent(name);
+      if (!was) this.ports.onBarred(name, true);
     }
     this.armCheck();
+    this.reportIfChanged();
   }
 
   /** One timer at the next moment a member heard so far would turn silent. */

@@ -240,7 +240,8 @@ export class Leadership {
   /** Eligible ownership peers alive or suspect and reached here, this member excluded: heartbeats go to them. */
   private readonly heartbeatPeers = new Set<string>();
   private selfEligible = false;
-  private readonly heartbeatPayload: Uint8Array;
+  /** This member's heartbeat: [hears a quorum, hears fewer]. */
+  private readonly heartbeatPayloads: readonly [Uint8Array, Uint8Array];
   readonly heartbeatDrops = { malformed: 0, address: 0 };
   private readonly saveDamping: ((s: SavedDamping) => void) | null;
   private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
@@ -351,16 +352,19 @@ export class Leadership {
       const intervalMs = opts.heartbeatIntervalMs ?? 0;
       if (intervalMs > 0) {
         this.heartbeats = new Heartbeats(
-          { intervalMs, timeoutMs: opts.heartbeatTimeoutMs ?? Math.round(intervalMs * 3.5) },
+          { intervalMs, timeoutMs: opts.heartbeatTimeoutMs ?? Math.round(intervalMs * 3.5), quorum: opts.quorum },
           {
             scheduler: env.scheduler,
             peers: () => (this.selfEligible ? this.heartbeatPeers : NO_PEERS),
-            send: (to) => {
+            send: (to, hearsQuorum) => {
               const m = node.member(to);
-              if (m !== undefined) node.sendUserMessage({ host: m.host, port: m.port }, this.heartbeatPayload);
+              if (m !== undefined) node.sendUserMessage({ host: m.host, port: m.port }, this.heartbeatPayloads[hearsQuorum ? 0 : 1]);
             },
-            onSilent: (name) => this.silence(name, true),
-            onHeard: (name) => this.silence(name, false),
+            onBarred: (name, barred) => this.silence(name, barred),
+            // Back in touch with a quorum: the others stop barring this member, so claims that failed meanwhile go again now.
+            onHearsQuorum: (hears) => {
+              if (hears && !this.stopped) this.ownership?.retryNow();
+            },
           },
         );
       }
@@ -377,7 +381,7 @@ export class Leadership {
     } else {
       this.ownership = null;
     }
-    this.heartbeatPayload = encodeHeartbeat(node.name);
+    this.heartbeatPayloads = [encodeHeartbeat({ sender: node.name, hearsQuorum: true }), encodeHeartbeat({ sender: node.name, hearsQuorum: false })];
   }
 
   /** Loads the current member list (at start) and begins the protocol. */
@@ -461,6 +465,8 @@ export class Leadership {
       this.markDirty(ids);
       // Whether this daemon names another member as owner depends on that member being alive and reached here.
       if (this.ownership && wasEligible !== this.aliveEligible.has(ev.member.name)) this.markOwnedBy(ev.member.name);
+      // A member this daemon refused while it did not count here may claim again at once.
+      if (this.ownership && !wasEligible && this.aliveEligible.has(ev.member.name)) this.ownership.memberCounted(ev.member.name);
       if (this.ownership) {
         const q = this.quorumState();
         if (q !== this.lastQuorum) {
@@ -547,37 +553,40 @@ export class Leadership {
     this.applyEvent({ kind: 'update', member: m }, here);
   }
 
-  /** A member's heartbeats stopped reaching this member, or it was heard again: its partitions move (back). */
+  /** A member's heartbeats stopped reaching this member (or say it hears no quorum), or it was heard again: its partitions move (back). */
   private silence(name: string, on: boolean): void {
     if (this.stopped) return;
     const m = this.node.member(name);
     if (m === undefined || name === this.node.name || !this.bars.setSilent(m, on)) return;
-    this.log?.(on ? 'info' : 'debug', on ? 'heartbeats stopped: not primary here, not counted for quorum' : 'heartbeats back', { member: name, timeoutMs: this.heartbeats?.opts.timeoutMs });
+    const why = this.heartbeats?.isSilent(name) ? 'its heartbeats stopped' : 'it hears fewer than a quorum';
+    this.log?.(on ? 'info' : 'debug', on ? `heartbeats: ${why}; not primary here, not counted for quorum` : 'heartbeats: heard again, hearing a quorum', { member: name, timeoutMs: this.heartbeats?.opts.timeoutMs });
     this.applyEvent({ kind: 'update', member: m });
+    // One more member in view: a fresh chance for the claims that failed without it.
+    if (!on) this.ownership?.retryNow();
   }
 
   /** A heartbeat counts only from the address the member is known at (it can only delay a failover, but not from a stranger). */
   private onHeartbeat(from: Address, payload: Uint8Array): void {
     const hb = this.heartbeats;
     if (hb === null || this.stopped) return;
-    const name = decodeHeartbeat(payload);
-    if (name === null) {
+    const msg = decodeHeartbeat(payload);
+    if (msg === null) {
       this.heartbeatDrops.malformed++;
       return;
     }
-    const m = this.node.member(name);
+    const m = this.node.member(msg.sender);
     if (m === undefined || m.host !== from.host || m.port !== from.port) {
       this.heartbeatDrops.address++;
       return;
     }
-    hb.heard(name);
+    hb.heard(msg.sender, msg.hearsQuorum);
   }
 
   /** Heartbeat counters (null when heartbeats are off). */
   heartbeatStats(): (HeartbeatStats & { silentNow: number; droppedMalformed: number; droppedAddress: number }) | null {
     const hb = this.heartbeats;
     if (hb === null) return null;
-    return { ...hb.stats, silentNow: hb.silentCount(), droppedMalformed: this.heartbeatDrops.malformed, droppedAddress: this.heartbeatDrops.address };
+    return { ...hb.stats, silentNow: hb.barredCount(), droppedMalformed: this.heartbeatDrops.malformed, droppedAddress: this.heartbeatDrops.address };
   }
 
   /** The memberlist messages stating what this member holds about each name, and the refused-probe marks it holds. */
@@ -655,8 +664,10 @@ export class Leadership {
     const alive = m.state === 'alive';
     const before = this.aliveEligible.size;
     const eligible = this.engine.eligibleByTags(pm);
-    // A silent member is not counted: a member cut off from the rest finds too few and holds nothing.
-    if (alive && m.contacted && eligible && !this.bars.isSilent(m.name)) this.aliveEligible.add(m.name);
+    // A silent member is not counted: a member cut off from the rest finds too few and holds nothing. A suspect
+    // this member hears itself is: the suspicion may be a cut-off member's, which cannot hear anyone's acks.
+    const counted = (alive || (m.state === 'suspect' && this.heartbeats?.isFresh(m.name) === true)) && !this.bars.isSilent(m.name);
+    if (counted && m.contacted && eligible) this.aliveEligible.add(m.name);
     else this.aliveEligible.delete(m.name);
     if (m.name === this.node.name) this.selfEligible = eligible && pm.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE;
     else if ((alive || m.state === 'suspect') && m.contacted && eligible && pm.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE) this.heartbeatPeers.add(m.name);

@@ -318,23 +318,29 @@ export function packEntries<E>(entries: readonly E[], budgetBytes: number, build
   return out;
 }
 
-/** A heartbeat: the header and the sender's name. */
-export function encodeHeartbeat(sender: string): Uint8Array {
-  return header(OwnershipKind.Heartbeat).str(sender).finish();
+/** A heartbeat: the header, the sender's name and its flags (bit 0: it hears fewer than a quorum). */
+export interface HeartbeatMsg {
+  sender: string;
+  hearsQuorum: boolean;
+}
+
+export function encodeHeartbeat(m: HeartbeatMsg): Uint8Array {
+  return header(OwnershipKind.Heartbeat).str(m.sender).uint(m.hearsQuorum ? 0 : 1).finish();
 }
 
 export function isHeartbeatPayload(b: Uint8Array): boolean {
   return b.length >= 3 && b[0] === OWNERSHIP_MAGIC && b[2] === OwnershipKind.Heartbeat;
 }
 
-/** The sender's name; null when malformed or of another version. */
-export function decodeHeartbeat(b: Uint8Array): string | null {
+/** null when malformed or of another version; flag bits this version does not know are ignored. */
+export function decodeHeartbeat(b: Uint8Array): HeartbeatMsg | null {
   if (!isHeartbeatPayload(b) || b[1] !== OWNERSHIP_WIRE_VERSION) return null;
   const r = new Reader(b);
   r.pos = 3;
   try {
-    const name = r.str(OWNERSHIP_LIMITS.maxNameBytes);
-    return r.done() ? name : null;
+    const sender = r.str(OWNERSHIP_LIMITS.maxNameBytes);
+    const flags = r.uint();
+    return r.done() ? { sender, hearsQuorum: (flags & 1) === 0 } : null;
   } catch (err) {
     if (err instanceof Malformed || err instanceof RangeError) return null;
     throw err;

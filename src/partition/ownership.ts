@@ -137,6 +137,9 @@ interface Round {
 
 export type OwnershipChange = (partitions: readonly number[]) => void;
 
+/** Most claimants remembered as refused, to be told when they count here again. */
+const REFUSED_CLAIMANTS_MAX = 1024;
+
 /** Answers and own claims waiting on the next durable write of grants. */
 interface PendingWrite {
   grants: Grant[];
@@ -166,6 +169,8 @@ export class Ownership {
   private syncCursor = 0;
   private requestSeq = 0;
   private readonly listeners = new Set<OwnershipChange>();
+  /** Claimants refused since they last came to count here (bounded by REFUSED_CLAIMANTS_MAX). */
+  private readonly refusedClaimants = new Set<string>();
   private stopped = false;
   /** Last quorum state seen by reconcile, to drop everything when it is lost. */
   private hadQuorum = false;
@@ -342,18 +347,33 @@ export class Ownership {
     for (const s of successors) if (s !== this.opts.self && s !== gone) this.ports.send(s, msg);
   }
 
+  /**
+   * `name` now counts here as an eligible member alive (it came back, was reached, or is heard
+   * again). If this member refused one of its claims meanwhile, it tells it so with a hint without
+   * evidence, on which it retries the claims that failed at once instead of after its back-off.
+   */
+  memberCounted(name: string): void {
+    if (this.stopped || name === this.opts.self || !this.refusedClaimants.delete(name)) return;
+    this.ports.send(name, encodeOwnership({ kind: OwnershipKind.Hint, sender: this.opts.self, evidence: [] }));
+  }
+
   /** A member became alive: send it what this member knows, so a healed or restarted owner learns newer epochs at once. */
   memberAlive(name: string): void {
     if (this.stopped || name === this.opts.self) return;
     this.sendSync(name, 0, this.opts.partitions, 64);
-    // A member more in view is a fresh chance for every claim that failed: no back-off.
-    if (this.retryAt.size > 0) {
-      const due = [...this.retryAt.keys()];
-      this.retryAt.clear();
-      this.attempts.clear();
-      this.armRetry();
-      this.reconcile(due);
-    }
+    this.retryNow();
+  }
+
+  /** A member more in view (or this member back in touch with a quorum) is a fresh chance for every claim that failed: no back-off. */
+  retryNow(): void {
+    if (this.stopped) return;
+    // Rounds that failed before count no more: a round in flight now that fails backs off from the start.
+    this.attempts.clear();
+    if (this.retryAt.size === 0) return;
+    const due = [...this.retryAt.keys()];
+    this.retryAt.clear();
+    this.armRetry();
+    this.reconcile(due);
   }
 
   // ---------------------------------------------------------------- claimant
@@ -564,6 +584,7 @@ export class Ownership {
         this.rounds.delete(p);
       }
       votes.push({ partition: p, epoch: e.epoch, granted: ok, promised: floor });
+      if (!ok && this.refusedClaimants.size < REFUSED_CLAIMANTS_MAX) this.refusedClaimants.add(c.claimant);
     }
     this.pending.votes.push({ claimant: c.claimant, requestId: c.requestId, votes });
     this.scheduleWrite();
@@ -733,8 +754,11 @@ export class Ownership {
         return;
       case OwnershipKind.Hint:
         // Merged as gossip: if it shows a death this member had not heard of, the usual event path claims.
-        if (this.ports.view.isEligibleMember(m.sender)) this.mergeAll(m.evidence);
-        else this.countDrop('hint-from-ineligible');
+        // A hint also means a member now counts this one in: claims that failed go again without their back-off.
+        if (this.ports.view.isEligibleMember(m.sender)) {
+          this.mergeAll(m.evidence);
+          this.retryNow();
+        } else this.countDrop('hint-from-ineligible');
         return;
     }
   }

@@ -24,21 +24,24 @@ class StallableScheduler implements Scheduler {
   }
 }
 
-function rig(peers: string[]) {
+function rig(peers: string[], quorum = 1) {
   const clock = new VirtualScheduler();
   const scheduler = new StallableScheduler(clock);
   const set = new Set(peers);
   const sent: string[] = [];
+  const flags: boolean[] = [];
   const events: string[] = [];
-  const hb = new Heartbeats({ intervalMs: 100, timeoutMs: 350 }, {
+  const hb = new Heartbeats({ intervalMs: 100, timeoutMs: 350, quorum }, {
     scheduler,
     peers: () => set,
-    send: (to) => sent.push(to),
-    onSilent: (n) => events.push(`silent ${n} @${clock.nowMs()}`),
-    onHeard: (n) => events.push(`heard ${n} @${clock.nowMs()}`),
+    send: (to, hearsQuorum) => {
+      sent.push(to);
+      flags.push(hearsQuorum);
+    },
+    onBarred: (n, barred) => events.push(`${barred ? 'silent' : 'heard'} ${n} @${clock.nowMs()}`),
   });
   hb.start();
-  return { clock, scheduler, set, sent, events, hb };
+  return { clock, scheduler, set, sent, flags, events, hb };
 }
 
 test('heartbeats go to every peer each interval', () => {
@@ -119,11 +122,67 @@ test('peers that leave are forgotten; above the peer bound nobody is judged and 
 });
 
 test('the heartbeat datagram round-trips and is not an ownership message to older decoders', () => {
-  const b = encodeHeartbeat('node-ü');
-  assert.equal(decodeHeartbeat(b), 'node-ü');
+  const b = encodeHeartbeat({ sender: 'node-ü', hearsQuorum: true });
+  assert.deepEqual(decodeHeartbeat(b), { sender: 'node-ü', hearsQuorum: true });
+  assert.deepEqual(decodeHeartbeat(encodeHeartbeat({ sender: 'x', hearsQuorum: false })), { sender: 'x', hearsQuorum: false });
   assert.equal(decodeHeartbeat(b.subarray(0, b.length - 1)), null);
   assert.equal(decodeHeartbeat(new Uint8Array([0xf5, 1, 6, 200])), null);
+  assert.equal(decodeHeartbeat(new Uint8Array([0xf5, 1, 6, 1, 0x61, 0, 9])), null, 'trailing bytes');
   const d = decodeOwnership(b);
   assert.equal(d.ok, false);
   assert.equal(d.ok ? '' : d.reason, 'unknown-kind');
+});
+
+test('a member that finds too many silent to hear a quorum says so at once, and says it hears one again when it does', () => {
+  // Five members, quorum 3: this one and four peers.
+  const r = rig(['a', 'b', 'c', 'd'], 3);
+  for (const n of ['a', 'b', 'c', 'd']) r.hb.heard(n);
+  r.clock.advance(200);
+  assert.ok(r.flags.every((f) => f), 'hears a quorum while it hears everyone');
+  // Only a is heard from now on: b, c and d turn silent together; 1 + 4 − 3 = 2 < 3.
+  for (let t = 0; t < 5; t++) {
+    r.clock.advance(100);
+    r.hb.heard('a');
+  }
+  assert.equal(r.hb.hearsQuorum(), false);
+  const firstFalse = r.flags.indexOf(false);
+  assert.ok(firstFalse >= 0, 'its heartbeats say it hears no quorum');
+  assert.equal(r.hb.stats.sentCutOff % 4, 0, 'to every peer at once');
+  r.hb.heard('b');
+  assert.equal(r.hb.hearsQuorum(), true, 'one silent member heard again: 1 + 4 − 2 = 3');
+  assert.equal(r.flags.at(-1), true, 'and it says so at once');
+});
+
+test('a peer whose heartbeat says it hears no quorum is barred until one says it does', () => {
+  const r = rig(['a', 'b'], 2);
+  r.hb.heard('a', false);
+  assert.equal(r.hb.isBarred('a'), true);
+  assert.equal(r.hb.isSilent('a'), false);
+  assert.deepEqual(r.events, ['silent a @0']);
+  r.hb.heard('a', false);
+  assert.equal(r.events.length, 1, 'no second event while nothing changed');
+  r.hb.heard('a', true);
+  assert.equal(r.hb.isBarred('a'), false);
+  assert.deepEqual(r.events, ['silent a @0', 'heard a @0']);
+});
+
+test('members that all found each other silent recover once heartbeats flow again', () => {
+  // Two members, quorum 2, each the other's only peer; a whole-network outage makes each say it hears no quorum.
+  const x = rig(['y'], 2);
+  const y = rig(['x'], 2);
+  x.hb.heard('y');
+  y.hb.heard('x');
+  x.clock.advance(1_000);
+  y.clock.advance(1_000);
+  assert.equal(x.hb.hearsQuorum(), false);
+  assert.equal(y.hb.hearsQuorum(), false);
+  // The network is back: each reads the other's heartbeat, which still says "no quorum".
+  x.hb.heard('y', false);
+  y.hb.heard('x', false);
+  assert.equal(x.hb.hearsQuorum(), true, 'hearing the other is a quorum again');
+  assert.equal(x.flags.at(-1), true);
+  x.hb.heard('y', y.flags.at(-1)!);
+  y.hb.heard('x', x.flags.at(-1)!);
+  assert.equal(x.hb.isBarred('y'), false);
+  assert.equal(y.hb.isBarred('x'), false);
 });
