@@ -54,8 +54,12 @@ export interface HeartbeatPorts {
   peers(): ReadonlySet<string>;
   /** Sends one heartbeat; `hearsQuorum` false says this member hears fewer than a quorum. */
   send(to: string, hearsQuorum: boolean): void;
-  /** A member became barred here (silent, or it hears no quorum: its partitions may move), or no longer is. */
-  onBarred(name: string, barred: boolean): void;
+  /**
+   * Members became barred here (silent, or they hear no quorum: their partitions may move), or no
+   * longer are. Members found silent together come in one call, so the receiver re-reads its view
+   * once for all of them, not once per member with the others still counted.
+   */
+  onBarred(names: readonly string[], barred: boolean): void;
   /** Whether this member hears a quorum changed (it has just told the others). */
   onHearsQuorum?(hears: boolean): void;
 }
@@ -156,7 +160,7 @@ export class Heartbeats {
     if (hearsQuorum) this.cutOff.delete(name);
     else this.cutOff.add(name);
     const now = this.isBarred(name);
-    if (now !== was) this.ports.onBarred(name, now);
+    if (now !== was) this.ports.onBarred([name], now);
     this.reportIfChanged();
   }
 
@@ -243,7 +247,7 @@ export class Heartbeats {
       }
       if (now - at >= timeoutMs && !this.silent.has(name)) over.push(name);
     }
-    for (const name of back) this.ports.onBarred(name, false);
+    if (back.length > 0) this.ports.onBarred(back, false);
     if (over.length > 0) {
       if (markNow) this.mark(over, now, timeoutMs);
       else {
@@ -260,14 +264,16 @@ export class Heartbeats {
   private mark(names: readonly string[], now: number, timeoutMs: number): void {
     const peers = this.ports.peers();
     if (peers.size > HEARTBEAT_MAX_PEERS) return this.armCheck();
+    const barred: string[] = [];
     for (const name of names) {
       const at = this.lastHeardMs.get(name);
       if (at === undefined || now - at < timeoutMs || this.silent.has(name) || !peers.has(name)) continue;
       const was = this.isBarred(name);
       this.silent.add(name);
       this.stats.silences++;
-      if (!was) this.ports.onBarred(name, true);
+      if (!was) barred.push(name);
     }
+    if (barred.length > 0) this.ports.onBarred(barred, true);
     this.armCheck();
     this.reportIfChanged();
   }

@@ -360,7 +360,7 @@ export class Leadership {
               const m = node.member(to);
               if (m !== undefined) node.sendUserMessage({ host: m.host, port: m.port }, this.heartbeatPayloads[hearsQuorum ? 0 : 1]);
             },
-            onBarred: (name, barred) => this.silence(name, barred),
+            onBarred: (names, barred) => this.silence(names, barred),
             // Back in touch with a quorum: the others stop barring this member, so claims that failed meanwhile go again now.
             onHearsQuorum: (hears) => {
               if (hears && !this.stopped) this.ownership?.retryNow();
@@ -553,14 +553,37 @@ export class Leadership {
     this.applyEvent({ kind: 'update', member: m }, here);
   }
 
-  /** A member's heartbeats stopped reaching this member (or say it hears no quorum), or it was heard again: its partitions move (back). */
-  private silence(name: string, on: boolean): void {
+  /**
+   * Members' heartbeats stopped reaching this member (or say they hear no quorum), or they were
+   * heard again: their partitions move (back). Every bar is set, and every one of them leaves or
+   * rejoins the quorum count, before the view is re-read: a member finding everyone silent at once
+   * loses its quorum at the first re-read rather than claiming the others' partitions in between.
+   */
+  private silence(names: readonly string[], on: boolean): void {
     if (this.stopped) return;
-    const m = this.node.member(name);
-    if (m === undefined || name === this.node.name || !this.bars.setSilent(m, on)) return;
-    const why = this.heartbeats?.isSilent(name) ? 'its heartbeats stopped' : 'it hears fewer than a quorum';
-    this.log?.(on ? 'info' : 'debug', on ? `heartbeats: ${why}; not primary here, not counted for quorum` : 'heartbeats: heard again, hearing a quorum', { member: name, timeoutMs: this.heartbeats?.opts.timeoutMs });
-    this.applyEvent({ kind: 'update', member: m });
+    const changed: { m: MemberSnapshot; pm: PartitionMember }[] = [];
+    for (const name of names) {
+      const m = this.node.member(name);
+      if (m === undefined || name === this.node.name) continue;
+      const pm = partitionMemberOf(m);
+      if (!this.bars.setSilent(m, on, pm)) continue;
+      changed.push({ m, pm });
+      const why = this.heartbeats?.isSilent(name) ? 'its heartbeats stopped' : 'it hears fewer than a quorum';
+      this.log?.(on ? 'info' : 'debug', on ? `heartbeats: ${why}; not primary here, not counted for quorum` : 'heartbeats: heard again, hearing a quorum', { member: name, timeoutMs: this.heartbeats?.opts.timeoutMs });
+    }
+    if (changed.length === 0) return;
+    this.batch(() => {
+      const before = changed.map(({ m }) => this.aliveEligible.has(m.name));
+      for (const { m, pm } of changed) this.track(m, pm);
+      for (const { m } of changed) this.applyEvent({ kind: 'update', member: m });
+      // applyEvent saw them already tracked: what it does when a member starts or stops counting is done here.
+      changed.forEach(({ m }, i) => {
+        const now = this.aliveEligible.has(m.name);
+        if (before[i] === now || this.ownership === null) return;
+        this.markOwnedBy(m.name);
+        if (now) this.ownership.memberCounted(m.name);
+      });
+    });
     // One more member in view: a fresh chance for the claims that failed without it.
     if (!on) this.ownership?.retryNow();
   }

@@ -38,7 +38,9 @@ function rig(peers: string[], quorum = 1) {
       sent.push(to);
       flags.push(hearsQuorum);
     },
-    onBarred: (n, barred) => events.push(`${barred ? 'silent' : 'heard'} ${n} @${clock.nowMs()}`),
+    onBarred: (names, barred) => {
+      for (const n of names) events.push(`${barred ? 'silent' : 'heard'} ${n} @${clock.nowMs()}`);
+    },
   });
   hb.start();
   return { clock, scheduler, set, sent, flags, events, hb };
