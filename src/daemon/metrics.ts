@@ -77,7 +77,7 @@ export function createMetrics(node: SwimNode, leadership: Leadership, transportS
   new Gauge({ name: 'swimd_ownership_quorum', help: '1 while this member sees a quorum of eligible members alive (and no more than 2 × quorum − 1), else 0.', registers: [registry], collect() { this.set(leadership.snapshot().quorum === 'ok' ? 1 : 0); } });
   labelledCounterFrom(
     'swimd_ownership_total',
-    'Ownership protocol counters: claims started, commits, grants given and refused, stale votes, deposed holds, failed rounds, universe-exceeded checks, dropped messages by reason.',
+    'Ownership protocol counters: claims started, commits, grants given and refused, stale votes, deposed holds, failed rounds (and of those, asked again at once: retriedAtOnce), universe-exceeded checks, dropped messages by reason.',
     'counter',
     function* () {
       const st = leadership.ownershipStats();

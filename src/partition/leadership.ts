@@ -446,7 +446,28 @@ export class Leadership {
     this.bars.observe(ev.member, pm);
     this.batch(() => {
       const diff = this.engine.applyEvent(ev);
-      const ids = diff.ids;
+      const wasAlive = this.aliveEligible.has(ev.member.name) || this.protocolPeers.has(ev.member.name);
+      const wasEligible = this.aliveEligible.has(ev.member.name);
+      this.track(ev.member, pm);
+      this.markDirty(diff.ids);
+      // The last member that could be primary instead came or went (died, left, or barred as gone): every damped member
+      // reads otherwise now. They are read before anything is hinted or claimed: a claim from the step in between
+      // (each survivor primary of what no damped member may take) would take the epoch the rightful claimant asks for.
+      let ids: Iterable<number> = diff.ids;
+      let viewVersion = diff.viewVersion;
+      if (this.bars.takeFallbackChange()) {
+        const all = [...diff.ids];
+        for (const name of this.bars.dampedNames()) {
+          const m = name === ev.member.name ? undefined : this.node.member(name);
+          if (m === undefined) continue;
+          const reread = this.engine.applyEvent({ kind: 'update', member: m });
+          const moved = reread.ids;
+          viewVersion = reread.viewVersion;
+          this.markDirty(moved);
+          for (let j = 0; j < moved.length; j++) all.push(moved[j]!);
+        }
+        ids = all;
+      }
       // The member that declared the death (or, with failoverOnSuspect, the suspicion) tells the successors: one or two senders per death, not every survivor.
       // So does the member whose probe was refused: the successors have not seen the refusal.
       if (this.ownership && (refusedHere || ((ev.kind === 'dead' || (ev.kind === 'suspect' && this.engine.opts.failoverOnSuspect)) && ev.from === this.node.name))) {
@@ -454,15 +475,11 @@ export class Leadership {
         const gone = this.engine.slotOfName(ev.member.name);
         for (let j = 0; j < diff.count; j++) {
           if (diff.oldPrimarySlots[j] !== gone) continue;
-          const next = this.engine.primaryOf(ids[j]!);
+          const next = this.engine.primaryOf(diff.ids[j]!);
           if (next !== null) successors.add(next);
         }
         if (successors.size > 0) this.ownership.hintSuccessors(ev.member.name, successors);
       }
-      const wasAlive = this.aliveEligible.has(ev.member.name) || this.protocolPeers.has(ev.member.name);
-      const wasEligible = this.aliveEligible.has(ev.member.name);
-      this.track(ev.member, pm);
-      this.markDirty(ids);
       // Whether this daemon names another member as owner depends on that member being alive and reached here.
       if (this.ownership && wasEligible !== this.aliveEligible.has(ev.member.name)) this.markOwnedBy(ev.member.name);
       // A member this daemon refused while it did not count here may claim again at once.
@@ -476,16 +493,9 @@ export class Leadership {
         } else this.ownership.reconcile(ids);
         const nowAlive = this.protocolPeers.has(ev.member.name);
         if (nowAlive && !wasAlive) this.ownership.memberAlive(ev.member.name);
-      } else if (this.quorumState() !== this.lastQuorum || diff.viewVersion !== this.snapshotCache?.viewVersion) {
+      } else if (this.quorumState() !== this.lastQuorum || viewVersion !== this.snapshotCache?.viewVersion) {
         // View tokens: every partition's token is the view version.
         this.markAll();
-      }
-      // The last member that could be primary instead came or went (died, left, or barred as gone): every damped member reads otherwise now.
-      if (this.bars.takeFallbackChange()) {
-        for (const name of this.bars.dampedNames()) {
-          const m = name === ev.member.name ? undefined : this.node.member(name);
-          if (m !== undefined) this.applyEvent({ kind: 'update', member: m });
-        }
       }
     });
   }

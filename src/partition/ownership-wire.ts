@@ -43,6 +43,13 @@ export interface VoteEntry extends EpochEntry {
   granted: boolean;
   /** The highest epoch the granter had promised or seen for this partition. */
   promised: number;
+  /**
+   * A refusal only for the epoch: the claimant is the rightful primary in the granter's view, but
+   * the epoch was promised or committed already. The claimant may ask again above `promised` at
+   * once. On the wire the granted byte is 2 (0 refused, 1 granted); a decoder that knows only 0
+   * and 1 drops such a vote as malformed, so it never counts as a grant.
+   */
+  claimantRightful?: boolean;
 }
 
 export interface VoteMsg {
@@ -206,7 +213,7 @@ export function encodeOwnership(m: OwnershipMsg): Uint8Array {
       break;
     case OwnershipKind.Vote:
       w.uint(m.requestId).str(m.granter).uint(m.entries.length);
-      for (const e of m.entries) w.uint(e.partition).uint(e.epoch).byte(e.granted ? 1 : 0).uint(e.promised);
+      for (const e of m.entries) w.uint(e.partition).uint(e.epoch).byte(e.granted ? 1 : e.claimantRightful === true ? 2 : 0).uint(e.promised);
       break;
     case OwnershipKind.Commit:
       w.str(m.owner);
@@ -258,8 +265,10 @@ export function decodeOwnership(b: Uint8Array): OwnershipDecode {
           const partition = r.uint();
           const epoch = r.uint();
           const g = r.byte();
-          if (g > 1) throw new Malformed('granted flag');
-          entries.push({ partition, epoch, granted: g === 1, promised: r.uint() });
+          if (g > 2) throw new Malformed('granted flag');
+          const entry: VoteEntry = { partition, epoch, granted: g === 1, promised: r.uint() };
+          if (g === 2) entry.claimantRightful = true;
+          entries.push(entry);
         }
         msg = { kind: OwnershipKind.Vote, requestId, granter, entries };
         break;

@@ -16,6 +16,10 @@
 //    included) granted E to this very request; it announces the commit.
 //  - It stops holding p the moment it is no longer rightful in its view, loses
 //    sight of a quorum of eligible members, or learns of a higher epoch for p.
+//  - A failed round is retried after a randomised back-off, so claimants whose
+//    views disagree do not duel; except once, at once, when every refusal said
+//    the claimant is rightful in the granter's view and only the epoch was taken
+//    (by a claim made from a view that has since changed, its own or another's).
 // Safety: two members cannot both hold epoch E for p, because each needs
 // `quorum` grants of E, each member grants E at most once, and two quorums
 // intersect while at most 2·quorum − 1 eligible members exist (checked here;
@@ -123,6 +127,8 @@ export interface OwnershipStats {
   staleVotes: number;
   deposed: number;
   roundsFailed: number;
+  /** Failed rounds asked again at once, without the back-off (every refusal was only for the epoch). */
+  retriedAtOnce: number;
   universeExceeded: number;
   dropped: Record<string, number>;
 }
@@ -132,6 +138,8 @@ interface Round {
   epoch: number;
   grants: Set<string>;
   refusals: Set<string>;
+  /** Refusals that said the claimant is rightful in the granter's view: only the epoch was taken. */
+  epochOnlyRefusals: number;
   startedAtMs: number;
 }
 
@@ -149,7 +157,7 @@ interface PendingWrite {
 }
 
 export class Ownership {
-  readonly stats: OwnershipStats = { claimsStarted: 0, commits: 0, grantsGiven: 0, grantsRefused: 0, staleVotes: 0, deposed: 0, roundsFailed: 0, universeExceeded: 0, dropped: {} };
+  readonly stats: OwnershipStats = { claimsStarted: 0, commits: 0, grantsGiven: 0, grantsRefused: 0, staleVotes: 0, deposed: 0, roundsFailed: 0, retriedAtOnce: 0, universeExceeded: 0, dropped: {} };
   /** Epoch this member holds for p (0: not held). */
   private readonly held: Float64Array;
   /** Highest epoch this member granted (itself included) and to whom; recorded durably. */
@@ -163,6 +171,8 @@ export class Ownership {
   private readonly rounds = new Map<number, Round>();
   private readonly attempts = new Map<number, number>();
   private readonly retryAt = new Map<number, number>();
+  /** Partitions retried at once since they last committed (or stopped being this member's): once each. */
+  private readonly retriedAtOnce = new Set<number>();
   private readonly timers = new Set<TimerHandle>();
   private retryTimer: TimerHandle | null = null;
   private syncTimer: TimerHandle | null = null;
@@ -307,6 +317,7 @@ export class Ownership {
         if (this.held[p]! > 0) this.drop(p, changed);
         this.rounds.delete(p);
         this.attempts.delete(p);
+        this.retriedAtOnce.delete(p);
         return;
       }
       if (this.held[p]! > 0 && this.held[p]! >= this.knownEpoch[p]!) return;
@@ -440,7 +451,7 @@ export class Ownership {
       this.promised[e.partition] = e.epoch;
       this.promisedTo[e.partition] = this.opts.self;
       this.highest[e.partition] = e.epoch;
-      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set(), refusals: new Set(), startedAtMs: now });
+      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set(), refusals: new Set(), epochOnlyRefusals: 0, startedAtMs: now });
     }
     this.stats.claimsStarted += entries.length;
   }
@@ -497,6 +508,7 @@ export class Ownership {
     if (!this.ports.view.isEligibleMember(v.granter)) return this.countDrop('vote-from-ineligible');
     const committed: number[] = [];
     const failed: number[] = [];
+    const again: number[] = [];
     for (const e of v.entries) {
       if (e.partition < 0 || e.partition >= this.opts.partitions) continue;
       if (e.promised > this.highest[e.partition]!) this.highest[e.partition] = e.promised;
@@ -510,16 +522,29 @@ export class Ownership {
         r.grants.add(v.granter);
         if (r.grants.size >= this.opts.quorum) committed.push(e.partition);
       } else {
+        if (r.refusals.has(v.granter)) continue;
         r.refusals.add(v.granter);
+        if (e.claimantRightful === true) r.epochOnlyRefusals++;
         // No quorum left among those who have not refused: retry without waiting for the timeout.
         if (this.ports.view.aliveEligibleCount() - r.refusals.size < this.opts.quorum) {
           this.rounds.delete(e.partition);
-          failed.push(e.partition);
+          // Every refuser agrees this member is rightful and named the epoch to beat: nobody to
+          // duel with, so a back-off would only add its wait (once, in case views flip back and forth).
+          if (r.epochOnlyRefusals === r.refusals.size && !this.retriedAtOnce.has(e.partition)) {
+            this.retriedAtOnce.add(e.partition);
+            again.push(e.partition);
+          } else failed.push(e.partition);
         }
       }
     }
     if (committed.length > 0) this.commitAll(committed);
     if (failed.length > 0) this.retryLater(failed);
+    if (again.length > 0) {
+      this.stats.roundsFailed += again.length;
+      this.stats.retriedAtOnce += again.length;
+      this.ports.log?.('debug', 'claim refused only for its epoch by granters that see this member rightful: asking again above it at once', { partitions: again.length, granter: v.granter });
+      this.reconcile(again);
+    }
   }
 
   private commitAll(parts: number[]): void {
@@ -529,6 +554,7 @@ export class Ownership {
       if (!r) continue;
       this.rounds.delete(p);
       this.attempts.delete(p);
+      this.retriedAtOnce.delete(p);
       // Invariant: a commit is above every committed epoch this member knows of.
       if (r.epoch <= this.knownEpoch[p]!) {
         this.stats.staleVotes++;
@@ -573,7 +599,8 @@ export class Ownership {
       if (p < 0 || p >= this.opts.partitions || e.epoch < 1) continue;
       const floor = Math.max(this.promised[p]!, this.knownEpoch[p]!);
       const again = e.epoch === this.promised[p] && this.promisedTo[p] === c.claimant;
-      const ok = eligible && (e.epoch > floor || again) && this.ports.view.rightful(p) === c.claimant;
+      const rightful = eligible && this.ports.view.rightful(p) === c.claimant;
+      const ok = rightful && (e.epoch > floor || again);
       if (ok && !again) {
         // Promised now, so no later claim in this turn gets the same epoch; durable before the answer leaves.
         this.pending.grants.push({ partition: p, epoch: e.epoch, to: c.claimant });
@@ -583,7 +610,10 @@ export class Ownership {
         if (this.held[p]! > 0) this.drop(p, changed);
         this.rounds.delete(p);
       }
-      votes.push({ partition: p, epoch: e.epoch, granted: ok, promised: floor });
+      const vote: VoteEntry = { partition: p, epoch: e.epoch, granted: ok, promised: floor };
+      // Refused only for the epoch: the claimant may ask above `floor` at once (onVote).
+      if (rightful && !ok) vote.claimantRightful = true;
+      votes.push(vote);
       if (!ok && this.refusedClaimants.size < REFUSED_CLAIMANTS_MAX) this.refusedClaimants.add(c.claimant);
     }
     this.pending.votes.push({ claimant: c.claimant, requestId: c.requestId, votes });

@@ -219,7 +219,7 @@ test('a store that cannot record refuses the grant instead of sending it', () =>
 test('ownership messages round-trip; garbage, truncation and foreign payloads are refused by reason', () => {
   const msgs: OwnershipMsg[] = [
     { kind: OwnershipKind.Claim, requestId: 77, claimant: 'nöde-1', evidence: [Uint8Array.from([1, 2, 3])], entries: [{ partition: 0, epoch: 2 ** 53 - 1 }, { partition: 1_000_000, epoch: 1 }] },
-    { kind: OwnershipKind.Vote, requestId: 1, granter: 'g', entries: [{ partition: 3, epoch: 9, granted: true, promised: 9 }, { partition: 4, epoch: 9, granted: false, promised: 12 }] },
+    { kind: OwnershipKind.Vote, requestId: 1, granter: 'g', entries: [{ partition: 3, epoch: 9, granted: true, promised: 9 }, { partition: 4, epoch: 9, granted: false, promised: 12 }, { partition: 5, epoch: 9, granted: false, promised: 9, claimantRightful: true }] },
     { kind: OwnershipKind.Commit, owner: 'o', entries: [] },
     { kind: OwnershipKind.Sync, sender: 's', groups: [{ owner: 'x', entries: [{ partition: 5, epoch: 6 }] }] },
   ];
@@ -232,6 +232,8 @@ test('ownership messages round-trip; garbage, truncation and foreign payloads ar
   assert.deepEqual(decodeOwnership(Uint8Array.from([0xf5, 9, 1])), { ok: false, reason: 'bad-version' });
   assert.deepEqual(decodeOwnership(Uint8Array.from([0xf5, 1, 99])), { ok: false, reason: 'unknown-kind' });
   assert.deepEqual(decodeOwnership(Uint8Array.from([0xf5, 1, 3, 1, 0x6f, 0xff, 0xff, 0x03])), { ok: false, reason: 'too-many-entries' });
+  // A vote's granted byte is 0, 1 or 2 (refused only for the epoch); anything else is malformed.
+  assert.deepEqual(decodeOwnership(Uint8Array.from([0xf5, 1, 2, 1, 1, 0x67, 1, 0, 1, 3, 1])), { ok: false, reason: 'malformed' });
   const random = new SeededRandom(3);
   for (let i = 0; i < 2_000; i++) {
     const b = new Uint8Array(3 + random.int(60));
@@ -415,4 +417,96 @@ test('the same claim again while its grant is being written waits for it, and is
   g.turn();
   assert.deepEqual(g.votes().map((v) => v.entries[0]!.granted), [false, false], 'neither answer grants an epoch that is not on disk');
   assert.equal(g.own.stats.grantsGiven, 0);
+});
+
+/** The claims a member sent for partition p, as `requestId:epoch`, once per request. */
+function claimsFor(m: { sent: { to: string; msg: OwnershipMsg }[] }, p: number): string[] {
+  const out = new Set<string>();
+  for (const s of m.sent) {
+    if (s.msg.kind !== OwnershipKind.Claim) continue;
+    for (const e of s.msg.entries) if (e.partition === p) out.add(`${s.msg.requestId}:${e.epoch}`);
+  }
+  return [...out];
+}
+
+test('members that claimed from a view that changed at once do not delay the rightful primary: it asks again above their epoch without the back-off', () => {
+  // A death that flips two steps of each survivor's view (first every survivor computes itself
+  // primary and claims, then its view settles on a): b, c and d promised epoch 1 to themselves, so
+  // a's first claim is refused by all three, each of which sees a rightful.
+  const g = group(['a', 'b', 'c', 'd'], 3);
+  for (const n of ['b', 'c', 'd']) {
+    g.setRightful(0, n, [n]);
+    g.get(n).own.reconcile([0]);
+    g.setRightful(0, 'a', [n]);
+    g.get(n).own.reconcile([0]);
+  }
+  g.setRightful(0, 'a', ['a']);
+  g.get('a').own.reconcile([0]);
+  // Messages take 1 ms: the refusals are back after 2 ms, the second round's grants after 4 ms.
+  g.clock.advance(10);
+  assert.equal(g.get('a').own.heldEpoch(0), 2, 'a holds the epoch above the taken one within a few message delays, not after the back-off (50-100 ms here)');
+  assert.deepEqual(claimsFor(g.get('a'), 0), ['1:1', '2:2']);
+  assert.equal(g.get('a').own.stats.retriedAtOnce, 1);
+  for (const n of ['b', 'c', 'd']) {
+    assert.equal(g.get(n).own.heldEpoch(0), 0);
+    assert.equal(g.get(n).own.knownOwnerOf(0), 'a');
+    assert.equal(g.get(n).own.knownEpochOf(0), 2);
+  }
+});
+
+test('a refused claim is asked again at once only when every refusal was for the epoch alone, and once until it commits', () => {
+  const g = group(['a', 'b', 'c', 'd'], 3);
+  // a's claims go nowhere: the votes below are the granters' answers, written by hand.
+  g.cut(['a'], ['b', 'c', 'd']);
+  g.setRightful(0, 'a', ['a']);
+  const refuse = (granter: string, requestId: number, epoch: number, promised: number, claimantRightful: boolean) =>
+    g.get('a').own.onMessage(encodeOwnership({ kind: OwnershipKind.Vote, requestId, granter, entries: [{ partition: 0, epoch, granted: false, promised, ...(claimantRightful ? { claimantRightful: true } : {}) }] }));
+  g.get('a').own.reconcile([0]);
+  assert.deepEqual(claimsFor(g.get('a'), 0), ['1:1']);
+  // One refusal did not see a rightful: the round fails on the second refusal and waits for the back-off.
+  refuse('b', 1, 1, 1, true);
+  refuse('c', 1, 1, 3, false);
+  assert.deepEqual(claimsFor(g.get('a'), 0), ['1:1'], 'no claim before the back-off');
+  g.clock.advance(101);
+  assert.deepEqual(claimsFor(g.get('a'), 0), ['1:1', '2:4'], 'the back-off (50-100 ms) ran out: above the highest epoch refused');
+  // Both refusals for the epoch alone: asked again at once.
+  refuse('b', 2, 4, 4, true);
+  refuse('d', 2, 4, 4, true);
+  assert.deepEqual(claimsFor(g.get('a'), 0), ['1:1', '2:4', '3:5']);
+  // The same once more before a commit: back to the back-off, so views that flip back and forth do not duel in lockstep.
+  refuse('b', 3, 5, 5, true);
+  refuse('c', 3, 5, 5, true);
+  assert.deepEqual(claimsFor(g.get('a'), 0), ['1:1', '2:4', '3:5']);
+  assert.equal(g.get('a').own.stats.retriedAtOnce, 1);
+  // The back-off has grown (100-200 ms after a second failure); step to the claim, so its round is still open.
+  for (let i = 0; i < 250 && claimsFor(g.get('a'), 0).length < 4; i++) g.clock.advance(1);
+  assert.deepEqual(claimsFor(g.get('a'), 0), ['1:1', '2:4', '3:5', '4:6']);
+  // A commit gives the partition its one quick retry back.
+  for (const granter of ['b', 'c']) g.get('a').own.onMessage(encodeOwnership({ kind: OwnershipKind.Vote, requestId: 4, granter, entries: [{ partition: 0, epoch: 6, granted: true, promised: 6 }] }));
+  assert.equal(g.get('a').own.heldEpoch(0), 6);
+  g.get('a').own.onMessage(encodeOwnership({ kind: OwnershipKind.Commit, owner: 'b', entries: [{ partition: 0, epoch: 7 }] }));
+  const before = claimsFor(g.get('a'), 0);
+  assert.equal(before.at(-1), '5:8', 'deposed by a higher epoch while still rightful: it claims above it');
+  refuse('c', 5, 8, 8, true);
+  refuse('d', 5, 8, 8, true);
+  assert.deepEqual(claimsFor(g.get('a'), 0), [...before, '6:9']);
+  assert.equal(g.get('a').own.stats.retriedAtOnce, 2);
+});
+
+test('a granter says when it refuses only for the epoch: the claimant is rightful in its view', () => {
+  const g = group(['a', 'b', 'c'], 2);
+  const claim = (claimant: string, epoch: number, requestId: number) =>
+    encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant, evidence: [], entries: [{ partition: 1, epoch }] });
+  const votes = () => g.get('c').sent.filter((s) => s.msg.kind === OwnershipKind.Vote).map((s) => {
+    const e = (s.msg as Extract<OwnershipMsg, { kind: OwnershipKind.Vote }>).entries[0]!;
+    return `${s.to}:${e.epoch}:${e.granted ? 'yes' : e.claimantRightful === true ? 'epoch-taken' : 'no'}`;
+  });
+  g.setRightful(1, 'b', ['c']);
+  g.get('c').own.onMessage(claim('b', 3, 1));
+  g.setRightful(1, 'a', ['c']);
+  g.get('c').own.onMessage(claim('a', 3, 1));
+  g.get('c').own.onMessage(claim('b', 4, 2));
+  g.get('c').own.onMessage(claim('a', 2, 2));
+  g.get('c').own.onMessage(claim('a', 4, 3));
+  assert.deepEqual(votes(), ['b:3:yes', 'a:3:epoch-taken', 'b:4:no', 'a:2:epoch-taken', 'a:4:yes']);
 });
