@@ -20,6 +20,7 @@ import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type Lea
 import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
 import { encodeTags } from '../../src/wire/serf-tags.js';
 import { viewNode } from '../support/view-node.js';
+import { decodeCompactPartitions, isCompactPartitions } from '../../src/client/compact.js';
 
 class FakeResponse extends EventEmitter {
   written: string[] = [];
@@ -51,6 +52,8 @@ test('a death publishes one partitions line naming exactly the partitions whose 
   leadership.start();
   const res = new FakeResponse();
   hub.add(res as unknown as ServerResponse);
+  const compactRes = new FakeResponse();
+  hub.add(compactRes as unknown as ServerResponse, 'compact');
 
   const before = leadership.snapshot();
   const beforeRows = [...before.partitions].map((p) => JSON.stringify(p));
@@ -76,6 +79,13 @@ test('a death publishes one partitions line naming exactly the partitions whose 
   for (const c of line.changed) assert.deepEqual(c.replicas, after.partitions.get(c.id).replicas);
   assert.deepEqual([...before.partitions].map((p) => JSON.stringify(p)), beforeRows, 'the earlier snapshot is unchanged');
   for (const p of after.partitions) assert.ok(!p.replicas.includes(victim) && p.primary !== victim, `partition ${p.id} still names the dead member`);
+  // A compact reader gets the same two lines: the member line as it is, the partitions line packed.
+  const compactLines = compactRes.written.slice(1).map((l) => JSON.parse(l) as unknown);
+  assert.equal(compactLines.length, 2);
+  assert.deepEqual(compactLines[0], lines[0]);
+  const packed = compactLines[1]!;
+  assert.ok(isCompactPartitions(packed), 'the compact reader\'s partitions line is compact');
+  assert.deepEqual(JSON.parse(JSON.stringify(decodeCompactPartitions(packed))), line, 'and decodes to the full line');
   leadership.stop();
 });
 

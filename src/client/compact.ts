@@ -1,0 +1,178 @@
+// Decodes the compact partitions line (README.md, "Using it from an
+// application"; written by src/api/compact.ts) into the same typed
+// `partitions` line the full format gives: its columns at once, one pass over
+// each packed column, and the `changed` objects on first read.
+import type { PartitionChange, PartitionColumns, WatchPartitionsEvent } from '../api/views.js';
+import { SwimdError } from '../base/errors.js';
+
+/** A compact partitions line that does not follow the format (fields missing, columns of the wrong length, indices out of range). */
+export class CompactLineError extends SwimdError {
+  constructor(message: string) {
+    super('BAD_COMPACT_LINE', `compact partitions line: ${message}`);
+  }
+}
+
+/** A compact partitions line as JSON.parse gives it. */
+export interface CompactPartitionsJson {
+  type: 'partitions';
+  format: 'compact';
+  viewVersion: number;
+  quorum: 'ok' | 'no-quorum';
+  count: number;
+  members: string[];
+  width: 1 | 2 | 4;
+  replicaSlots: number;
+  ids: string;
+  slots: string;
+  tokenBase?: number;
+  tokens?: string;
+  tokens64?: string;
+}
+
+/** Whether a parsed watch line is a compact partitions line. */
+export function isCompactPartitions(line: unknown): line is CompactPartitionsJson {
+  return typeof line === 'object' && line !== null && (line as { type?: unknown }).type === 'partitions' && (line as { format?: unknown }).format === 'compact';
+}
+
+/** The `partitions` line of a compact one: `columns` decoded, `changed` made from them on first read. */
+export class CompactPartitionsEvent implements WatchPartitionsEvent {
+  readonly type = 'partitions' as const;
+  private expanded: readonly PartitionChange[] | null = null;
+
+  constructor(
+    readonly viewVersion: number,
+    readonly quorum: 'ok' | 'no-quorum',
+    readonly columns: PartitionColumns,
+  ) {}
+
+  get changed(): readonly PartitionChange[] {
+    return (this.expanded ??= expand(this.columns));
+  }
+
+  /** The full format's line, so JSON.stringify of either format's line is the same text. */
+  toJSON(): { type: 'partitions'; viewVersion: number; quorum: 'ok' | 'no-quorum'; changed: readonly PartitionChange[] } {
+    return { type: 'partitions', viewVersion: this.viewVersion, quorum: this.quorum, changed: this.changed };
+  }
+}
+
+function expand(c: PartitionColumns): PartitionChange[] {
+  const out = new Array<PartitionChange>(c.count);
+  const names = c.members;
+  const R = c.replicaSlots;
+  for (let j = 0; j < c.count; j++) {
+    const replicas: string[] = [];
+    for (let k = 0; k < R; k++) {
+      const r = c.replicas[j * R + k]!;
+      if (r < 0) break;
+      replicas.push(names[r]!);
+    }
+    const old = c.oldPrimary[j]!;
+    const now = c.newPrimary[j]!;
+    out[j] = { id: c.ids[j]!, oldPrimary: old < 0 ? null : names[old]!, newPrimary: now < 0 ? null : names[now]!, replicas, token: c.tokens[j]! };
+  }
+  return out;
+}
+
+/** Most replica slots a line may claim per entry: far above any replicas setting, low enough that count × slots cannot overflow. */
+const MAX_REPLICA_SLOTS = 255;
+
+/** Decodes a parsed compact line; a CompactLineError when it does not follow the format. */
+export function decodeCompactPartitions(line: CompactPartitionsJson): CompactPartitionsEvent {
+  const { count, members, width, replicaSlots: R } = line;
+  if (!Number.isSafeInteger(count) || count < 0) throw new CompactLineError(`count: expected a non-negative integer, got ${String(count)}`);
+  if (!Array.isArray(members) || !members.every((m) => typeof m === 'string')) throw new CompactLineError('members: expected an array of names');
+  if (width !== 1 && width !== 2 && width !== 4) throw new CompactLineError(`width: expected 1, 2 or 4, got ${String(width)}`);
+  if (!Number.isInteger(R) || R < 0 || R > MAX_REPLICA_SLOTS) throw new CompactLineError(`replicaSlots: expected 0..${MAX_REPLICA_SLOTS}, got ${String(R)}`);
+  if (typeof line.viewVersion !== 'number' || (line.quorum !== 'ok' && line.quorum !== 'no-quorum')) throw new CompactLineError('viewVersion or quorum missing');
+  const ids = decodeIds(base64(line.ids, 'ids'), count);
+
+  const slots = base64(line.slots, 'slots');
+  const perEntry = R + 2;
+  if (slots.length !== count * perEntry * width) throw new CompactLineError(`slots: expected ${count * perEntry * width} bytes, got ${slots.length}`);
+  const oldPrimary = new Int32Array(count);
+  const newPrimary = new Int32Array(count);
+  const replicas = new Int32Array(count * R);
+  const M = members.length;
+  let at = 0;
+  // Cell v: 0 is none, else members[v − 1].
+  const cell = width === 1 ? (): number => slots[at++]! : width === 2 ? (): number => slots[at++]! | (slots[at++]! << 8) : (): number => (at += 4, slots.readUInt32LE(at - 4));
+  for (let j = 0; j < count; j++) {
+    oldPrimary[j] = cell() - 1;
+    newPrimary[j] = cell() - 1;
+    for (let k = 0; k < R; k++) replicas[j * R + k] = cell() - 1;
+  }
+  // A 4-byte cell past 2^31 wraps below −1 in an Int32Array: caught by the same test.
+  const outside = (v: number): boolean => v < -1 || v >= M;
+  for (let i = 0; i < count; i++) if (outside(oldPrimary[i]!) || outside(newPrimary[i]!)) throw new CompactLineError(`slots: member index past the ${M} members`);
+  for (let i = 0; i < replicas.length; i++) if (outside(replicas[i]!)) throw new CompactLineError(`slots: member index past the ${M} members`);
+
+  const tokens = new Float64Array(count);
+  if (line.tokens !== undefined) {
+    const base = line.tokenBase;
+    if (typeof base !== 'number' || !Number.isSafeInteger(base)) throw new CompactLineError('tokenBase: expected an integer');
+    const b = base64(line.tokens, 'tokens');
+    let p = 0;
+    for (let j = 0; j < count; j++) {
+      // Inline varint: the common token offset is one byte.
+      let v = 0;
+      let scale = 1;
+      for (;;) {
+        if (p >= b.length) throw new CompactLineError('tokens: ends early');
+        const byte = b[p++]!;
+        v += (byte & 0x7f) * scale;
+        if (byte < 0x80) break;
+        scale *= 0x80;
+        if (scale > 2 ** 56) throw new CompactLineError('tokens: varint too long');
+      }
+      tokens[j] = base + v;
+    }
+    if (p !== b.length) throw new CompactLineError('tokens: bytes after the last token');
+  } else if (line.tokens64 !== undefined) {
+    const b = base64(line.tokens64, 'tokens64');
+    if (b.length !== count * 8) throw new CompactLineError(`tokens64: expected ${count * 8} bytes, got ${b.length}`);
+    for (let j = 0; j < count; j++) tokens[j] = b.readDoubleLE(j * 8);
+  } else if (count > 0) throw new CompactLineError('tokens missing');
+
+  return new CompactPartitionsEvent(line.viewVersion, line.quorum, { count, members, ids, oldPrimary, newPrimary, replicaSlots: R, replicas, tokens });
+}
+
+function base64(text: unknown, field: string): Buffer {
+  if (typeof text !== 'string') throw new CompactLineError(`${field}: expected base64 text`);
+  return Buffer.from(text, 'base64');
+}
+
+/** The ids column: varint tokens 2 · zigzag(id − (previous + 1)) + run, a run followed by how many consecutive ids come after. */
+function decodeIds(b: Buffer, count: number): Int32Array {
+  const ids = new Int32Array(count);
+  let p = 0;
+  let j = 0;
+  let prev = -1;
+  const varint = (): number => {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      if (p >= b.length) throw new CompactLineError('ids: ends early');
+      const byte = b[p++]!;
+      v += (byte & 0x7f) * scale;
+      if (byte < 0x80) return v;
+      scale *= 0x80;
+      if (scale > 2 ** 42) throw new CompactLineError('ids: varint too long');
+    }
+  };
+  while (j < count) {
+    const v = varint();
+    const zz = Math.floor(v / 2);
+    const id = prev + 1 + (zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2);
+    if (id < 0 || id > 0x7fffffff) throw new CompactLineError(`ids: id ${id} out of range`);
+    ids[j++] = id;
+    prev = id;
+    if (v % 2 === 1) {
+      const more = varint();
+      if (more > count - j || id + more > 0x7fffffff) throw new CompactLineError('ids: run past the count');
+      for (let i = 1; i <= more; i++) ids[j++] = id + i;
+      prev = id + more;
+    }
+  }
+  if (p !== b.length) throw new CompactLineError('ids: bytes after the last id');
+  return ids;
+}
