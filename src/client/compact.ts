@@ -93,18 +93,39 @@ export function decodeCompactPartitions(line: CompactPartitionsJson): CompactPar
   const newPrimary = new Int32Array(count);
   const replicas = new Int32Array(count * R);
   const M = members.length;
-  let at = 0;
-  // Cell v: 0 is none, else members[v − 1].
-  const cell = width === 1 ? (): number => slots[at++]! : width === 2 ? (): number => slots[at++]! | (slots[at++]! << 8) : (): number => (at += 4, slots.readUInt32LE(at - 4));
-  for (let j = 0; j < count; j++) {
-    oldPrimary[j] = cell() - 1;
-    newPrimary[j] = cell() - 1;
-    for (let k = 0; k < R; k++) replicas[j * R + k] = cell() - 1;
+  // Cell v: 0 is none, else members[v − 1]; anything past the table is refused.
+  let highest = 0;
+  if (width === 1) {
+    let at = 0;
+    for (let j = 0; j < count; j++) {
+      const o = slots[at++]!;
+      const n = slots[at++]!;
+      oldPrimary[j] = o - 1;
+      newPrimary[j] = n - 1;
+      highest = Math.max(highest, o, n);
+      for (let k = 0, r = j * R; k < R; k++, r++) {
+        const v = slots[at++]!;
+        replicas[r] = v - 1;
+        if (v > highest) highest = v;
+      }
+    }
+  } else {
+    const cellAt = width === 2 ? (i: number): number => slots.readUInt16LE(i * 2) : (i: number): number => slots.readUInt32LE(i * 4);
+    let i = 0;
+    for (let j = 0; j < count; j++) {
+      const o = cellAt(i++);
+      const n = cellAt(i++);
+      highest = Math.max(highest, o, n);
+      oldPrimary[j] = o - 1;
+      newPrimary[j] = n - 1;
+      for (let k = 0; k < R; k++) {
+        const v = cellAt(i++);
+        if (v > highest) highest = v;
+        replicas[j * R + k] = v - 1;
+      }
+    }
   }
-  // A 4-byte cell past 2^31 wraps below −1 in an Int32Array: caught by the same test.
-  const outside = (v: number): boolean => v < -1 || v >= M;
-  for (let i = 0; i < count; i++) if (outside(oldPrimary[i]!) || outside(newPrimary[i]!)) throw new CompactLineError(`slots: member index past the ${M} members`);
-  for (let i = 0; i < replicas.length; i++) if (outside(replicas[i]!)) throw new CompactLineError(`slots: member index past the ${M} members`);
+  if (highest > M) throw new CompactLineError(`slots: member index ${highest - 1} past the ${M} members`);
 
   const tokens = new Float64Array(count);
   if (line.tokens !== undefined) {
@@ -113,12 +134,18 @@ export function decodeCompactPartitions(line: CompactPartitionsJson): CompactPar
     const b = base64(line.tokens, 'tokens');
     let p = 0;
     for (let j = 0; j < count; j++) {
-      // Inline varint: the common token offset is one byte.
-      let v = 0;
-      let scale = 1;
+      if (p >= b.length) throw new CompactLineError('tokens: ends early');
+      let byte = b[p++]!;
+      // The common token offset is one byte.
+      if (byte < 0x80) {
+        tokens[j] = base + byte;
+        continue;
+      }
+      let v = byte & 0x7f;
+      let scale = 0x80;
       for (;;) {
         if (p >= b.length) throw new CompactLineError('tokens: ends early');
-        const byte = b[p++]!;
+        byte = b[p++]!;
         v += (byte & 0x7f) * scale;
         if (byte < 0x80) break;
         scale *= 0x80;
@@ -160,7 +187,8 @@ function decodeIds(b: Buffer, count: number): Int32Array {
     }
   };
   while (j < count) {
-    const v = varint();
+    // One byte in the common case: a gap of up to 32 or a run start.
+    const v = p < b.length && b[p]! < 0x80 ? b[p++]! : varint();
     const zz = Math.floor(v / 2);
     const id = prev + 1 + (zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2);
     if (id < 0 || id > 0x7fffffff) throw new CompactLineError(`ids: id ${id} out of range`);
