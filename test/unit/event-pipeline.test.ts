@@ -152,3 +152,16 @@ test('with reports after the turn, a death\'s claims leave before any watch line
   assert.ok(line.type === 'partitions' && line.changed.every((c) => c.newPrimary === null || c.newPrimary !== 'm0' || leadership.ownership!.heldEpoch(c.id) > 0));
   leadership.stop();
 });
+
+test('eligibility: granted fencing needs the ownership tag, and every selector tag must match exactly', () => {
+  const m = (tags: Record<string, string>) => ({ tags }) as unknown as Parameters<ReturnType<typeof eligibilityOf>>[0];
+  const own = { [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE };
+  const granted = eligibilityOf({ fencing: 'granted', eligibleTags: { tier: 'db', rack: 'r7' } });
+  assert.equal(granted(m({ ...own, tier: 'db', rack: 'r7', zone: 'a' })), true);
+  assert.equal(granted(m({ tier: 'db', rack: 'r7' })), false, 'no ownership tag');
+  assert.equal(granted(m({ ...own, tier: 'db' })), false, 'a selector tag missing');
+  assert.equal(granted(m({ ...own, tier: 'db', rack: 'r8' })), false, 'a selector tag with another value');
+  const view = eligibilityOf({ fencing: 'view', eligibleTags: {} });
+  assert.equal(view(m({})), true, 'view fencing with no selector: everyone');
+  assert.equal(eligibilityOf({ fencing: 'view', eligibleTags: { tier: '' } })(m({})), false, 'an empty wanted value still needs the tag');
+});
