@@ -94,37 +94,7 @@ export function decodeCompactPartitions(line: CompactPartitionsJson): CompactPar
   const replicas = new Int32Array(count * R);
   const M = members.length;
   // Cell v: 0 is none, else members[v − 1]; anything past the table is refused.
-  let highest = 0;
-  if (width === 1) {
-    let at = 0;
-    for (let j = 0; j < count; j++) {
-      const o = slots[at++]!;
-      const n = slots[at++]!;
-      oldPrimary[j] = o - 1;
-      newPrimary[j] = n - 1;
-      highest = Math.max(highest, o, n);
-      for (let k = 0, r = j * R; k < R; k++, r++) {
-        const v = slots[at++]!;
-        replicas[r] = v - 1;
-        if (v > highest) highest = v;
-      }
-    }
-  } else {
-    const cellAt = width === 2 ? (i: number): number => slots.readUInt16LE(i * 2) : (i: number): number => slots.readUInt32LE(i * 4);
-    let i = 0;
-    for (let j = 0; j < count; j++) {
-      const o = cellAt(i++);
-      const n = cellAt(i++);
-      highest = Math.max(highest, o, n);
-      oldPrimary[j] = o - 1;
-      newPrimary[j] = n - 1;
-      for (let k = 0; k < R; k++) {
-        const v = cellAt(i++);
-        if (v > highest) highest = v;
-        replicas[j * R + k] = v - 1;
-      }
-    }
-  }
+  const highest = readCells(slots, width, count, R, oldPrimary, newPrimary, replicas);
   if (highest > M) throw new CompactLineError(`slots: member index ${highest - 1} past the ${M} members`);
 
   const tokens = new Float64Array(count);
@@ -161,6 +131,63 @@ export function decodeCompactPartitions(line: CompactPartitionsJson): CompactPar
   } else if (count > 0) throw new CompactLineError('tokens missing');
 
   return new CompactPartitionsEvent(line.viewVersion, line.quorum, { count, members, ids, oldPrimary, newPrimary, replicaSlots: R, replicas, tokens });
+}
+
+/** Cells into the three columns (each cell − 1); returns the largest cell, for the range check. One loop per width, no call per cell. */
+function readCells(b: Buffer, width: 1 | 2 | 4, count: number, R: number, oldPrimary: Int32Array, newPrimary: Int32Array, replicas: Int32Array): number {
+  let highest = 0;
+  let at = 0;
+  let r = 0;
+  if (width === 1) {
+    for (let j = 0; j < count; j++) {
+      const o = b[at++]!;
+      const n = b[at++]!;
+      oldPrimary[j] = o - 1;
+      newPrimary[j] = n - 1;
+      if (o > highest) highest = o;
+      if (n > highest) highest = n;
+      for (let k = 0; k < R; k++) {
+        const v = b[at++]!;
+        replicas[r++] = v - 1;
+        if (v > highest) highest = v;
+      }
+    }
+  } else if (width === 2) {
+    for (let j = 0; j < count; j++) {
+      const o = b[at]! | (b[at + 1]! << 8);
+      const n = b[at + 2]! | (b[at + 3]! << 8);
+      at += 4;
+      oldPrimary[j] = o - 1;
+      newPrimary[j] = n - 1;
+      if (o > highest) highest = o;
+      if (n > highest) highest = n;
+      for (let k = 0; k < R; k++) {
+        const v = b[at]! | (b[at + 1]! << 8);
+        at += 2;
+        replicas[r++] = v - 1;
+        if (v > highest) highest = v;
+      }
+    }
+  } else {
+    // Four bytes: the top one scaled, not shifted, so a cell past 2^31 stays positive and fails the range check.
+    const cell = (i: number): number => b[i]! + b[i + 1]! * 0x100 + b[i + 2]! * 0x10000 + b[i + 3]! * 0x1000000;
+    for (let j = 0; j < count; j++) {
+      const o = cell(at);
+      const n = cell(at + 4);
+      at += 8;
+      oldPrimary[j] = o - 1;
+      newPrimary[j] = n - 1;
+      if (o > highest) highest = o;
+      if (n > highest) highest = n;
+      for (let k = 0; k < R; k++) {
+        const v = cell(at);
+        at += 4;
+        replicas[r++] = v - 1;
+        if (v > highest) highest = v;
+      }
+    }
+  }
+  return highest;
 }
 
 function base64(text: unknown, field: string): Buffer {
