@@ -84,11 +84,11 @@ export function decodeCompactPartitions(line: CompactPartitionsJson): CompactPar
   if (width !== 1 && width !== 2 && width !== 4) throw new CompactLineError(`width: expected 1, 2 or 4, got ${String(width)}`);
   if (!Number.isInteger(R) || R < 0 || R > MAX_REPLICA_SLOTS) throw new CompactLineError(`replicaSlots: expected 0..${MAX_REPLICA_SLOTS}, got ${String(R)}`);
   if (typeof line.viewVersion !== 'number' || (line.quorum !== 'ok' && line.quorum !== 'no-quorum')) throw new CompactLineError('viewVersion or quorum missing');
-  const ids = decodeIds(base64(line.ids, 'ids'), count);
-
+  // The slots' length bounds count by the line's own size before anything is allocated for it.
   const slots = base64(line.slots, 'slots');
   const perEntry = R + 2;
   if (slots.length !== count * perEntry * width) throw new CompactLineError(`slots: expected ${count * perEntry * width} bytes, got ${slots.length}`);
+  const ids = decodeIds(base64(line.ids, 'ids'), count);
   const oldPrimary = new Int32Array(count);
   const newPrimary = new Int32Array(count);
   const replicas = new Int32Array(count * R);

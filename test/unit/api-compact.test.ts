@@ -167,6 +167,7 @@ test('a compact line that breaks the format is a CompactLineError, never another
   const broken: [string, Partial<Record<keyof CompactPartitionsJson, unknown>>][] = [
     ['count too high', { count: good.count + 1 }],
     ['count negative', { count: -1 }],
+    ['count past what the line can hold', { count: 2 ** 40 }],
     ['count not a number', { count: 'many' }],
     ['width 3', { width: 3 }],
     ['no members', { members: [] }],
