@@ -4,7 +4,11 @@
 //      daemon's own event pipeline (src/daemon/pipeline.ts) runs placement,
 //      ownership and the watch hub, and a watch client on the API's Unix socket
 //      receives the line; timed from the merge to the client reading that line.
-//   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16] [--only zones] [--stages]
+//   node --expose-gc dist/bench/partition-bench.js [--quick] [--engine-only] [--e2e-only] [--P 4096] [--N 16] [--only zones] [--stages] [--watch-format full,compact]
+// --watch-format: the watch formats the end-to-end reader asks for, one row each (default both):
+// `full` (JSON.parse, then every field of every changed partition read), `compact` (the client's
+// decoder, then every field read through its columns), `compact-changed` (the same, through the
+// decoded line's `changed` objects).
 // Every row runs in a fresh process (so one row's heap and JIT state do not
 // colour the next) and starts with untimed warm-up deaths. Beside p50/p99 each
 // row prints the GCs that overlapped a timed death (count and total pause), the
@@ -35,6 +39,8 @@ import { memberView, partitionsView } from '../src/api/views.js';
 import { WatchHub } from '../src/api/watch.js';
 import { MonitorHub } from '../src/api/monitor.js';
 import { wireEventPipeline } from '../src/daemon/pipeline.js';
+import { decodeCompactPartitions, isCompactPartitions } from '../src/client/compact.js';
+import type { PartitionChange } from '../src/api/views.js';
 import { createPartitionEngine, type PartitionDiff, type PartitionEngine, type PartitionOptions } from '../src/partition/engine.js';
 import { MemoryGrantStore } from '../src/partition/grant-store.js';
 import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type LeadershipDiff } from '../src/partition/leadership.js';
@@ -53,6 +59,13 @@ const PS = listArg('--P', [256, 4096, 65536]);
 const NS = listArg('--N', [3, 16, 256, 1024]);
 const REPLICAS = 3;
 const stages = argv.includes('--stages');
+type ReaderFormat = 'full' | 'compact' | 'compact-changed';
+const READER_FORMATS: readonly ReaderFormat[] = ['full', 'compact', 'compact-changed'];
+const formatsAt = argv.indexOf('--watch-format');
+const WATCH_FORMATS = (formatsAt >= 0 ? argv[formatsAt + 1]!.split(',') : ['full', 'compact']).map((f) => {
+  if (!(READER_FORMATS as readonly string[]).includes(f)) throw new Error(`--watch-format: expected ${READER_FORMATS.join(', ')}, got ${f}`);
+  return f as ReaderFormat;
+});
 const gc = (globalThis as { gc?: () => void }).gc;
 
 interface Variant {
@@ -148,6 +161,10 @@ function medianKiB(deltas: number[]): number {
 
 interface Row {
   variant: string;
+  /** End to end: the watch format the reader asked for and decoded. */
+  format?: ReaderFormat;
+  /** End to end: mean bytes of the partitions line per changed partition. */
+  bytesPerChange?: number;
   P: number;
   N: number;
   deaths: number;
@@ -167,7 +184,7 @@ interface Row {
   stages?: Stages;
 }
 
-/** End to end, mean ms per death: from the merge to the engine; the engine; ownership + flush; the line's text (+ metric, log); the socket write call; until the client read it; the client's JSON.parse of it. */
+/** End to end, mean ms per death: from the merge to the engine; the engine; ownership + flush; the line's text (+ metric, log); the socket write call; until the client read it; the client's decoding of it (in the timed total). */
 interface Stages {
   member: number;
   engine: number;
@@ -180,16 +197,20 @@ interface Stages {
 }
 
 const rowLine = (r: Row): string =>
-  `| ${r.variant} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.gcs} | ${r.gcPauseMs.toFixed(1)} | ${r.preempted} | ${r.quiet} | ${r.quiet > 0 ? r.quietP99.toFixed(3) : '–'} | ${r.allocKiB.toFixed(1)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |`;
+  `| ${r.variant}${r.format ? ` | ${r.format}` : ''} | ${r.P} | ${r.N} | ${r.deaths} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} | ${r.gcs} | ${r.gcPauseMs.toFixed(1)} | ${r.preempted} | ${r.quiet} | ${r.quiet > 0 ? r.quietP99.toFixed(3) : '–'} | ${r.allocKiB.toFixed(1)} | ${r.moved.toFixed(1)} | ${r.changed.toFixed(1)} |${r.format ? ` ${r.bytesPerChange !== undefined && Number.isFinite(r.bytesPerChange) ? r.bytesPerChange.toFixed(1) : '–'} |` : ''}`;
 const header = [
   '| strategy | P | N | deaths | p50 ms | p99 ms | max ms | GCs in timed deaths | GC pause ms (sum) | deaths preempted | quiet deaths | p99 of quiet deaths ms | KiB allocated / death | primaries moved per death | partitions changed per death |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
-const stageHeader = ['| strategy | P | N | member line | engine | ownership + flush | line text | socket write | delivery to client | client JSON.parse | line KiB |', '|---|---|---|---|---|---|---|---|---|---|---|'];
+const e2eHeader = [
+  '| strategy | watch format | P | N | deaths | p50 ms | p99 ms | max ms | GCs in timed deaths | GC pause ms (sum) | deaths preempted | quiet deaths | p99 of quiet deaths ms | KiB allocated / death | primaries moved per death | partitions changed per death | line bytes / changed partition |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+];
+const stageHeader = ['| strategy | watch format | P | N | member line | engine | ownership + flush | line text | socket write | delivery to client | client decode | line KiB |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
 const stageLine = (r: Row): string => {
   const s = r.stages!;
   const f = (x: number): string => x.toFixed(3);
-  return `| ${r.variant} | ${r.P} | ${r.N} | ${f(s.member)} | ${f(s.engine)} | ${f(s.leadership)} | ${f(s.line)} | ${f(s.write)} | ${f(s.delivery)} | ${f(s.parse)} | ${s.lineKiB.toFixed(1)} |`;
+  return `| ${r.variant} | ${r.format} | ${r.P} | ${r.N} | ${f(s.member)} | ${f(s.engine)} | ${f(s.leadership)} | ${f(s.line)} | ${f(s.write)} | ${f(s.delivery)} | ${f(s.parse)} | ${s.lineKiB.toFixed(1)} |`;
 };
 
 const memberSnap = (name: string, state: MemberSnapshot['state'], incarnation: number, tags: Record<string, string>): MemberSnapshot => ({
@@ -255,20 +276,24 @@ async function engineAlone(v: Variant, P: number, N: number): Promise<Row> {
   return { variant: v.label, P, N, deaths: times.length, p50: pct(times, 0.5), p99: pct(times, 0.99), max: Math.max(...times), moved: moved / times.length, changed: changed / times.length, gcs: g.count, gcPauseMs: g.pauseMs, preempted: g.preempted, quiet: g.quiet, quietP99: g.quietP99, allocKiB: medianKiB(allocs) };
 }
 
-/** Stage timestamps of the death being timed (--stages): wrappers on the engine and the watch hub, and the flush listener. */
+/** Stage timestamps of the death being timed (--stages): wrappers on the engine and the watch hub, the flush listener and the reader. */
 class StageClock {
   active = false;
   t0 = 0;
-  lastLine = '';
   private engineStart = 0;
   private engineEnd = 0;
   private flushedAt = 0;
   private writeStart = 0;
   private writeEnd = 0;
+  /** Time inside the line writers, which the hub calls from within publishPartitions. */
+  private textMs = 0;
+  private readStart = 0;
+  private readEnd = 0;
+  private lineChars = 0;
   private readonly sums: Stages = { member: 0, engine: 0, leadership: 0, line: 0, write: 0, delivery: 0, parse: 0, lineKiB: 0 };
   private n = 0;
 
-  wrap(engine: { applyEvent: (...a: never[]) => unknown }, watch: { publishText: (text: string) => void }): void {
+  wrap(engine: { applyEvent: (...a: never[]) => unknown }, watch: { publishPartitions: (full: () => string | Uint8Array, compact: () => string | Uint8Array) => void }): void {
     const apply = engine.applyEvent.bind(engine) as (...a: never[]) => unknown;
     engine.applyEvent = (...a: never[]): unknown => {
       const e0 = performance.now();
@@ -280,11 +305,16 @@ class StageClock {
       }
       return r;
     };
-    const publish = watch.publishText.bind(watch);
-    watch.publishText = (text: string): void => {
+    const publish = watch.publishPartitions.bind(watch);
+    const timed = (make: () => string | Uint8Array) => (): string | Uint8Array => {
+      const l0 = performance.now();
+      const text = make();
+      this.textMs += performance.now() - l0;
+      return text;
+    };
+    watch.publishPartitions = (full, compact): void => {
       const w0 = performance.now();
-      publish(text);
-      // Only the partitions line, which follows the flush.
+      publish(timed(full), timed(compact));
       if (this.flushedAt > 0) {
         this.writeStart = w0;
         this.writeEnd = performance.now();
@@ -294,27 +324,33 @@ class StageClock {
 
   begin(t0: number): void {
     this.t0 = t0;
-    this.engineStart = this.engineEnd = this.flushedAt = this.writeStart = this.writeEnd = 0;
-    this.lastLine = '';
+    this.engineStart = this.engineEnd = this.flushedAt = this.writeStart = this.writeEnd = this.textMs = 0;
+    this.readStart = this.readEnd = this.lineChars = 0;
   }
 
   flushed(at: number): void {
     if (this.active && this.flushedAt === 0) this.flushedAt = at;
   }
 
-  finish(t1: number): void {
+  /** The reader decoded a line from r0 to r1; the partitions line is the one read after the write. */
+  read(r0: number, r1: number, chars: number): void {
+    if (!this.active || this.writeEnd === 0) return;
+    this.readStart = r0;
+    this.readEnd = r1;
+    this.lineChars = chars;
+  }
+
+  finish(): void {
     const s = this.sums;
     s.member += this.engineStart - this.t0;
     s.engine += this.engineEnd - this.engineStart;
-    if (this.flushedAt > 0 && this.writeEnd > 0) {
+    if (this.flushedAt > 0 && this.writeEnd > 0 && this.readEnd > 0) {
       s.leadership += this.flushedAt - this.engineEnd;
-      s.line += this.writeStart - this.flushedAt;
-      s.write += this.writeEnd - this.writeStart;
-      s.delivery += t1 - this.writeEnd;
-      const p0 = performance.now();
-      JSON.parse(this.lastLine);
-      s.parse += performance.now() - p0;
-      s.lineKiB += this.lastLine.length / 1024;
+      s.line += this.writeStart - this.flushedAt + this.textMs;
+      s.write += this.writeEnd - this.writeStart - this.textMs;
+      s.delivery += this.readStart - this.writeEnd;
+      s.parse += this.readEnd - this.readStart;
+      s.lineKiB += this.lineChars / 1024;
     }
     this.n++;
   }
@@ -326,8 +362,48 @@ class StageClock {
   }
 }
 
+/** What the reader does with every field of every changed partition: adds it up, so none of it is skipped. */
+let readerSink = 0;
+const nameWeight = (n: string | null): number => (n === null ? 1 : n.length);
+
+/** Decodes one watch line as an application would, in `format`, reading every field of a partitions line; returns its changed count (−1 for other lines). */
+function readLine(text: string, format: ReaderFormat): number {
+  const line = JSON.parse(text) as { type: string; changed?: PartitionChange[] };
+  if (line.type !== 'partitions') return -1;
+  if (format === 'full') return readChanged(line.changed!);
+  if (!isCompactPartitions(line)) throw new Error('bench: a compact reader got a full partitions line');
+  const d = decodeCompactPartitions(line);
+  if (format === 'compact-changed') return readChanged(d.changed);
+  const c = d.columns;
+  const R = c.replicaSlots;
+  const names = c.members;
+  let sum = 0;
+  for (let j = 0; j < c.count; j++) {
+    const old = c.oldPrimary[j]!;
+    const now = c.newPrimary[j]!;
+    sum += c.ids[j]! + c.tokens[j]! + (old < 0 ? 1 : names[old]!.length) + (now < 0 ? 1 : names[now]!.length);
+    for (let k = 0; k < R; k++) {
+      const r = c.replicas[j * R + k]!;
+      if (r < 0) break;
+      sum += names[r]!.length;
+    }
+  }
+  readerSink += sum;
+  return c.count;
+}
+
+function readChanged(changed: readonly PartitionChange[]): number {
+  let sum = 0;
+  for (const c of changed) {
+    sum += c.id + c.token + nameWeight(c.oldPrimary) + nameWeight(c.newPrimary);
+    for (const r of c.replicas) sum += r.length;
+  }
+  readerSink += sum;
+  return changed.length;
+}
+
 /** One daemon's pipeline: a SwimNode that hears no packets, granted ownership, the API server and a watch client. */
-async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
+async function endToEnd(v: Variant, P: number, N: number, format: ReaderFormat): Promise<Row> {
   const scheduler = new VirtualScheduler(); // never advanced: no probes, no timeouts, only what the bench injects
   let receive: ((from: { host: string; port: number }, data: Uint8Array, atMs: number) => void) | null = null;
   const ownTags = (i: number): Record<string, string> => ({ [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE, ...tagsOf(v, i) });
@@ -408,13 +484,17 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
     sessions: new SessionHub(1, () => {}),
     monitor: new MonitorHub(1024),
   });
-  // The watch client: counts complete lines (JSON text holds no raw newline) and notes when the awaited one arrives.
+  let timing = false;
+  // The watch client: decodes every complete line in `format` (as src/client does) and notes when the awaited one arrives.
   let received = 0;
   let waitFor = 0;
   let onReached: (() => void) | null = null;
+  /** During timed deaths: characters of partitions lines and the partitions they carried. */
+  let lineChars = 0;
+  let lineChanges = 0;
   published = 0; // lines published before the client connected went to nobody
   const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-    const req = request({ socketPath: socket, path: '/v1/watch', method: 'GET' }, resolve);
+    const req = request({ socketPath: socket, path: format === 'full' ? '/v1/watch' : '/v1/watch?format=compact', method: 'GET' }, resolve);
     req.on('error', reject);
     req.end();
   });
@@ -423,14 +503,19 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   res.on('data', (chunk: string) => {
     let at = 0;
     for (let nl = chunk.indexOf('\n', at); nl >= 0; nl = chunk.indexOf('\n', at)) {
-      received++;
-      if (stage.active) {
-        stage.lastLine = pending + chunk.slice(at, nl);
-        pending = '';
-      }
+      const text = pending === '' ? chunk.slice(at, nl) : pending + chunk.slice(at, nl);
+      pending = '';
       at = nl + 1;
+      const r0 = performance.now();
+      const changes = readLine(text, format);
+      stage.read(r0, performance.now(), text.length);
+      if (timing && changes >= 0) {
+        lineChars += text.length;
+        lineChanges += changes;
+      }
+      received++;
     }
-    if (stage.active) pending += chunk.slice(at);
+    if (at < chunk.length) pending += chunk.slice(at);
     if (onReached !== null && received >= waitFor) {
       const f = onReached;
       onReached = null;
@@ -450,9 +535,8 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   const allocs: number[] = [];
   let moved = 0;
   let changed = 0;
-  // Counted during deaths only: partitions on the watch line, and placement primaries moved
+  // Counted during deaths only (timing): partitions on the watch line, and placement primaries moved
   // (published primaries stay null here, as no peer answers a claim).
-  let timing = false;
   // Kept and counted after the timed section: counting is not the daemon's work.
   let leadershipDiff: LeadershipDiff | null = null;
   let engineDiff: PartitionDiff | null = null;
@@ -482,7 +566,7 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
       if (ed !== null) moved += primariesMoved(ed, engine);
       gcs.timed(t0, t1);
       allocs.push(h1 - h0);
-      if (stage.active) stage.finish(t1);
+      if (stage.active) stage.finish();
     }
     stage.active = false;
     leadershipDiff = null;
@@ -509,8 +593,11 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
   node.shutdown();
   logDest.end();
   rmSync(dir, { recursive: true, force: true });
+  if (!Number.isFinite(readerSink)) throw new Error('bench: the reader read nothing');
   return {
     variant: v.label,
+    format,
+    bytesPerChange: lineChars / lineChanges,
     P,
     N,
     deaths,
@@ -526,9 +613,9 @@ async function endToEnd(v: Variant, P: number, N: number): Promise<Row> {
 }
 
 /** Runs one row in a fresh process (same node flags, same bench flags) and returns what it measured. */
-function rowInChild(mode: 'engine' | 'e2e', v: Variant, P: number, N: number): Row {
+function rowInChild(mode: 'engine' | 'e2e', v: Variant, P: number, N: number, format: ReaderFormat = 'full'): Row {
   const flags = [quick ? ['--quick'] : [], stages ? ['--stages'] : []].flat();
-  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--row', mode, String(ALL_VARIANTS.indexOf(v)), String(P), String(N), ...flags], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--row', mode, String(ALL_VARIANTS.indexOf(v)), String(P), String(N), format, ...flags], { encoding: 'utf8', maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Row;
 }
 
@@ -541,16 +628,16 @@ async function main(): Promise<void> {
     for (const P of PS) for (const N of NS) for (const v of VARIANTS) console.log(rowLine(rowInChild('engine', v, P, N)));
   }
   if (!argv.includes('--engine-only')) {
-    console.log('\n(2) End to end in one daemon process: dead message merged by the SwimNode → the watch client has read the line (the partitions line when one is published, else the member line)');
-    for (const l of header) console.log(l);
+    console.log('\n(2) End to end in one daemon process: dead message merged by the SwimNode → the watch client has read and decoded the line (the partitions line when one is published, else the member line), every field of every changed partition read');
+    for (const l of e2eHeader) console.log(l);
     const rows: Row[] = [];
-    for (const P of PS) for (const N of NS) for (const v of VARIANTS) {
-      const r = rowInChild('e2e', v, P, N);
+    for (const P of PS) for (const N of NS) for (const v of VARIANTS) for (const f of WATCH_FORMATS) {
+      const r = rowInChild('e2e', v, P, N, f);
       rows.push(r);
       console.log(rowLine(r));
     }
     if (stages) {
-      console.log('\n(3) End to end, mean ms per death by stage: merge → engine call (member line, log); engine; ownership + leadership flush; partitions line text (+ metric, log); the socket write call; until the client has read it; the client JSON.parse of it (not in the timed total)');
+      console.log('\n(3) End to end, mean ms per death by stage: merge → engine call (member line, log); engine; ownership + leadership flush; partitions line text (+ metric, log); the socket write call; until the client has read it; the client decoding it and reading every field (in the timed total)');
       for (const l of stageHeader) console.log(l);
       for (const r of rows) console.log(stageLine(r));
     }
@@ -604,9 +691,9 @@ async function heapTable(): Promise<void> {
 const heapOneAt = argv.indexOf('--heap-one');
 const rowAt = argv.indexOf('--row');
 if (rowAt >= 0) {
-  const [mode, vi, P, N] = argv.slice(rowAt + 1, rowAt + 5);
+  const [mode, vi, P, N, format] = argv.slice(rowAt + 1, rowAt + 6);
   const v = ALL_VARIANTS[Number(vi)]!;
-  const r = mode === 'engine' ? await engineAlone(v, Number(P), Number(N)) : await endToEnd(v, Number(P), Number(N));
+  const r = mode === 'engine' ? await engineAlone(v, Number(P), Number(N)) : await endToEnd(v, Number(P), Number(N), format as ReaderFormat);
   console.log(JSON.stringify(r));
 } else if (heapOneAt >= 0) {
   if (!gc) throw new Error('--heap-one needs --expose-gc');

@@ -8,7 +8,7 @@ import { SESSION_TTL_MAX_MS, SESSION_TTL_MIN_MS, type SessionHub } from './sessi
 import type { WatchHub } from './watch.js';
 import type { MonitorHub } from './monitor.js';
 import { LOG_LEVEL_VALUES } from '../daemon/logger.js';
-import type { MemberView, PartitionsView, PartitionView } from './views.js';
+import { WATCH_FORMATS, type MemberView, type PartitionsView, type PartitionView, type WatchFormat } from './views.js';
 import { SwimdError } from '../base/errors.js';
 import { KeyringError } from '../wire/keyring.js';
 import { parseKey, type KeyOps } from '../daemon/keys.js';
@@ -91,8 +91,27 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The request target as a URL; a target that is no URL path (`//[`, say) is a 400, not a 500. */
+function requestUrl(target: string): URL {
+  try {
+    return new URL(target, 'http://swimd');
+  } catch {
+    throw new ApiError(400, 'BAD_REQUEST', `malformed request target ${JSON.stringify(target.slice(0, 80))}`);
+  }
+}
+
+/** One optional query parameter from a closed set: given twice or outside the set is a 400 naming it. */
+function choiceParam<T extends string>(url: URL, name: string, allowed: readonly T[], dflt: T): T {
+  const given = url.searchParams.getAll(name);
+  if (given.length === 0) return dflt;
+  if (given.length > 1) throw new ApiError(400, 'BAD_REQUEST', `${name}: given ${given.length} times; give it once`);
+  const v = given[0]!;
+  if (!(allowed as readonly string[]).includes(v)) throw new ApiError(400, 'BAD_REQUEST', `${name}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(v.slice(0, 40))}`);
+  return v as T;
+}
+
 function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void | Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://swimd');
+  const url = requestUrl(req.url ?? '/');
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
   const only = (m: string): void => {
@@ -165,8 +184,9 @@ function route(req: IncomingMessage, res: ServerResponse, deps: ApiDeps): void |
   }
   if (path === '/v1/watch') {
     only('GET');
+    const format: WatchFormat = choiceParam(url, 'format', WATCH_FORMATS, 'full');
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
-    deps.watch.add(res);
+    deps.watch.add(res, format);
     return;
   }
   if (path === '/v1/monitor') {

@@ -106,7 +106,30 @@ export interface WatchPartitionsEvent {
   viewVersion: number;
   quorum: 'ok' | 'no-quorum';
   changed: readonly PartitionChange[];
+  /** The same changes as typed arrays, when the line came in the compact format (`changed` is then made on first read). */
+  readonly columns?: PartitionColumns;
 }
+
+/**
+ * The changes of a compact partitions line as columns: entry j is partition
+ * ids[j]; its primaries and replicas are indices into `members` (−1 for none).
+ */
+export interface PartitionColumns {
+  readonly count: number;
+  /** Member names of this line, indexed by the columns below. */
+  readonly members: readonly string[];
+  readonly ids: Int32Array;
+  readonly oldPrimary: Int32Array;
+  readonly newPrimary: Int32Array;
+  /** Replica slots per entry: entry j's replicas are replicas[j·replicaSlots …], in order, up to the first −1. */
+  readonly replicaSlots: number;
+  readonly replicas: Int32Array;
+  readonly tokens: Float64Array;
+}
+
+/** Formats of the watch stream: `full` lists every changed partition as an object; `compact` packs them (README.md). */
+export const WATCH_FORMATS = ['full', 'compact'] as const;
+export type WatchFormat = (typeof WATCH_FORMATS)[number];
 
 /** The reader fell behind and lost lines; a fresh snapshot follows. */
 export interface WatchResync {

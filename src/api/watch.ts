@@ -2,13 +2,15 @@
 // loses its queue, gets a resync line and a fresh snapshot, never unbounded
 // buffering in the daemon.
 import type { ServerResponse } from 'node:http';
-import type { WatchLine } from './views.js';
+import type { WatchFormat, WatchLine } from './views.js';
 
 /** A line ready to write: JSON text and a newline, as a string or as its UTF-8 bytes. */
 type LineText = string | Uint8Array;
 
 interface Watcher {
   res: ServerResponse;
+  /** How this watcher's partitions lines are written (the other lines are the same in both). */
+  format: WatchFormat;
   queue: LineText[];
   /** Index of the next line to write, so taking one is O(1). */
   head: number;
@@ -36,10 +38,10 @@ export class WatchHub {
     return this.watchers.size;
   }
 
-  add(res: ServerResponse): void {
+  add(res: ServerResponse, format: WatchFormat = 'full'): void {
     // Lines already due reach the current watchers only: the new one's snapshot includes them.
     this.beforeSnapshot();
-    const w: Watcher = { res, queue: [], head: 0, queuedChars: 0, waitingForDrain: false, resyncPending: false };
+    const w: Watcher = { res, format, queue: [], head: 0, queuedChars: 0, waitingForDrain: false, resyncPending: false };
     this.watchers.add(w);
     res.on('close', () => this.watchers.delete(w));
     res.on('drain', () => this.flush(w));
@@ -54,6 +56,16 @@ export class WatchHub {
   /** A line already serialised (one JSON value and a newline), e.g. by PartitionsLineWriter; bytes are not copied, so the caller must not reuse them. */
   publishText(text: LineText): void {
     for (const w of this.watchers) this.write(w, text);
+  }
+
+  /**
+   * A partitions line, written in each format at most once and only if a
+   * watcher reads it; both go through the same per-watcher bounds.
+   */
+  publishPartitions(full: () => LineText, compact: () => LineText): void {
+    let fullText: LineText | null = null;
+    let compactText: LineText | null = null;
+    for (const w of this.watchers) this.write(w, w.format === 'compact' ? (compactText ??= compact()) : (fullText ??= full()));
   }
 
   /** Whether anyone would read a line: callers skip serialising it when not. */

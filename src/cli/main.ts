@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .command('watch', 'stream membership and partition changes, one line per change (--json: the raw NDJSON)', withClientOpts, async (a) => {
-      for await (const line of new SwimdClient(await clientSocket(a)).watch()) process.stdout.write((a.json ? JSON.stringify(line) : watchSummary(line)) + '\n');
+      for await (const line of new SwimdClient(await clientSocket(a)).watch({ format: 'compact' })) process.stdout.write((a.json ? JSON.stringify(line) : watchSummary(line)) + '\n');
     })
     .command(
       'monitor',

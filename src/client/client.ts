@@ -1,7 +1,8 @@
 // Typed client for the local API (used by the CLI and by applications).
 import { request } from 'node:http';
-import type { MemberView, PartitionsView, PartitionView, WatchLine } from '../api/views.js';
+import type { MemberView, PartitionsView, PartitionView, WatchFormat, WatchLine } from '../api/views.js';
 import { SwimdError } from '../base/errors.js';
+import { CompactLineError, decodeCompactPartitions, isCompactPartitions } from './compact.js';
 
 /** Levels a monitor stream can ask for. */
 export type MonitorLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -21,6 +22,17 @@ export interface ClientSession {
   /** Resolves with why the session ended (closed, expired, disconnected, shutdown). */
   readonly ended: Promise<string>;
   close(): void;
+}
+
+/** How to open a watch stream. */
+export interface WatchOptions {
+  /**
+   * `compact` (what the CLI uses): partitions lines arrive packed, a few bytes per changed
+   * partition, and are decoded here into the same `partitions` lines (with `columns`, and
+   * `changed` made on first read). `full` (the default): every changed partition as JSON.
+   */
+  format?: WatchFormat;
+  signal?: AbortSignal;
 }
 
 /** Largest response body or watch line the client reads (a snapshot of 65,536 partitions is about 5 MB). */
@@ -180,9 +192,23 @@ export class SwimdClient {
     });
   }
 
-  /** The watch stream: first a snapshot, then one line per change, until `signal` aborts or the daemon closes it. */
-  async *watch(signal?: AbortSignal): AsyncGenerator<WatchLine> {
-    for await (const line of this.lines('/v1/watch', signal)) yield JSON.parse(line) as WatchLine;
+  /** The watch stream: first a snapshot, then one line per change, until the signal aborts or the daemon closes it. */
+  async *watch(options?: AbortSignal | WatchOptions): AsyncGenerator<WatchLine> {
+    const { signal, format = 'full' } = options instanceof AbortSignal ? { signal: options } : (options ?? {});
+    const path = format === 'full' ? '/v1/watch' : `/v1/watch?format=${encodeURIComponent(format)}`;
+    for await (const text of this.lines(path, signal)) {
+      const line = JSON.parse(text) as unknown;
+      if (!isCompactPartitions(line)) {
+        yield line as WatchLine;
+        continue;
+      }
+      try {
+        yield decodeCompactPartitions(line);
+      } catch (err) {
+        if (err instanceof CompactLineError) throw new ClientError(err.message, 'BAD_RESPONSE');
+        throw err;
+      }
+    }
   }
 
   /**

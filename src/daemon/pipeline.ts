@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { MemberEvent } from '../core/member-types.js';
 import type { Leadership } from '../partition/leadership.js';
 import { memberView, PartitionsLineWriter } from '../api/views.js';
+import { CompactPartitionsLineWriter } from '../api/compact.js';
 import type { WatchHub } from '../api/watch.js';
 import type { DaemonMetrics } from './metrics.js';
 
@@ -25,6 +26,7 @@ export function wireEventPipeline(
   later: (fn: () => void) => void = (fn) => fn(),
 ): () => void {
   const lines = new PartitionsLineWriter();
+  const compactLines = new CompactPartitionsLineWriter();
   const offLeadership = leadership.on((_snap, diff) => {
     // The diff reads its own immutable table, so it may be written out after the turn.
     later(() => {
@@ -32,7 +34,7 @@ export function wireEventPipeline(
         metrics.partitionChanges.inc(diff.count);
         log.info({ changed: diff.count, quorum: diff.quorum }, 'partitions changed');
       }
-      if (watch.hasWatchers()) watch.publishText(lines.write(diff));
+      if (watch.hasWatchers()) watch.publishPartitions(() => lines.write(diff), () => compactLines.write(diff));
     });
   });
   const offNode = node.on((ev) => {

@@ -128,9 +128,15 @@ export interface DampedTag {
 
 /** The engine's eligibility predicate for these options: the selector's tags (and, granted, the ownership tag). */
 export function eligibilityOf(opts: Pick<LeadershipOptions, 'fencing' | 'eligibleTags'>): (m: PartitionMember) => boolean {
-  const want = Object.entries(opts.eligibleTags);
+  const wantKeys = Object.keys(opts.eligibleTags);
+  const wantValues = wantKeys.map((k) => opts.eligibleTags[k]);
   const needOwnershipTag = opts.fencing === 'granted';
-  return (m) => (!needOwnershipTag || m.tags[OWNERSHIP_TAG] === OWNERSHIP_TAG_VALUE) && want.every(([k, v]) => m.tags[k] === v);
+  // A plain loop: the engine asks this of every member at each change, and a callback per call would be garbage each time.
+  return (m) => {
+    if (needOwnershipTag && m.tags[OWNERSHIP_TAG] !== OWNERSHIP_TAG_VALUE) return false;
+    for (let i = 0; i < wantKeys.length; i++) if (m.tags[wantKeys[i]!] !== wantValues[i]) return false;
+    return true;
+  };
 }
 
 /**

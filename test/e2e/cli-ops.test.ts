@@ -129,7 +129,13 @@ test('operator commands against a three-member cluster', async (t) => {
   await t.test('watch prints one summary line per change; --json keeps the NDJSON', async () => {
     const summary = stream(['watch', '--socket', sock(0)]);
     const raw = stream(['watch', '--socket', sock(0), '--json']);
-    await waitFor(() => summary.lines.length > 0 && raw.lines.length > 0, 20_000, 'both snapshots');
+    // The CLI reads the compact format; a full-format reader beside it must see the same partitions lines.
+    const fullLines: WatchLine[] = [];
+    const stopFull = new AbortController();
+    const fullReader = (async () => {
+      for await (const l of client(0).watch(stopFull.signal)) fullLines.push(l);
+    })();
+    await waitFor(() => summary.lines.length > 0 && raw.lines.length > 0 && fullLines.length > 0, 20_000, 'three snapshots');
     assert.match(summary.lines[0]!, /^snapshot: 3 members \(alive 3\), 16 partitions, 16 with a primary, view \d+, quorum ok$/);
     procs[2]!.kill('SIGKILL');
     const rawLines = (): WatchLine[] => raw.lines.map((l) => JSON.parse(l) as WatchLine);
@@ -139,6 +145,14 @@ test('operator commands against a three-member cluster', async (t) => {
     await sleep(500);
     summary.child.kill('SIGINT');
     raw.child.kill('SIGINT');
+    stopFull.abort();
+    await fullReader;
+    // Both readers were connected before the kill, so from it on they got the same lines (one view can have several).
+    const fullViews = new Set(fullLines.flatMap((l) => (l.type === 'partitions' ? [l.viewVersion] : [])));
+    const fullText = new Set(fullLines.map((l) => JSON.stringify(l)));
+    const compared = rawLines().filter((l) => l.type === 'partitions' && fullViews.has(l.viewVersion));
+    assert.ok(compared.some((l) => l.type === 'partitions' && l.changed.some((c) => c.oldPrimary === 'op-c')), 'op-c\'s partitions lines seen in both formats');
+    for (const l of compared) assert.ok(fullText.has(JSON.stringify(l)), `the decoded compact line is a full line: ${JSON.stringify(l).slice(0, 200)}`);
     const byView = new Map<number, number>();
     for (const l of rawLines()) if (l.type === 'partitions') byView.set(l.viewVersion, (byView.get(l.viewVersion) ?? 0) + l.changed.length);
     const summaries = summary.lines.filter((l) => l.startsWith('partitions:'));

@@ -15,6 +15,7 @@ import { FlapDampingConfigError } from '../../src/partition/flap-damping.js';
 import { KeyringError, Keyring } from '../../src/wire/keyring.js';
 import { WireError } from '../../src/wire/errors.js';
 import { ClientError } from '../../src/client/client.js';
+import { CompactLineError } from '../../src/client/compact.js';
 import { UsageError } from '../../src/cli/table.js';
 import { InvariantError } from '../../src/core/invariants.js';
 import { SwimError } from '../../src/core/errors.js';
@@ -38,6 +39,7 @@ test('every error class is a SwimdError named after itself, with a stable code',
     new KeyringError('KEYRING_EMPTY', 'x'),
     new WireError('truncated', 'x'),
     new ClientError('x', 'NOT_FOUND', 404),
+    new CompactLineError('x'),
     new UsageError('x'),
     new InvariantError('x'),
     new SwimError('JOIN_FAILED', 'x'),

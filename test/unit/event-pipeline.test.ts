@@ -20,6 +20,7 @@ import { eligibilityOf, Leadership, OWNERSHIP_TAG, OWNERSHIP_TAG_VALUE, type Lea
 import { VirtualScheduler } from '../../src/sim/virtual-scheduler.js';
 import { encodeTags } from '../../src/wire/serf-tags.js';
 import { viewNode } from '../support/view-node.js';
+import { decodeCompactPartitions, isCompactPartitions } from '../../src/client/compact.js';
 
 class FakeResponse extends EventEmitter {
   written: string[] = [];
@@ -51,6 +52,8 @@ test('a death publishes one partitions line naming exactly the partitions whose 
   leadership.start();
   const res = new FakeResponse();
   hub.add(res as unknown as ServerResponse);
+  const compactRes = new FakeResponse();
+  hub.add(compactRes as unknown as ServerResponse, 'compact');
 
   const before = leadership.snapshot();
   const beforeRows = [...before.partitions].map((p) => JSON.stringify(p));
@@ -76,6 +79,13 @@ test('a death publishes one partitions line naming exactly the partitions whose 
   for (const c of line.changed) assert.deepEqual(c.replicas, after.partitions.get(c.id).replicas);
   assert.deepEqual([...before.partitions].map((p) => JSON.stringify(p)), beforeRows, 'the earlier snapshot is unchanged');
   for (const p of after.partitions) assert.ok(!p.replicas.includes(victim) && p.primary !== victim, `partition ${p.id} still names the dead member`);
+  // A compact reader gets the same two lines: the member line as it is, the partitions line packed.
+  const compactLines = compactRes.written.slice(1).map((l) => JSON.parse(l) as unknown);
+  assert.equal(compactLines.length, 2);
+  assert.deepEqual(compactLines[0], lines[0]);
+  const packed = compactLines[1]!;
+  assert.ok(isCompactPartitions(packed), 'the compact reader\'s partitions line is compact');
+  assert.deepEqual(JSON.parse(JSON.stringify(decodeCompactPartitions(packed))), line, 'and decodes to the full line');
   leadership.stop();
 });
 
@@ -141,4 +151,17 @@ test('with reports after the turn, a death\'s claims leave before any watch line
   const line = JSON.parse(early.written[2]!) as WatchLine;
   assert.ok(line.type === 'partitions' && line.changed.every((c) => c.newPrimary === null || c.newPrimary !== 'm0' || leadership.ownership!.heldEpoch(c.id) > 0));
   leadership.stop();
+});
+
+test('eligibility: granted fencing needs the ownership tag, and every selector tag must match exactly', () => {
+  const m = (tags: Record<string, string>) => ({ tags }) as unknown as Parameters<ReturnType<typeof eligibilityOf>>[0];
+  const own = { [OWNERSHIP_TAG]: OWNERSHIP_TAG_VALUE };
+  const granted = eligibilityOf({ fencing: 'granted', eligibleTags: { tier: 'db', rack: 'r7' } });
+  assert.equal(granted(m({ ...own, tier: 'db', rack: 'r7', zone: 'a' })), true);
+  assert.equal(granted(m({ tier: 'db', rack: 'r7' })), false, 'no ownership tag');
+  assert.equal(granted(m({ ...own, tier: 'db' })), false, 'a selector tag missing');
+  assert.equal(granted(m({ ...own, tier: 'db', rack: 'r8' })), false, 'a selector tag with another value');
+  const view = eligibilityOf({ fencing: 'view', eligibleTags: {} });
+  assert.equal(view(m({})), true, 'view fencing with no selector: everyone');
+  assert.equal(eligibilityOf({ fencing: 'view', eligibleTags: { tier: '' } })(m({})), false, 'an empty wanted value still needs the tag');
 });
