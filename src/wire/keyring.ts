@@ -53,10 +53,11 @@ export class Keyring {
     this.list.unshift(k!);
   }
 
+  /** Removing a key that is not installed changes nothing and is no error, as in memberlist: `serf keys -remove` is retried and must stay idempotent. */
   remove(key: Uint8Array): void {
+    checkKey(key);
     const i = this.list.findIndex((k) => same(k, key));
-    if (i < 0) throw new KeyringError('KEY_NOT_INSTALLED', 'key is not installed');
     if (i === 0) throw new KeyringError('KEY_IS_PRIMARY', 'the primary key cannot be removed; use another key first');
-    this.list.splice(i, 1);
+    if (i > 0) this.list.splice(i, 1);
   }
 }

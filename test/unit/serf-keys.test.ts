@@ -142,3 +142,12 @@ test('a relayed query response is forwarded as is to the address in its header; 
   assert.equal(r.sent.length, 1);
   assert.deepEqual([r.q.counters.relayed, r.q.counters.relayRefused], [1, 3]);
 });
+
+test('removing a key that is not installed is answered as done, as a Serf agent answers it: a repeated -remove stays idempotent', () => {
+  const r = rig([keyA]);
+  r.q.onUserMessage(r.from, r.query('_serf_remove-key', encodeSerfKeyRequest(keyB)));
+  const a = r.answers().map((x) => x.key!);
+  assert.deepEqual(a.map((k) => k.result), [true]);
+  r.q.onUserMessage(r.from, r.query('_serf_list-keys'));
+  assert.deepEqual(r.answers().at(-1)!.key!.keys, [Buffer.from(keyA).toString('base64')], 'the keyring is unchanged');
+});

@@ -130,6 +130,10 @@ test('keyring: first key encrypts, rotation keeps old keys decrypting until remo
   ring.remove(key16);
   const r = openPacket(oldSealed, sec);
   assert.equal(!r.ok && r.reason, 'decrypt-failed');
+  // Removing it again is a no-op, as memberlist's keyring does (serf keys -remove is retried and idempotent).
+  ring.remove(key16);
+  assert.deepEqual(ring.keys(), [key32]);
+  assert.throws(() => ring.remove(new Uint8Array(5)), (e: unknown) => e instanceof KeyringError && e.code === 'KEY_INVALID_LENGTH');
   assert.throws(() => new Keyring([new Uint8Array(10)]), (e: unknown) => e instanceof KeyringError && e.code === 'KEY_INVALID_LENGTH');
 });
 
