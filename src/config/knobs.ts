@@ -387,7 +387,7 @@ export const DAEMON_KNOB_DOCS: readonly DaemonKnobDoc[] = [
   {
     key: 'partitions.heartbeatTimeout',
     defaultText: '3.5 × heartbeatInterval',
-    sentence: 'How long an eligible member may go unheard before it is silent on this member (must exceed heartbeatInterval); a stall of this member\'s own timers longer than half of the slack restarts everyone\'s clock rather than judging them.',
+    sentence: 'How long an eligible member may go unheard before it is silent on this member (must exceed heartbeatInterval); a member whose timers run late says by how much in its heartbeats, and is given that much longer plus the judge\'s own lateness (at most 2 × heartbeatTimeout more), and a stall of this member\'s own timers longer than half of the slack restarts everyone\'s clock rather than judging them.',
     formula: 'three heartbeats in a row lost, with half an interval for their phase; false silence under independent loss q needs the claimant and quorum − 1 granters to lose about timeout / interval heartbeats in a row each',
     tradeOff: 'Longer tolerates more loss and longer pauses of peers before moving partitions; shorter fails over sooner.',
   },

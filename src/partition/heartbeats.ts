@@ -30,6 +30,11 @@
 //    is never silent: it falls back to SWIM's detection;
 //  - a gap in this member's own timers (a pause, a stall of its event loop) is
 //    its own silence, not the others': everyone's clock restarts after it;
+//  - a member whose own timers run late (a loaded host: CPU starvation, GC)
+//    says by how much in its heartbeats, and its judges wait that much longer
+//    for it, plus their own lateness: a busy host is given slack, a quiet one
+//    is judged on the timeout alone (capped at LATENESS_SLACK_MAX_MULT × the
+//    timeout, so a claim of lateness cannot keep a member unjudged);
 //  - above MAX_PEERS eligible members nobody is judged (the cost is n² datagrams
 //    per interval), and SWIM decides alone.
 //
@@ -38,6 +43,12 @@ import type { Scheduler, TimerHandle } from '../base/env.js';
 
 /** Above this many eligible members heartbeats stop and nobody is judged silent. */
 export const HEARTBEAT_MAX_PEERS = 64;
+
+/** Lateness a member is given beyond the timeout, at most this many timeouts (its own report plus the judge's). */
+export const LATENESS_SLACK_MAX_MULT = 2;
+
+/** Recent lateness decays by this factor each tick: a 300 ms stall is forgotten (under 30 ms) after about 2 s at 100 ms. */
+const LATENESS_DECAY = 0.9;
 
 export interface HeartbeatOptions {
   /** Heartbeats go out this often; 0 turns them off. */
@@ -52,8 +63,11 @@ export interface HeartbeatPorts {
   scheduler: Scheduler;
   /** The eligible members to send to and judge (this member excluded). */
   peers(): ReadonlySet<string>;
-  /** Sends one heartbeat; `hearsQuorum` false says this member hears fewer than a quorum. */
-  send(to: string, hearsQuorum: boolean): void;
+  /**
+   * Sends one heartbeat; `hearsQuorum` false says this member hears fewer than a quorum, `lateMs`
+   * how late its own timers have run lately.
+   */
+  send(to: string, hearsQuorum: boolean, lateMs: number): void;
   /**
    * Members became barred here (silent, or they hear no quorum: their partitions may move), or no
    * longer are. Members found silent together come in one call, so the receiver re-reads its view
@@ -82,6 +96,10 @@ export class Heartbeats {
   private readonly silent = new Set<string>();
   /** Members whose last heartbeat said they hear fewer than a quorum. */
   private readonly cutOff = new Set<string>();
+  /** The lateness each member's last heartbeat reported (ms). */
+  private readonly peerLateMs = new Map<string, number>();
+  /** How late this member's own send ticks ran lately (ms, decaying). */
+  private ownLateMs = 0;
   /** What this member's last heartbeats said of itself. */
   private saidHearsQuorum = true;
   /** Found over the timeout by a timer, marked after the datagrams already waiting are read. */
@@ -125,7 +143,7 @@ export class Heartbeats {
   /** Heard within the timeout and not barred: this member hears it itself, whatever others suspect. */
   isFresh(name: string): boolean {
     const at = this.lastHeardMs.get(name);
-    return at !== undefined && this.ports.scheduler.nowMs() - at < this.opts.timeoutMs && !this.isBarred(name);
+    return at !== undefined && this.ports.scheduler.nowMs() - at < this.timeoutFor(name) && !this.isBarred(name);
   }
 
   isSilent(name: string): boolean {
@@ -149,9 +167,10 @@ export class Heartbeats {
   }
 
   /** A heartbeat from `name` (its sender already checked against the member's address). */
-  heard(name: string, hearsQuorum = true): void {
+  heard(name: string, hearsQuorum = true, lateMs = 0): void {
     if (this.stopped || !this.ports.peers().has(name)) return;
     this.stats.received++;
+    this.peerLateMs.set(name, Math.max(0, lateMs));
     const was = this.isBarred(name);
     const first = !this.lastHeardMs.has(name);
     this.lastHeardMs.set(name, this.ports.scheduler.nowMs());
@@ -167,6 +186,7 @@ export class Heartbeats {
   /** `name` is no longer a peer (dead, left, not eligible): forgotten, and no longer barred. */
   forget(name: string): void {
     this.lastHeardMs.delete(name);
+    this.peerLateMs.delete(name);
     this.silent.delete(name);
     this.cutOff.delete(name);
   }
@@ -179,21 +199,34 @@ export class Heartbeats {
    */
   checkNow(slackMs = 0): void {
     if (this.stopped) return;
-    this.check(this.ports.scheduler.nowMs(), this.opts.timeoutMs - slackMs);
+    this.check(this.ports.scheduler.nowMs(), slackMs);
+  }
+
+  /** How long `name` may go unheard here: the timeout, plus its reported lateness and this member's own, capped. */
+  timeoutFor(name: string): number {
+    const slack = (this.peerLateMs.get(name) ?? 0) + this.ownLateMs;
+    return this.opts.timeoutMs + Math.min(slack, LATENESS_SLACK_MAX_MULT * this.opts.timeoutMs);
+  }
+
+  /** This member's own recent lateness (ms), as its heartbeats report it. */
+  lateMs(): number {
+    return Math.round(this.ownLateMs);
   }
 
   private tick(): void {
     if (this.stopped) return;
     const now = this.ports.scheduler.nowMs();
     const peers = this.ports.peers();
+    const late = Math.max(0, now - this.lastTickMs - this.opts.intervalMs);
     if (now - this.lastTickMs > this.stallMs()) {
       // This member's own timers stalled (a pause): what it did not hear meanwhile says nothing of the others.
       this.stats.ownGaps++;
       for (const name of this.lastHeardMs.keys()) this.lastHeardMs.set(name, now);
     }
+    this.ownLateMs = Math.max(late, this.ownLateMs * LATENESS_DECAY);
     this.lastTickMs = now;
     this.sendAll(peers);
-    this.check(now, this.opts.timeoutMs, false);
+    this.check(now, 0, false);
     this.sendTimer = this.ports.scheduler.setTimer(this.opts.intervalMs, () => this.tick());
   }
 
@@ -201,8 +234,9 @@ export class Heartbeats {
     if (peers.size > HEARTBEAT_MAX_PEERS) return;
     const hears = this.hearsQuorum();
     this.saidHearsQuorum = hears;
+    const lateMs = this.lateMs();
     for (const name of peers) {
-      this.ports.send(name, hears);
+      this.ports.send(name, hears, lateMs);
       this.stats.sent++;
       if (!hears) this.stats.sentCutOff++;
     }
@@ -221,12 +255,12 @@ export class Heartbeats {
   }
 
   /**
-   * Marks the members over `timeoutMs`. From a timer (`now` false) it only
+   * Marks the members over their timeout less `slackMs`. From a timer (`markNow` false) it only
    * picks them, and marks after the datagrams already waiting are read (a
    * zero-delay timer runs after them): heartbeats queued behind a busy turn
    * are not silence.
    */
-  private check(now: number, timeoutMs: number, markNow = true): void {
+  private check(now: number, slackMs: number, markNow = true): void {
     const peers = this.ports.peers();
     const judging = peers.size <= HEARTBEAT_MAX_PEERS;
     const over: string[] = [];
@@ -245,29 +279,30 @@ export class Heartbeats {
         if (was) back.push(name);
         continue;
       }
-      if (now - at >= timeoutMs && !this.silent.has(name)) over.push(name);
+      // The same sum as armCheck's deadline, so a check at its deadline finds the member over it.
+      if (now >= at + this.timeoutFor(name) - slackMs && !this.silent.has(name)) over.push(name);
     }
     if (back.length > 0) this.ports.onBarred(back, false);
     if (over.length > 0) {
-      if (markNow) this.mark(over, now, timeoutMs);
+      if (markNow) this.mark(over, now, slackMs);
       else {
         for (const name of over) this.pending.add(name);
         this.ports.scheduler.setTimer(0, () => {
           for (const name of over) this.pending.delete(name);
-          if (!this.stopped) this.mark(over, this.ports.scheduler.nowMs(), timeoutMs);
+          if (!this.stopped) this.mark(over, this.ports.scheduler.nowMs(), slackMs);
         });
       }
     }
     this.armCheck();
   }
 
-  private mark(names: readonly string[], now: number, timeoutMs: number): void {
+  private mark(names: readonly string[], now: number, slackMs: number): void {
     const peers = this.ports.peers();
     if (peers.size > HEARTBEAT_MAX_PEERS) return this.armCheck();
     const barred: string[] = [];
     for (const name of names) {
       const at = this.lastHeardMs.get(name);
-      if (at === undefined || now - at < timeoutMs || this.silent.has(name) || !peers.has(name)) continue;
+      if (at === undefined || now < at + this.timeoutFor(name) - slackMs || this.silent.has(name) || !peers.has(name)) continue;
       const was = this.isBarred(name);
       this.silent.add(name);
       this.stats.silences++;
@@ -284,7 +319,7 @@ export class Heartbeats {
     let next = Infinity;
     // Above the peer bound nobody is judged; the send tick looks again each interval.
     if (this.ports.peers().size <= HEARTBEAT_MAX_PEERS) {
-      for (const [name, at] of this.lastHeardMs) if (!this.silent.has(name) && !this.pending.has(name)) next = Math.min(next, at + this.opts.timeoutMs);
+      for (const [name, at] of this.lastHeardMs) if (!this.silent.has(name) && !this.pending.has(name)) next = Math.min(next, at + this.timeoutFor(name));
     }
     if (next === this.checkAtMs && this.checkTimer !== null) return;
     this.checkTimer?.cancel();
@@ -298,7 +333,7 @@ export class Heartbeats {
       const now = this.ports.scheduler.nowMs();
       // After a stall of this member's own timers the next send tick restarts everyone's clock first.
       if (now - this.lastTickMs > this.stallMs()) return;
-      this.check(now, this.opts.timeoutMs, false);
+      this.check(now, 0, false);
     });
   }
 }

@@ -246,8 +246,8 @@ export class Leadership {
   /** Eligible ownership peers alive or suspect and reached here, this member excluded: heartbeats go to them. */
   private readonly heartbeatPeers = new Set<string>();
   private selfEligible = false;
-  /** This member's heartbeat: [hears a quorum, hears fewer]. */
-  private readonly heartbeatPayloads: readonly [Uint8Array, Uint8Array];
+  /** This member's heartbeat, kept while what it says is unchanged. */
+  private heartbeatPayload: { hearsQuorum: boolean; lateMs: number; bytes: Uint8Array } | null = null;
   readonly heartbeatDrops = { malformed: 0, address: 0 };
   private readonly saveDamping: ((s: SavedDamping) => void) | null;
   private readonly log: ((level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void) | null;
@@ -362,9 +362,9 @@ export class Leadership {
           {
             scheduler: env.scheduler,
             peers: () => (this.selfEligible ? this.heartbeatPeers : NO_PEERS),
-            send: (to, hearsQuorum) => {
+            send: (to, hearsQuorum, lateMs) => {
               const m = node.member(to);
-              if (m !== undefined) node.sendUserMessage({ host: m.host, port: m.port }, this.heartbeatPayloads[hearsQuorum ? 0 : 1]);
+              if (m !== undefined) node.sendUserMessage({ host: m.host, port: m.port }, this.heartbeatBytes(hearsQuorum, lateMs));
             },
             onBarred: (names, barred) => this.silence(names, barred),
             // Back in touch with a quorum: the others stop barring this member, so claims that failed meanwhile go again now.
@@ -387,7 +387,6 @@ export class Leadership {
     } else {
       this.ownership = null;
     }
-    this.heartbeatPayloads = [encodeHeartbeat({ sender: node.name, hearsQuorum: true }), encodeHeartbeat({ sender: node.name, hearsQuorum: false })];
   }
 
   /** Loads the current member list (at start) and begins the protocol. */
@@ -618,7 +617,16 @@ export class Leadership {
       this.heartbeatDrops.address++;
       return;
     }
-    hb.heard(msg.sender, msg.hearsQuorum);
+    hb.heard(msg.sender, msg.hearsQuorum, msg.lateMs);
+  }
+
+  /** One encoding per tick, not one per peer. */
+  private heartbeatBytes(hearsQuorum: boolean, lateMs: number): Uint8Array {
+    const c = this.heartbeatPayload;
+    if (c !== null && c.hearsQuorum === hearsQuorum && c.lateMs === lateMs) return c.bytes;
+    const bytes = encodeHeartbeat({ sender: this.node.name, hearsQuorum, lateMs });
+    this.heartbeatPayload = { hearsQuorum, lateMs, bytes };
+    return bytes;
   }
 
   /** Heartbeat counters (null when heartbeats are off). */

@@ -327,14 +327,18 @@ export function packEntries<E>(entries: readonly E[], budgetBytes: number, build
   return out;
 }
 
-/** A heartbeat: the header, the sender's name and its flags (bit 0: it hears fewer than a quorum). */
+/**
+ * A heartbeat: the header, the sender's name, its flags (bit 0: it hears fewer than a quorum) and
+ * how late its own timers have run lately, in ms.
+ */
 export interface HeartbeatMsg {
   sender: string;
   hearsQuorum: boolean;
+  lateMs: number;
 }
 
 export function encodeHeartbeat(m: HeartbeatMsg): Uint8Array {
-  return header(OwnershipKind.Heartbeat).str(m.sender).uint(m.hearsQuorum ? 0 : 1).finish();
+  return header(OwnershipKind.Heartbeat).str(m.sender).uint(m.hearsQuorum ? 0 : 1).uint(Math.min(Math.max(0, Math.round(m.lateMs)), 0xffff_ffff)).finish();
 }
 
 export function isHeartbeatPayload(b: Uint8Array): boolean {
@@ -349,7 +353,8 @@ export function decodeHeartbeat(b: Uint8Array): HeartbeatMsg | null {
   try {
     const sender = r.str(OWNERSHIP_LIMITS.maxNameBytes);
     const flags = r.uint();
-    return r.done() ? { sender, hearsQuorum: (flags & 1) === 0 } : null;
+    const lateMs = r.uint();
+    return r.done() ? { sender, hearsQuorum: (flags & 1) === 0, lateMs } : null;
   } catch (err) {
     if (err instanceof Malformed || err instanceof RangeError) return null;
     throw err;

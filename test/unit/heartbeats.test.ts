@@ -30,11 +30,13 @@ function rig(peers: string[], quorum = 1) {
   const set = new Set(peers);
   const sent: string[] = [];
   const flags: boolean[] = [];
+  const lates: number[] = [];
   const events: string[] = [];
   const hb = new Heartbeats({ intervalMs: 100, timeoutMs: 350, quorum }, {
     scheduler,
     peers: () => set,
-    send: (to, hearsQuorum) => {
+    send: (to, hearsQuorum, lateMs) => {
+      lates.push(lateMs);
       sent.push(to);
       flags.push(hearsQuorum);
     },
@@ -43,7 +45,7 @@ function rig(peers: string[], quorum = 1) {
     },
   });
   hb.start();
-  return { clock, scheduler, set, sent, flags, events, hb };
+  return { clock, scheduler, set, sent, flags, lates, events, hb };
 }
 
 test('heartbeats go to every peer each interval', () => {
@@ -94,8 +96,12 @@ test('a stall of this member\'s own timers is not the others\' silence', () => {
   r.clock.advance(200);
   assert.deepEqual(r.events, [], 'no one silent right after this member\'s own stall');
   assert.equal(r.hb.stats.ownGaps, 1);
-  r.clock.advance(500);
-  assert.deepEqual(r.events, ['silent a @2450'], 'a is judged again from the end of the stall');
+  r.clock.advance(2_000);
+  // Judged again from the end of the stall (2100 ms): after the timeout, and the slack its own lateness gives (at most two timeouts).
+  const events = r.events as string[];
+  assert.equal(events.length, 1, events.join(', '));
+  const at = Number(events[0]!.split('@')[1]);
+  assert.ok(events[0]!.startsWith('silent a') && at >= 2100 + 350 && at <= 2100 + 350 * 3 + 100, events[0]);
 });
 
 test('checkNow judges at once, with slack, for a granter reading a claim', () => {
@@ -124,12 +130,13 @@ test('peers that leave are forgotten; above the peer bound nobody is judged and 
 });
 
 test('the heartbeat datagram round-trips and is not an ownership message to older decoders', () => {
-  const b = encodeHeartbeat({ sender: 'node-ü', hearsQuorum: true });
-  assert.deepEqual(decodeHeartbeat(b), { sender: 'node-ü', hearsQuorum: true });
-  assert.deepEqual(decodeHeartbeat(encodeHeartbeat({ sender: 'x', hearsQuorum: false })), { sender: 'x', hearsQuorum: false });
+  const b = encodeHeartbeat({ sender: 'node-ü', hearsQuorum: true, lateMs: 0 });
+  assert.deepEqual(decodeHeartbeat(b), { sender: 'node-ü', hearsQuorum: true, lateMs: 0 });
+  assert.deepEqual(decodeHeartbeat(encodeHeartbeat({ sender: 'x', hearsQuorum: false, lateMs: 300 })), { sender: 'x', hearsQuorum: false, lateMs: 300 });
   assert.equal(decodeHeartbeat(b.subarray(0, b.length - 1)), null);
   assert.equal(decodeHeartbeat(new Uint8Array([0xf5, 1, 6, 200])), null);
-  assert.equal(decodeHeartbeat(new Uint8Array([0xf5, 1, 6, 1, 0x61, 0, 9])), null, 'trailing bytes');
+  assert.equal(decodeHeartbeat(new Uint8Array([0xf5, 1, 6, 1, 0x61, 0, 0, 9])), null, 'trailing bytes');
+  assert.equal(decodeHeartbeat(new Uint8Array([0xf5, 1, 6, 1, 0x61, 0])), null, 'no lateness');
   const d = decodeOwnership(b);
   assert.equal(d.ok, false);
   assert.equal(d.ok ? '' : d.reason, 'unknown-kind');
@@ -187,4 +194,32 @@ test('members that all found each other silent recover once heartbeats flow agai
   y.hb.heard('x', x.flags.at(-1)!);
   assert.equal(x.hb.isBarred('y'), false);
   assert.equal(y.hb.isBarred('x'), false);
+});
+
+test('a peer that reports lateness is given that much longer; a quiet one is judged on the timeout alone', () => {
+  const r = rig(['busy', 'quiet']);
+  r.hb.heard('busy', true, 300);
+  r.hb.heard('quiet', true, 0);
+  r.clock.advance(400);
+  assert.equal(r.hb.isSilent('quiet'), true, 'quiet: silent after 350 ms');
+  assert.equal(r.hb.isSilent('busy'), false, 'busy: 350 + 300 ms');
+  r.clock.advance(300);
+  assert.equal(r.hb.isSilent('busy'), true);
+  // A report of lateness cannot keep a member unjudged: the slack is capped at two timeouts.
+  r.hb.heard('busy', true, 1_000_000);
+  assert.equal(r.hb.timeoutFor('busy'), 350 * 3);
+});
+
+test('a member whose own timers run late says so, and the figure decays once they are on time', () => {
+  const r = rig(['a']);
+  r.clock.advance(1_000);
+  assert.ok(r.lates.every((l) => l === 0), 'on time: no lateness reported');
+  r.scheduler.stalled = true;
+  r.clock.advance(250);
+  r.scheduler.release();
+  r.clock.advance(100);
+  const peak = Math.max(...r.lates);
+  assert.ok(peak >= 150 && peak <= 250, `the late tick reports its lateness: ${peak}`);
+  r.clock.advance(3_000);
+  assert.ok(r.lates.at(-1)! < peak / 8, `and it decays: ${r.lates.at(-1)}`);
 });
