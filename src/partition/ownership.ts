@@ -451,10 +451,8 @@ export class Ownership {
       if (owner && owner !== this.opts.self) evidenceNames.add(owner);
       // Full: previous owners are still named, but no more outranking members, so they need not be computed.
       if (evidenceNames.size >= this.opts.maxEvidence) continue;
-      for (const m of this.ports.view.outranking(p, this.opts.self)) {
-        if (evidenceNames.size >= this.opts.maxEvidence) break;
-        evidenceNames.add(m);
-      }
+      const outranking = this.ports.view.outranking(p, this.opts.self);
+      for (let j = 0; j < outranking.length && evidenceNames.size < this.opts.maxEvidence; j++) evidenceNames.add(outranking[j]!);
     }
     // Our own alive first: a granter that has not heard of us yet learns us from the claim.
     const evidence = this.ports.evidenceOf([this.opts.self, ...evidenceNames]);
@@ -552,7 +550,8 @@ export class Ownership {
   }
 
   private queueOwn(requestId: number, parts: Int32Array, epochs: Float64Array, grants: Grant[]): void {
-    for (const g of grants) this.pending.grants.push(g);
+    const pending = this.pending.grants;
+    for (let i = 0; i < grants.length; i++) pending.push(grants[i]!);
     this.pending.own.push({ requestId, parts, epochs });
     this.scheduleWrite();
   }
