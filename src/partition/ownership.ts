@@ -40,8 +40,8 @@ import {
   type RefusedEvidence,
   encodeEntriesPacked,
   encodeOwnership,
+  encodeVotesPacked,
   OwnershipKind,
-  packEntries,
   type ClaimMsg,
   type EpochEntry,
   type OwnershipMsg,
@@ -782,7 +782,7 @@ export class Ownership {
           v.promised = v.epoch;
         } else this.stats.grantsRefused++;
       }
-      const messages = packEntries(a.votes, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Vote, requestId: a.requestId, granter: this.opts.self, entries: [...slice] } satisfies VoteMsg));
+      const messages = encodeVotesPacked(a.requestId, this.opts.self, a.votes, this.ports.budgetBytes());
       for (const m of messages) this.ports.send(a.claimant, m);
     }
     const committed: number[] = [];

@@ -1,9 +1,9 @@
-// The columnar encoder of claims and commits against the reference path
+// The columnar encoder of claims and commits, and the sized encoder of votes, against the reference path
 // (packEntries over encodeOwnership): the same messages, byte for byte, split
 // at the same points, for random partitions, epochs, names, evidence and budgets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeOwnership, encodeEntriesPacked, encodeOwnership, OwnershipKind, packEntries, type EpochEntry } from '../../src/partition/ownership-wire.js';
+import { decodeOwnership, encodeEntriesPacked, encodeOwnership, encodeVotesPacked, OwnershipKind, packEntries, type EpochEntry, type VoteEntry } from '../../src/partition/ownership-wire.js';
 import { SeededRandom } from '../../src/core/prng.js';
 
 /** A value whose LEB128 length is 1 to 8 bytes, up to 2^53 − 1. */
@@ -50,6 +50,20 @@ test('commits encoded from columns are byte-equal to packEntries over encodeOwne
     const want = packEntries(c.entries, c.budget, (slice) => encodeOwnership({ kind: OwnershipKind.Commit, owner: c.name, entries: [...slice] }));
     const got = encodeEntriesPacked({ kind: OwnershipKind.Commit, owner: c.name }, c.parts, c.epochs, c.budget);
     assertSame(got, want);
+  }
+});
+
+test('votes encoded at their size are byte-equal to packEntries over encodeOwnership', () => {
+  const r = new SeededRandom(43);
+  for (let round = 0; round < 300; round++) {
+    const c = randomCase(r);
+    const votes: VoteEntry[] = c.entries.map((e) => {
+      const v: VoteEntry = { partition: e.partition, epoch: e.epoch, granted: r.int(2) === 0, promised: r.int(2) === 0 ? e.epoch : varied(r) };
+      if (!v.granted && r.int(2) === 0) v.claimantRightful = true;
+      return v;
+    });
+    const want = packEntries(votes, c.budget, (slice) => encodeOwnership({ kind: OwnershipKind.Vote, requestId: c.requestId, granter: c.name, entries: [...slice] }));
+    assertSame(encodeVotesPacked(c.requestId, c.name, votes, c.budget), want);
   }
 });
 
