@@ -181,9 +181,8 @@ export class Ownership {
   private readonly knownOwner: (string | null)[];
   /** Highest epoch seen for p anywhere (refusals included): the next claim goes above it. */
   private readonly highest: Float64Array;
-  /** Request id of the round in flight for p (0: none; ids start at 1), its epoch, and p's index in that request. */
+  /** Request id of the round in flight for p (0: none; ids start at 1), and p's index in that request (its epoch is there). */
   private readonly roundRequest: Float64Array;
-  private readonly roundEpoch: Float64Array;
   private readonly roundSlot: Int32Array;
   /** Claim requests with a partition still in its round (so at most one per partition). */
   private readonly requests = new Map<number, ClaimRequest>();
@@ -227,7 +226,6 @@ export class Ownership {
     this.knownOwner = new Array<string | null>(P).fill(null);
     this.highest = new Float64Array(P);
     this.roundRequest = new Float64Array(P);
-    this.roundEpoch = new Float64Array(P);
     this.roundSlot = new Int32Array(P);
     this.claimScratch = new Int32Array(P);
     this.claimMarked = new Uint8Array(P);
@@ -507,7 +505,6 @@ export class Ownership {
       this.highest[p] = epoch;
       this.endRound(p);
       this.roundRequest[p] = requestId;
-      this.roundEpoch[p] = epoch;
       this.roundSlot[p] = i;
       req.live++;
     }
@@ -530,12 +527,18 @@ export class Ownership {
     this.requests.clear();
   }
 
+  /** The request of p's round in flight (there must be one). */
+  private requestOf(p: number): ClaimRequest {
+    const req = this.requests.get(this.roundRequest[p]!);
+    if (req === undefined) throw new OwnershipError('OWNERSHIP_INVARIANT', `round of partition ${p} names request ${this.roundRequest[p]}, which is not kept`);
+    return req;
+  }
+
   /** The request p's round in flight belongs to, when it is `requestId` and asks `epoch`; else null. */
   private roundOf(p: number, requestId: number, epoch: number): ClaimRequest | null {
-    if (this.roundRequest[p] !== requestId || requestId === 0 || this.roundEpoch[p] !== epoch) return null;
-    const req = this.requests.get(requestId);
-    if (req === undefined) throw new OwnershipError('OWNERSHIP_INVARIANT', `round of partition ${p} names request ${requestId}, which is not kept`);
-    return req;
+    if (this.roundRequest[p] !== requestId || requestId === 0) return null;
+    const req = this.requestOf(p);
+    return req.epochs[this.roundSlot[p]!] === epoch ? req : null;
   }
 
   /** One vote of `granter` on p's round: counted once per granter, grant and refusal each; the grants or refusals counted so far, or −1 if it was counted already. */
@@ -650,8 +653,9 @@ export class Ownership {
     for (const p of parts) {
       const id = this.roundRequest[p]!;
       if (!(id > 0)) continue;
-      const epoch = this.roundEpoch[p]!;
-      const startedAtMs = this.requests.get(id)!.startedAtMs;
+      const req = this.requestOf(p);
+      const epoch = req.epochs[this.roundSlot[p]!]!;
+      const startedAtMs = req.startedAtMs;
       this.endRound(p);
       this.attempts.delete(p);
       this.retriedAtOnce.delete(p);
@@ -823,7 +827,7 @@ export class Ownership {
         this.stats.deposed++;
         this.held[p] = 0;
       }
-      if (this.roundRequest[p] !== 0 && this.roundEpoch[p]! <= e.epoch) this.endRound(p);
+      if (this.roundRequest[p] !== 0 && this.requestOf(p).epochs[this.roundSlot[p]!]! <= e.epoch) this.endRound(p);
       // If this member is still the rightful primary it claims above the new epoch.
       reclaim.push(p);
     }
