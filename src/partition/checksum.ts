@@ -15,18 +15,20 @@ const NONE_HI = 0x6a09e667;
 const NONE_LO = 0xbb67ae85;
 const TWO_32 = 4294967296;
 
+// The mixes return int32 (the bits a uint32 would have; every use is a bit operation or a
+// Uint32Array store): a uint32 above 2^31 is not a small integer, and is boxed when it is returned.
 function mixA(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x85ebca6b);
   h ^= h >>> 16;
   h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 13)) >>> 0;
+  return h ^ (h >>> 13);
 }
 
 function mixB(h: number, v: number): number {
   h = Math.imul(h ^ v, 0xcc9e2d51);
   h ^= h >>> 15;
   h = Math.imul(h, 0x1b873593);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16);
 }
 
 function nameHash(name: string): [number, number] {
@@ -90,8 +92,8 @@ export function checksumOf(table: ReadonlyTable<OwnedPartition>): string {
 export class TableChecksum {
   private readonly entryHi: Uint32Array;
   private readonly entryLo: Uint32Array;
-  private hi = 0;
-  private lo = 0;
+  /** The table's checksum words, [hi, lo]: in a typed array, as a field holding a uint32 above 2^31 boxes it on every store. */
+  private readonly sum = new Uint32Array(2);
   /** Name hash by engine slot; slotKnown[s] === 1 once computed. */
   private slotHi = new Uint32Array(64);
   private slotLo = new Uint32Array(64);
@@ -106,11 +108,9 @@ export class TableChecksum {
       finish(mixA(mixA(mixA(SEED_A, p), NONE_HI), NONE_LO), mixB(mixB(mixB(SEED_B, p), NONE_LO), NONE_HI), 1, 0, this.scratch);
       this.entryHi[p] = this.scratch[0]!;
       this.entryLo[p] = this.scratch[1]!;
-      this.hi ^= this.scratch[0]!;
-      this.lo ^= this.scratch[1]!;
+      this.sum[0] ^= this.scratch[0]!;
+      this.sum[1] ^= this.scratch[1]!;
     }
-    this.hi >>>= 0;
-    this.lo >>>= 0;
   }
 
   /** Entry p is now `row[at .. at+stride)` with `token`. */
@@ -138,15 +138,15 @@ export class TableChecksum {
     finish(a, b, k, token, this.scratch);
     const nh = this.scratch[0]!;
     const nl = this.scratch[1]!;
-    this.hi = (this.hi ^ this.entryHi[p]! ^ nh) >>> 0;
-    this.lo = (this.lo ^ this.entryLo[p]! ^ nl) >>> 0;
+    this.sum[0] = this.sum[0]! ^ this.entryHi[p]! ^ nh;
+    this.sum[1] = this.sum[1]! ^ this.entryLo[p]! ^ nl;
     this.entryHi[p] = nh;
     this.entryLo[p] = nl;
   }
 
   /** 16 hex digits. */
   value(): string {
-    return hex8(this.hi) + hex8(this.lo);
+    return hex8(this.sum[0]!) + hex8(this.sum[1]!);
   }
 
   private hashSlot(slot: number, names: readonly string[]): void {

@@ -548,13 +548,17 @@ export class PartitionEngine {
   outranking(p: number, name: string): string[] {
     const me = this.slotOf.get(name);
     if (me === undefined || this.entries[me] === undefined) return [];
-    const out: string[] = [];
+    // Made at the first member found, at its size: a claim asks this of every partition it names, mostly for one or two members.
+    let out: string[] | null = null;
     for (let slot = 0; slot < this.names.length; slot++) {
       const m = this.entries[slot];
       if (slot === me || m === undefined || !this.eligibleByTags(m)) continue;
-      if ((!this.eligible(m) || m.drain) && this.betterSlot(p, slot, me)) out.push(m.name);
+      if ((!this.eligible(m) || m.drain) && this.betterSlot(p, slot, me)) {
+        if (out === null) out = [m.name];
+        else out.push(m.name);
+      }
     }
-    return out;
+    return out ?? [];
   }
 
   private quorumOk(): boolean {

@@ -398,3 +398,134 @@ export function decodeRefusedEvidence(b: Uint8Array): RefusedEvidence | null {
     throw err;
   }
 }
+
+/** Bytes of v as unsigned LEB128 (as Writer.uint writes it). */
+function uintBytes(v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`not an unsigned safe integer: ${v}`);
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function putUint(out: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    out[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[at++] = v;
+  return at;
+}
+
+function putBytes(out: Uint8Array, at: number, b: Uint8Array): number {
+  at = putUint(out, at, b.length);
+  out.set(b, at);
+  return at + b.length;
+}
+
+/**
+ * The split points packEntries would choose for `count` entries, from their sizes alone: a slice
+ * is halved until its message fits `budgetBytes` (or is one entry), and later slices keep that
+ * step. `sizeOf(from, n)` is the encoded size of the message of entries from..from+n−1; `write`
+ * is called once per message, with that size.
+ */
+function packBySize(count: number, budgetBytes: number, sizeOf: (from: number, n: number) => number, write: (from: number, n: number, size: number) => Uint8Array): Uint8Array[] {
+  if (count === 0) return [write(0, 0, sizeOf(0, 0))];
+  const out: Uint8Array[] = [];
+  let i = 0;
+  let step = count;
+  while (i < count) {
+    const n = Math.min(step, count - i);
+    const size = sizeOf(i, n);
+    if (size <= budgetBytes || n === 1) {
+      out.push(write(i, n, size));
+      i += n;
+    } else step = Math.max(1, Math.floor(n / 2));
+  }
+  return out;
+}
+
+/** [magic][version][kind]: the first three bytes of every message. */
+function putHeader(out: Uint8Array, kind: OwnershipKind): number {
+  out[0] = OWNERSHIP_MAGIC;
+  out[1] = OWNERSHIP_WIRE_VERSION;
+  out[2] = kind;
+  return 3;
+}
+
+/**
+ * Claims or commits straight from typed columns (partition i has epoch epochs[i]): the same
+ * messages, byte for byte, as packEntries over encodeOwnership would give. Each message's size
+ * is computed before it is written, so nothing is encoded twice and every buffer is exact.
+ */
+export function encodeEntriesPacked(
+  head: { kind: OwnershipKind.Claim; requestId: number; claimant: string; evidence: readonly Uint8Array[] } | { kind: OwnershipKind.Commit; owner: string },
+  partitions: ArrayLike<number>,
+  epochs: ArrayLike<number>,
+  budgetBytes: number,
+): Uint8Array[] {
+  const name = Buffer.from(head.kind === OwnershipKind.Claim ? head.claimant : head.owner, 'utf8');
+  let fixed = 3 + uintBytes(name.length) + name.length;
+  if (head.kind === OwnershipKind.Claim) {
+    fixed += uintBytes(head.requestId) + uintBytes(head.evidence.length);
+    for (const e of head.evidence) fixed += uintBytes(e.length) + e.length;
+  }
+  const count = partitions.length;
+  // prefix[i]: bytes of entries 0..i-1, so any slice's size is known without encoding it.
+  const prefix = new Float64Array(count + 1);
+  for (let i = 0; i < count; i++) prefix[i + 1] = prefix[i]! + uintBytes(partitions[i]!) + uintBytes(epochs[i]!);
+  return packBySize(
+    count,
+    budgetBytes,
+    (from, n) => fixed + uintBytes(n) + prefix[from + n]! - prefix[from]!,
+    (from, n, size) => {
+      const out = new Uint8Array(size);
+      let at = putHeader(out, head.kind);
+      if (head.kind === OwnershipKind.Claim) {
+        at = putUint(out, at, head.requestId);
+        at = putBytes(out, at, name);
+        at = putUint(out, at, head.evidence.length);
+        for (const e of head.evidence) at = putBytes(out, at, e);
+      } else at = putBytes(out, at, name);
+      at = putUint(out, at, n);
+      for (let i = from; i < from + n; i++) {
+        at = putUint(out, at, partitions[i]!);
+        at = putUint(out, at, epochs[i]!);
+      }
+      return out;
+    },
+  );
+}
+
+/** A granter's answer to one claim, split as packEntries over encodeOwnership would split it, each message written once into an exact buffer. */
+export function encodeVotesPacked(requestId: number, granter: string, entries: readonly VoteEntry[], budgetBytes: number): Uint8Array[] {
+  const name = Buffer.from(granter, 'utf8');
+  const fixed = 3 + uintBytes(requestId) + uintBytes(name.length) + name.length;
+  const prefix = new Float64Array(entries.length + 1);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    prefix[i + 1] = prefix[i]! + uintBytes(e.partition) + uintBytes(e.epoch) + 1 + uintBytes(e.promised);
+  }
+  return packBySize(
+    entries.length,
+    budgetBytes,
+    (from, n) => fixed + uintBytes(n) + prefix[from + n]! - prefix[from]!,
+    (from, n, size) => {
+      const out = new Uint8Array(size);
+      let at = putHeader(out, OwnershipKind.Vote);
+      at = putUint(out, at, requestId);
+      at = putBytes(out, at, name);
+      at = putUint(out, at, n);
+      for (let i = from; i < from + n; i++) {
+        const e = entries[i]!;
+        at = putUint(out, at, e.partition);
+        at = putUint(out, at, e.epoch);
+        out[at++] = e.granted ? 1 : e.claimantRightful === true ? 2 : 0;
+        at = putUint(out, at, e.promised);
+      }
+      return out;
+    },
+  );
+}

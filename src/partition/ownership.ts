@@ -38,11 +38,11 @@ import {
   decodeRefusedEvidence,
   isRefusedEvidence,
   type RefusedEvidence,
+  encodeEntriesPacked,
   encodeOwnership,
+  encodeVotesPacked,
   OwnershipKind,
-  packEntries,
   type ClaimMsg,
-  type CommitMsg,
   type EpochEntry,
   type OwnershipMsg,
   type SyncMsg,
@@ -133,15 +133,28 @@ export interface OwnershipStats {
   dropped: Record<string, number>;
 }
 
-interface Round {
-  requestId: number;
-  epoch: number;
-  grants: Set<string>;
-  refusals: Set<string>;
+/**
+ * One claim request: its partitions and epochs as columns, and per partition the grants and
+ * refusals counted so far. Which partitions are still in its round is kept per partition
+ * (Ownership.roundRequest); the request is forgotten once none is.
+ */
+interface ClaimRequest {
+  readonly requestId: number;
+  readonly parts: Int32Array;
+  readonly epochs: Float64Array;
+  readonly startedAtMs: number;
+  readonly grants: Int32Array;
+  readonly refusals: Int32Array;
   /** Refusals that said the claimant is rightful in the granter's view: only the epoch was taken. */
-  epochOnlyRefusals: number;
-  startedAtMs: number;
+  readonly epochOnlyRefusals: Int32Array;
+  /** Per granter (this member included), what it answered per partition (VOTED_GRANT, VOTED_REFUSAL bits): each counts once. */
+  readonly voters: Map<string, Uint8Array>;
+  /** Partitions of this request still in their round. */
+  live: number;
 }
+
+const VOTED_GRANT = 1;
+const VOTED_REFUSAL = 2;
 
 export type OwnershipChange = (partitions: readonly number[]) => void;
 
@@ -153,7 +166,7 @@ interface PendingWrite {
   grants: Grant[];
   votes: { claimant: string; requestId: number; votes: VoteEntry[] }[];
   /** This member's own claims: its vote counts once its grant is durable. */
-  own: { requestId: number; entries: EpochEntry[] }[];
+  own: { requestId: number; parts: Int32Array; epochs: Float64Array }[];
 }
 
 export class Ownership {
@@ -168,7 +181,15 @@ export class Ownership {
   private readonly knownOwner: (string | null)[];
   /** Highest epoch seen for p anywhere (refusals included): the next claim goes above it. */
   private readonly highest: Float64Array;
-  private readonly rounds = new Map<number, Round>();
+  /** Request id of the round in flight for p (0: none; ids start at 1), and p's index in that request (its epoch is there). */
+  private readonly roundRequest: Float64Array;
+  private readonly roundSlot: Int32Array;
+  /** Claim requests with a partition still in its round (so at most one per partition). */
+  private readonly requests = new Map<number, ClaimRequest>();
+  /** The partitions a reconcile claims, before they are copied out (reconcile may run again from a listener). */
+  private readonly claimScratch: Int32Array;
+  /** 1 while p is in claimScratch: a partition named twice in one reconcile is claimed once. */
+  private readonly claimMarked: Uint8Array;
   private readonly attempts = new Map<number, number>();
   private readonly retryAt = new Map<number, number>();
   /** Partitions retried at once since they last committed (or stopped being this member's): once each. */
@@ -204,6 +225,10 @@ export class Ownership {
     this.knownEpoch = new Float64Array(P);
     this.knownOwner = new Array<string | null>(P).fill(null);
     this.highest = new Float64Array(P);
+    this.roundRequest = new Float64Array(P);
+    this.roundSlot = new Int32Array(P);
+    this.claimScratch = new Int32Array(P);
+    this.claimMarked = new Uint8Array(P);
     // Restore what was promised before a restart: never grant those epochs again.
     for (const g of ports.store.load()) {
       if (g.partition < 0 || g.partition >= P) continue;
@@ -230,7 +255,7 @@ export class Ownership {
     this.retryTimer?.cancel();
     for (const t of this.timers) t.cancel();
     this.timers.clear();
-    this.rounds.clear();
+    this.clearRounds();
     this.pending = { grants: [], votes: [], own: [] };
   }
 
@@ -264,7 +289,7 @@ export class Ownership {
       knownOwner: this.knownOwner[p]!,
       promisedEpoch: this.promised[p]!,
       promisedTo: this.promisedTo[p]!,
-      claimInFlight: this.rounds.has(p),
+      claimInFlight: this.roundRequest[p] !== 0,
       retryScheduled: this.retryAt.has(p),
     };
   }
@@ -284,7 +309,7 @@ export class Ownership {
    * Re-evaluates partitions after the view changed: drops what this member may
    * no longer hold and claims what it should. `partitions` null means all.
    */
-  reconcile(partitions: Iterable<number> | null): void {
+  reconcile(partitions: Iterable<number> | ArrayLike<number> | null): void {
     if (this.stopped) return;
     const quorum = this.quorumOk();
     const changed: number[] = [];
@@ -296,7 +321,7 @@ export class Ownership {
       }
       this.reportedUniverse = exceeded;
       for (let p = 0; p < this.opts.partitions; p++) if (this.held[p]! > 0) this.drop(p, changed);
-      this.rounds.clear();
+      this.clearRounds();
       this.hadQuorum = false;
       this.emit(changed);
       return;
@@ -310,24 +335,34 @@ export class Ownership {
     }
     this.hadQuorum = true;
     this.reportedUniverse = false;
-    const toClaim: number[] = [];
-    const consider = (p: number): void => {
-      const mine = this.ports.view.rightful(p) === this.opts.self;
-      if (!mine) {
-        if (this.held[p]! > 0) this.drop(p, changed);
-        this.rounds.delete(p);
-        this.attempts.delete(p);
-        this.retriedAtOnce.delete(p);
-        return;
-      }
-      if (this.held[p]! > 0 && this.held[p]! >= this.knownEpoch[p]!) return;
-      if (this.held[p]! > 0) this.drop(p, changed);
-      if (!this.rounds.has(p) && !this.retryAt.has(p)) toClaim.push(p);
-    };
-    if (all) for (let p = 0; p < this.opts.partitions; p++) consider(p);
-    else for (const p of partitions) consider(p);
+    let toClaim = 0;
+    if (all) for (let p = 0; p < this.opts.partitions; p++) toClaim = this.consider(p, changed, toClaim);
+    else if (isArrayLike(partitions)) for (let j = 0; j < partitions.length; j++) toClaim = this.consider(partitions[j]!, changed, toClaim);
+    else for (const p of partitions) toClaim = this.consider(p, changed, toClaim);
+    // Copied out before the listeners run: one of them may reconcile again, into the same scratch.
+    const parts = toClaim > 0 ? this.claimScratch.slice(0, toClaim) : null;
+    for (let j = 0; j < toClaim; j++) this.claimMarked[this.claimScratch[j]!] = 0;
     this.emit(changed);
-    if (toClaim.length > 0) this.claim(toClaim);
+    if (parts !== null) this.claim(parts);
+  }
+
+  /** One partition of reconcile: drops what is no longer held rightfully; returns toClaim, plus one if p is to be claimed (into claimScratch). */
+  private consider(p: number, changed: number[], toClaim: number): number {
+    const mine = this.ports.view.rightful(p) === this.opts.self;
+    if (!mine) {
+      if (this.held[p]! > 0) this.drop(p, changed);
+      this.endRound(p);
+      if (this.attempts.size > 0) this.attempts.delete(p);
+      if (this.retriedAtOnce.size > 0) this.retriedAtOnce.delete(p);
+      return toClaim;
+    }
+    if (this.held[p]! > 0 && this.held[p]! >= this.knownEpoch[p]!) return toClaim;
+    if (this.held[p]! > 0) this.drop(p, changed);
+    if (this.roundRequest[p] === 0 && this.claimMarked[p] === 0 && (this.retryAt.size === 0 || !this.retryAt.has(p))) {
+      this.claimMarked[p] = 1;
+      this.claimScratch[toClaim++] = p;
+    }
+    return toClaim;
   }
 
   /** Handles one user-message payload; false if it is not an ownership message. */
@@ -389,30 +424,33 @@ export class Ownership {
 
   // ---------------------------------------------------------------- claimant
 
-  private claim(parts: number[]): void {
+  private claim(parts: Int32Array): void {
     if (!this.quorumOk()) return;
     const requestId = ++this.requestSeq;
-    const entries: EpochEntry[] = [];
-    const grants: Grant[] = [];
-    for (const p of parts) {
+    const n = parts.length;
+    const epochs = new Float64Array(n);
+    const grants: Grant[] = new Array<Grant>(n);
+    for (let i = 0; i < n; i++) {
+      const p = parts[i]!;
       const epoch = Math.max(this.highest[p]!, this.promised[p]!, this.knownEpoch[p]!) + 1;
-      entries.push({ partition: p, epoch });
-      grants.push({ partition: p, epoch, to: this.opts.self });
+      epochs[i] = epoch;
+      grants[i] = { partition: p, epoch, to: this.opts.self };
     }
     if (this.opts.quorum === 1) {
       // Our own vote is the quorum: the epoch is held once it is durable.
-      this.openRounds(requestId, entries);
-      this.queueOwn(requestId, entries, grants);
+      this.openRounds(requestId, parts, epochs);
+      this.queueOwn(requestId, parts, epochs, grants);
       return;
     }
     const evidenceNames = new Set<string>();
-    for (const p of parts) {
+    for (let i = 0; i < n; i++) {
+      const p = parts[i]!;
       const owner = this.knownOwner[p];
       if (owner && owner !== this.opts.self) evidenceNames.add(owner);
-      for (const n of this.ports.view.outranking(p, this.opts.self)) {
-        if (evidenceNames.size >= this.opts.maxEvidence) break;
-        evidenceNames.add(n);
-      }
+      // Full: previous owners are still named, but no more outranking members, so they need not be computed.
+      if (evidenceNames.size >= this.opts.maxEvidence) continue;
+      const outranking = this.ports.view.outranking(p, this.opts.self);
+      for (let j = 0; j < outranking.length && evidenceNames.size < this.opts.maxEvidence; j++) evidenceNames.add(outranking[j]!);
     }
     // Our own alive first: a granter that has not heard of us yet learns us from the claim.
     const evidence = this.ports.evidenceOf([this.opts.self, ...evidenceNames]);
@@ -424,7 +462,7 @@ export class Ownership {
       kept.push(e);
       evidenceBytes += e.length + 3;
     }
-    const messages = packEntries(entries, budget, (slice) => encodeOwnership({ kind: OwnershipKind.Claim, requestId, claimant: this.opts.self, evidence: kept, entries: [...slice] } satisfies ClaimMsg));
+    const messages = encodeEntriesPacked({ kind: OwnershipKind.Claim, requestId, claimant: this.opts.self, evidence: kept }, parts, epochs, budget);
     for (const peer of this.ports.view.aliveEligible()) {
       if (peer === this.opts.self) continue;
       for (const m of messages) this.ports.send(peer, m);
@@ -432,11 +470,11 @@ export class Ownership {
     // Our own vote is a grant like any other, counted once it is durable. It is written after the
     // claims left (each granter's answer waits on its own disk), with the grants this member gives
     // in the same turn; the others' votes may already count meanwhile, each durable at its granter.
-    this.openRounds(requestId, entries);
-    this.queueOwn(requestId, entries, grants);
+    const req = this.openRounds(requestId, parts, epochs);
+    this.queueOwn(requestId, parts, epochs, grants);
     const timer = this.ports.scheduler.setTimer(this.opts.claimTimeoutMs, () => {
       this.timers.delete(timer);
-      this.roundTimedOut(requestId, entries.map((e) => e.partition));
+      this.roundTimedOut(req);
     });
     this.timers.add(timer);
   }
@@ -445,29 +483,88 @@ export class Ownership {
    * This member promises the epochs to itself now (it grants nobody else the same epoch), and
    * counts its own vote once that promise is durable (settle).
    */
-  private openRounds(requestId: number, entries: readonly EpochEntry[]): void {
-    const now = this.ports.scheduler.nowMs();
-    for (const e of entries) {
-      this.promised[e.partition] = e.epoch;
-      this.promisedTo[e.partition] = this.opts.self;
-      this.highest[e.partition] = e.epoch;
-      this.rounds.set(e.partition, { requestId, epoch: e.epoch, grants: new Set(), refusals: new Set(), epochOnlyRefusals: 0, startedAtMs: now });
+  private openRounds(requestId: number, parts: Int32Array, epochs: Float64Array): ClaimRequest {
+    const n = parts.length;
+    const req: ClaimRequest = {
+      requestId,
+      parts,
+      epochs,
+      startedAtMs: this.ports.scheduler.nowMs(),
+      grants: new Int32Array(n),
+      refusals: new Int32Array(n),
+      epochOnlyRefusals: new Int32Array(n),
+      voters: new Map(),
+      live: 0,
+    };
+    this.requests.set(requestId, req);
+    for (let i = 0; i < n; i++) {
+      const p = parts[i]!;
+      const epoch = epochs[i]!;
+      this.promised[p] = epoch;
+      this.promisedTo[p] = this.opts.self;
+      this.highest[p] = epoch;
+      this.endRound(p);
+      this.roundRequest[p] = requestId;
+      this.roundSlot[p] = i;
+      req.live++;
     }
-    this.stats.claimsStarted += entries.length;
+    this.stats.claimsStarted += n;
+    return req;
   }
 
-  private queueOwn(requestId: number, entries: EpochEntry[], grants: Grant[]): void {
-    for (const g of grants) this.pending.grants.push(g);
-    this.pending.own.push({ requestId, entries });
+  /** p's round (if one is in flight) ends: its request is forgotten with its last partition. */
+  private endRound(p: number): void {
+    const id = this.roundRequest[p]!;
+    if (!(id > 0)) return;
+    this.roundRequest[p] = 0;
+    const req = this.requests.get(id);
+    if (req !== undefined && --req.live === 0) this.requests.delete(id);
+  }
+
+  /** Every round ends (quorum lost, or stopped). */
+  private clearRounds(): void {
+    for (const req of this.requests.values()) for (let i = 0; i < req.parts.length; i++) if (this.roundRequest[req.parts[i]!] === req.requestId) this.roundRequest[req.parts[i]!] = 0;
+    this.requests.clear();
+  }
+
+  /** The request of p's round in flight (there must be one). */
+  private requestOf(p: number): ClaimRequest {
+    const req = this.requests.get(this.roundRequest[p]!);
+    if (req === undefined) throw new OwnershipError('OWNERSHIP_INVARIANT', `round of partition ${p} names request ${this.roundRequest[p]}, which is not kept`);
+    return req;
+  }
+
+  /** The request p's round in flight belongs to, when it is `requestId` and asks `epoch`; else null. */
+  private roundOf(p: number, requestId: number, epoch: number): ClaimRequest | null {
+    if (this.roundRequest[p] !== requestId || requestId === 0) return null;
+    const req = this.requestOf(p);
+    return req.epochs[this.roundSlot[p]!] === epoch ? req : null;
+  }
+
+  /** One vote of `granter` on p's round: counted once per granter, grant and refusal each; the grants or refusals counted so far, or −1 if it was counted already. */
+  private countVote(req: ClaimRequest, p: number, granter: string, granted: boolean): number {
+    const i = this.roundSlot[p]!;
+    let marks = req.voters.get(granter);
+    if (marks === undefined) req.voters.set(granter, (marks = new Uint8Array(req.parts.length)));
+    const bit = granted ? VOTED_GRANT : VOTED_REFUSAL;
+    if ((marks[i]! & bit) !== 0) return -1;
+    marks[i] = marks[i]! | bit;
+    return granted ? ++req.grants[i]! : ++req.refusals[i]!;
+  }
+
+  private queueOwn(requestId: number, parts: Int32Array, epochs: Float64Array, grants: Grant[]): void {
+    const pending = this.pending.grants;
+    for (let i = 0; i < grants.length; i++) pending.push(grants[i]!);
+    this.pending.own.push({ requestId, parts, epochs });
     this.scheduleWrite();
   }
 
-  private roundTimedOut(requestId: number, parts: number[]): void {
+  private roundTimedOut(req: ClaimRequest): void {
     const failed: number[] = [];
-    for (const p of parts) {
-      const r = this.rounds.get(p);
-      if (r && r.requestId === requestId) {
-        this.rounds.delete(p);
+    for (let i = 0; i < req.parts.length; i++) {
+      const p = req.parts[i]!;
+      if (this.roundRequest[p] === req.requestId) {
+        this.endRound(p);
         failed.push(p);
       }
     }
@@ -512,25 +609,27 @@ export class Ownership {
     for (const e of v.entries) {
       if (e.partition < 0 || e.partition >= this.opts.partitions) continue;
       if (e.promised > this.highest[e.partition]!) this.highest[e.partition] = e.promised;
-      const r = this.rounds.get(e.partition);
       // A grant counts only for the exact request and epoch it answers.
-      if (!r || r.requestId !== v.requestId || r.epoch !== e.epoch) {
+      const r = this.roundOf(e.partition, v.requestId, e.epoch);
+      if (r === null) {
         this.stats.staleVotes++;
         continue;
       }
       if (e.granted) {
-        r.grants.add(v.granter);
-        if (r.grants.size >= this.opts.quorum) committed.push(e.partition);
+        const grants = this.countVote(r, e.partition, v.granter, true);
+        // A grant counted already still reports the quorum (commitAll takes each round once).
+        if ((grants < 0 ? r.grants[this.roundSlot[e.partition]!]! : grants) >= this.opts.quorum) committed.push(e.partition);
       } else {
-        if (r.refusals.has(v.granter)) continue;
-        r.refusals.add(v.granter);
-        if (e.claimantRightful === true) r.epochOnlyRefusals++;
+        const refusals = this.countVote(r, e.partition, v.granter, false);
+        if (refusals < 0) continue;
+        const i = this.roundSlot[e.partition]!;
+        if (e.claimantRightful === true) r.epochOnlyRefusals[i]!++;
         // No quorum left among those who have not refused: retry without waiting for the timeout.
-        if (this.ports.view.aliveEligibleCount() - r.refusals.size < this.opts.quorum) {
-          this.rounds.delete(e.partition);
+        if (this.ports.view.aliveEligibleCount() - refusals < this.opts.quorum) {
+          this.endRound(e.partition);
           // Every refuser agrees this member is rightful and named the epoch to beat: nobody to
           // duel with, so a back-off would only add its wait (once, in case views flip back and forth).
-          if (r.epochOnlyRefusals === r.refusals.size && !this.retriedAtOnce.has(e.partition)) {
+          if (r.epochOnlyRefusals[i] === refusals && !this.retriedAtOnce.has(e.partition)) {
             this.retriedAtOnce.add(e.partition);
             again.push(e.partition);
           } else failed.push(e.partition);
@@ -548,32 +647,38 @@ export class Ownership {
   }
 
   private commitAll(parts: number[]): void {
-    const entries: EpochEntry[] = [];
+    const committed = new Int32Array(parts.length);
+    const epochs = new Float64Array(parts.length);
+    let n = 0;
     for (const p of parts) {
-      const r = this.rounds.get(p);
-      if (!r) continue;
-      this.rounds.delete(p);
+      const id = this.roundRequest[p]!;
+      if (!(id > 0)) continue;
+      const req = this.requestOf(p);
+      const epoch = req.epochs[this.roundSlot[p]!]!;
+      const startedAtMs = req.startedAtMs;
+      this.endRound(p);
       this.attempts.delete(p);
       this.retriedAtOnce.delete(p);
       // Invariant: a commit is above every committed epoch this member knows of.
-      if (r.epoch <= this.knownEpoch[p]!) {
+      if (epoch <= this.knownEpoch[p]!) {
         this.stats.staleVotes++;
         continue;
       }
-      this.held[p] = r.epoch;
-      this.ports.observeClaimMs?.(this.ports.scheduler.nowMs() - r.startedAtMs);
-      this.knownEpoch[p] = r.epoch;
+      this.held[p] = epoch;
+      this.ports.observeClaimMs?.(this.ports.scheduler.nowMs() - startedAtMs);
+      this.knownEpoch[p] = epoch;
       this.knownOwner[p] = this.opts.self;
-      entries.push({ partition: p, epoch: r.epoch });
+      committed[n] = p;
+      epochs[n++] = epoch;
       this.stats.commits++;
     }
-    if (entries.length === 0) return;
-    const messages = packEntries(entries, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Commit, owner: this.opts.self, entries: [...slice] } satisfies CommitMsg));
+    if (n === 0) return;
+    const messages = encodeEntriesPacked({ kind: OwnershipKind.Commit, owner: this.opts.self }, committed.subarray(0, n), epochs.subarray(0, n), this.ports.budgetBytes());
     for (const peer of this.ports.view.listeners()) {
       if (peer === this.opts.self) continue;
       for (const m of messages) this.ports.send(peer, m);
     }
-    this.emit(entries.map((e) => e.partition));
+    this.emit(Array.from(committed.subarray(0, n)));
   }
 
   // ---------------------------------------------------------------- granter
@@ -608,7 +713,7 @@ export class Ownership {
         this.promisedTo[p] = c.claimant;
         if (e.epoch > this.highest[p]!) this.highest[p] = e.epoch;
         if (this.held[p]! > 0) this.drop(p, changed);
-        this.rounds.delete(p);
+        this.endRound(p);
       }
       const vote: VoteEntry = { partition: p, epoch: e.epoch, granted: ok, promised: floor };
       // Refused only for the epoch: the claimant may ask above `floor` at once (onVote).
@@ -681,21 +786,22 @@ export class Ownership {
           v.promised = v.epoch;
         } else this.stats.grantsRefused++;
       }
-      const messages = packEntries(a.votes, this.ports.budgetBytes(), (slice) => encodeOwnership({ kind: OwnershipKind.Vote, requestId: a.requestId, granter: this.opts.self, entries: [...slice] } satisfies VoteMsg));
+      const messages = encodeVotesPacked(a.requestId, this.opts.self, a.votes, this.ports.budgetBytes());
       for (const m of messages) this.ports.send(a.claimant, m);
     }
     const committed: number[] = [];
     for (const o of batch.own) {
-      for (const e of o.entries) {
-        const r = this.rounds.get(e.partition);
-        if (!r || r.requestId !== o.requestId || r.epoch !== e.epoch) continue;
+      for (let i = 0; i < o.parts.length; i++) {
+        const p = o.parts[i]!;
+        const r = this.roundOf(p, o.requestId, o.epochs[i]!);
+        if (r === null) continue;
         if (!ok) {
           // Not durable: the round cannot count this member; the sweep claims again.
-          this.rounds.delete(e.partition);
+          this.endRound(p);
           continue;
         }
-        r.grants.add(this.opts.self);
-        if (r.grants.size >= this.opts.quorum) committed.push(e.partition);
+        const grants = this.countVote(r, p, this.opts.self, true);
+        if ((grants < 0 ? r.grants[this.roundSlot[p]!]! : grants) >= this.opts.quorum) committed.push(p);
       }
     }
     if (committed.length > 0) this.commitAll(committed);
@@ -721,8 +827,7 @@ export class Ownership {
         this.stats.deposed++;
         this.held[p] = 0;
       }
-      const r = this.rounds.get(p);
-      if (r && r.epoch <= e.epoch) this.rounds.delete(p);
+      if (this.roundRequest[p] !== 0 && this.requestOf(p).epochs[this.roundSlot[p]!]! <= e.epoch) this.endRound(p);
       // If this member is still the rightful primary it claims above the new epoch.
       reclaim.push(p);
     }
@@ -851,4 +956,8 @@ export class Ownership {
   private jitter(ms: number): number {
     return ms * (0.75 + this.ports.random.next() * 0.5);
   }
+}
+
+function isArrayLike(x: Iterable<number> | ArrayLike<number>): x is ArrayLike<number> {
+  return Array.isArray(x) || ArrayBuffer.isView(x);
 }
