@@ -6,6 +6,7 @@
 // a loop, never a JSON array of objects. README.md ("Using it from an
 // application") describes the format; src/client/compact.ts decodes it.
 import type { LeadershipDiff } from '../partition/leadership.js';
+import { writeLeb128 } from '../wire/leb128.js';
 import { CHUNK_BITS, CHUNK_MASK } from '../partition/table.js';
 
 /** Most bytes one varint of a value below 2^53 takes. */
@@ -146,7 +147,7 @@ function writeTokenOffsets(b: Uint8Array, tokens: Float64Array, count: number, t
   for (let j = 0; j < count; j++) {
     const offset = tokens[j]! - tokenMin;
     if (offset < 0x80) b[at++] = offset;
-    else at = writeVarint(b, at, offset);
+    else at = writeLeb128(b, at, offset);
   }
   return at;
 }
@@ -199,15 +200,6 @@ function grownInt32(a: Int32Array, atLeast: number): Int32Array {
   return bigger;
 }
 
-/** An unsigned LEB128 varint of a non-negative integer below 2^53. */
-function writeVarint(b: Uint8Array, at: number, v: number): number {
-  while (v >= 0x80) {
-    b[at++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  b[at++] = v;
-  return at;
-}
 
 /**
  * Ids as varints: each token is 2 · zigzag(id − (previous id + 1)) + run, where
@@ -225,12 +217,12 @@ function writeIds(b: Uint8Array, at: number, ids: Int32Array, count: number): nu
     // A run of two is as short as two tokens; runs start at three.
     const more = end - j - 1;
     if (more >= 2) {
-      at = writeVarint(b, at, 2 * zz + 1);
-      at = writeVarint(b, at, more);
+      at = writeLeb128(b, at, 2 * zz + 1);
+      at = writeLeb128(b, at, more);
       prev = id + more;
       j = end;
     } else {
-      at = writeVarint(b, at, 2 * zz);
+      at = writeLeb128(b, at, 2 * zz);
       prev = id;
       j++;
     }

@@ -5,6 +5,7 @@
 // and UTF-8 bytes. Every decode is bounded and returns a typed failure.
 
 import { SwimdPayloadMagic } from '../wire/messages.js';
+import { leb128Bytes, writeLeb128 } from '../wire/leb128.js';
 
 export const OWNERSHIP_MAGIC: number = SwimdPayloadMagic.Ownership;
 export const OWNERSHIP_WIRE_VERSION = 1;
@@ -399,28 +400,8 @@ export function decodeRefusedEvidence(b: Uint8Array): RefusedEvidence | null {
   }
 }
 
-/** Bytes of v as unsigned LEB128 (as Writer.uint writes it). */
-function uintBytes(v: number): number {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`not an unsigned safe integer: ${v}`);
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-function putUint(out: Uint8Array, at: number, v: number): number {
-  while (v >= 0x80) {
-    out[at++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[at++] = v;
-  return at;
-}
-
 function putBytes(out: Uint8Array, at: number, b: Uint8Array): number {
-  at = putUint(out, at, b.length);
+  at = writeLeb128(out, at, b.length);
   out.set(b, at);
   return at + b.length;
 }
@@ -467,32 +448,32 @@ export function encodeEntriesPacked(
   budgetBytes: number,
 ): Uint8Array[] {
   const name = Buffer.from(head.kind === OwnershipKind.Claim ? head.claimant : head.owner, 'utf8');
-  let fixed = 3 + uintBytes(name.length) + name.length;
+  let fixed = 3 + leb128Bytes(name.length) + name.length;
   if (head.kind === OwnershipKind.Claim) {
-    fixed += uintBytes(head.requestId) + uintBytes(head.evidence.length);
-    for (const e of head.evidence) fixed += uintBytes(e.length) + e.length;
+    fixed += leb128Bytes(head.requestId) + leb128Bytes(head.evidence.length);
+    for (const e of head.evidence) fixed += leb128Bytes(e.length) + e.length;
   }
   const count = partitions.length;
   // prefix[i]: bytes of entries 0..i-1, so any slice's size is known without encoding it.
   const prefix = new Float64Array(count + 1);
-  for (let i = 0; i < count; i++) prefix[i + 1] = prefix[i]! + uintBytes(partitions[i]!) + uintBytes(epochs[i]!);
+  for (let i = 0; i < count; i++) prefix[i + 1] = prefix[i]! + leb128Bytes(partitions[i]!) + leb128Bytes(epochs[i]!);
   return packBySize(
     count,
     budgetBytes,
-    (from, n) => fixed + uintBytes(n) + prefix[from + n]! - prefix[from]!,
+    (from, n) => fixed + leb128Bytes(n) + prefix[from + n]! - prefix[from]!,
     (from, n, size) => {
       const out = new Uint8Array(size);
       let at = putHeader(out, head.kind);
       if (head.kind === OwnershipKind.Claim) {
-        at = putUint(out, at, head.requestId);
+        at = writeLeb128(out, at, head.requestId);
         at = putBytes(out, at, name);
-        at = putUint(out, at, head.evidence.length);
+        at = writeLeb128(out, at, head.evidence.length);
         for (const e of head.evidence) at = putBytes(out, at, e);
       } else at = putBytes(out, at, name);
-      at = putUint(out, at, n);
+      at = writeLeb128(out, at, n);
       for (let i = from; i < from + n; i++) {
-        at = putUint(out, at, partitions[i]!);
-        at = putUint(out, at, epochs[i]!);
+        at = writeLeb128(out, at, partitions[i]!);
+        at = writeLeb128(out, at, epochs[i]!);
       }
       return out;
     },
@@ -502,28 +483,28 @@ export function encodeEntriesPacked(
 /** A granter's answer to one claim, split as packEntries over encodeOwnership would split it, each message written once into an exact buffer. */
 export function encodeVotesPacked(requestId: number, granter: string, entries: readonly VoteEntry[], budgetBytes: number): Uint8Array[] {
   const name = Buffer.from(granter, 'utf8');
-  const fixed = 3 + uintBytes(requestId) + uintBytes(name.length) + name.length;
+  const fixed = 3 + leb128Bytes(requestId) + leb128Bytes(name.length) + name.length;
   const prefix = new Float64Array(entries.length + 1);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
-    prefix[i + 1] = prefix[i]! + uintBytes(e.partition) + uintBytes(e.epoch) + 1 + uintBytes(e.promised);
+    prefix[i + 1] = prefix[i]! + leb128Bytes(e.partition) + leb128Bytes(e.epoch) + 1 + leb128Bytes(e.promised);
   }
   return packBySize(
     entries.length,
     budgetBytes,
-    (from, n) => fixed + uintBytes(n) + prefix[from + n]! - prefix[from]!,
+    (from, n) => fixed + leb128Bytes(n) + prefix[from + n]! - prefix[from]!,
     (from, n, size) => {
       const out = new Uint8Array(size);
       let at = putHeader(out, OwnershipKind.Vote);
-      at = putUint(out, at, requestId);
+      at = writeLeb128(out, at, requestId);
       at = putBytes(out, at, name);
-      at = putUint(out, at, n);
+      at = writeLeb128(out, at, n);
       for (let i = from; i < from + n; i++) {
         const e = entries[i]!;
-        at = putUint(out, at, e.partition);
-        at = putUint(out, at, e.epoch);
+        at = writeLeb128(out, at, e.partition);
+        at = writeLeb128(out, at, e.epoch);
         out[at++] = e.granted ? 1 : e.claimantRightful === true ? 2 : 0;
-        at = putUint(out, at, e.promised);
+        at = writeLeb128(out, at, e.promised);
       }
       return out;
     },
