@@ -73,6 +73,17 @@ export class OwnershipCluster {
     this.cluster.clock.setTimer(every, tick);
   }
 
+  /** Starts and joins every member, runs until views converge and every partition is writable, then `settleMs` more. */
+  form(settleMs = 3_000): this {
+    const c = this.cluster;
+    c.startAll();
+    c.joinAll();
+    c.runUntil(() => c.converged(), 30_000, 50, 'convergence');
+    c.runUntil(() => this.unwritable().length === 0, 30_000, 50, 'every partition owned');
+    c.run(settleMs);
+    return this;
+  }
+
   leadership(name: string): Leadership {
     const p = this.procs.get(name);
     if (!p) throw new Error(`no process for ${name}`);

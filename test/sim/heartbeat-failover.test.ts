@@ -16,14 +16,7 @@ const INTERVAL_MS = 100;
 const TIMEOUT_MS = 350;
 
 function cluster(seed: number, hasher: Hasher, heartbeats: boolean): OwnershipCluster {
-  const oc = new OwnershipCluster({ seed, size: SIZE, config: localConfig(), fencing: 'granted', quorum: 3, partitions: PARTITIONS, ...(heartbeats ? { heartbeatIntervalMs: INTERVAL_MS, heartbeatTimeoutMs: TIMEOUT_MS } : {}) }, hasher);
-  const c = oc.cluster;
-  c.startAll();
-  c.joinAll();
-  c.runUntil(() => c.converged(), 30_000, 50, 'convergence');
-  c.runUntil(() => oc.unwritable().length === 0, 30_000, 50, 'every partition owned');
-  c.run(3_000);
-  return oc;
+  return new OwnershipCluster({ seed, size: SIZE, config: localConfig(), fencing: 'granted', quorum: 3, partitions: PARTITIONS, ...(heartbeats ? { heartbeatIntervalMs: INTERVAL_MS, heartbeatTimeoutMs: TIMEOUT_MS } : {}) }, hasher).form();
 }
 
 /** Partitions `name`'s own daemon names it primary of, with quorum. */

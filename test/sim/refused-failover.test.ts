@@ -24,13 +24,8 @@ interface Failover {
 }
 
 async function killPrimary(seed: number, hostStaysUp: boolean, refusalSuspicionMult: number): Promise<{ run: Failover; oc: OwnershipCluster }> {
-  const oc = new OwnershipCluster({ seed, size: SIZE, config: { ...localConfig(), refusalSuspicionMult }, fencing: 'granted', quorum: 3, partitions: PARTITIONS }, await createHasher());
+  const oc = new OwnershipCluster({ seed, size: SIZE, config: { ...localConfig(), refusalSuspicionMult }, fencing: 'granted', quorum: 3, partitions: PARTITIONS }, await createHasher()).form();
   const c = oc.cluster;
-  c.startAll();
-  c.joinAll();
-  c.runUntil(() => c.converged(), 30_000, 50, 'convergence');
-  c.runUntil(() => oc.unwritable().length === 0, 30_000, 50, 'every partition owned');
-  c.run(3_000);
   const victim = oc.primaryOf(0)!;
   const t0 = c.nowMs();
   oc.crash(victim, hostStaysUp);
