@@ -349,13 +349,20 @@ export function isHeartbeatPayload(b: Uint8Array): boolean {
 /** null when malformed or of another version; flag bits this version does not know are ignored. */
 export function decodeHeartbeat(b: Uint8Array): HeartbeatMsg | null {
   if (!isHeartbeatPayload(b) || b[1] !== OWNERSHIP_WIRE_VERSION) return null;
-  const r = new Reader(b);
-  r.pos = 3;
-  try {
+  return readWhole(b, 3, (r) => {
     const sender = r.str(OWNERSHIP_LIMITS.maxNameBytes);
     const flags = r.uint();
-    const lateMs = r.uint();
-    return r.done() ? { sender, hearsQuorum: (flags & 1) === 0, lateMs } : null;
+    return { sender, hearsQuorum: (flags & 1) === 0, lateMs: r.uint() };
+  });
+}
+
+/** Reads a small message from `pos` with `read`; null when it is malformed or leaves bytes over. */
+function readWhole<T>(b: Uint8Array, pos: number, read: (r: Reader) => T): T | null {
+  const r = new Reader(b);
+  r.pos = pos;
+  try {
+    const v = read(r);
+    return r.done() ? v : null;
   } catch (err) {
     if (err instanceof Malformed || err instanceof RangeError) return null;
     throw err;
@@ -388,16 +395,7 @@ export function isRefusedEvidence(b: Uint8Array): boolean {
 /** null when malformed or of another version. */
 export function decodeRefusedEvidence(b: Uint8Array): RefusedEvidence | null {
   if (!isRefusedEvidence(b) || b[1] !== OWNERSHIP_WIRE_VERSION) return null;
-  const r = new Reader(b);
-  r.pos = 2;
-  try {
-    const name = r.str(OWNERSHIP_LIMITS.maxNameBytes);
-    const incarnation = r.uint();
-    return r.done() ? { name, incarnation } : null;
-  } catch (err) {
-    if (err instanceof Malformed || err instanceof RangeError) return null;
-    throw err;
-  }
+  return readWhole(b, 2, (r) => ({ name: r.str(OWNERSHIP_LIMITS.maxNameBytes), incarnation: r.uint() }));
 }
 
 function putBytes(out: Uint8Array, at: number, b: Uint8Array): number {
